@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# Prints the Debian packages the test suite needs beyond a stock node machine, one line, space separated.
+# openssl: ECDSA test certificates; curl: the download benchmark's reference; the rest build mbedTLS to wasm.
+echo "openssl curl ca-certificates dpkg-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 make"

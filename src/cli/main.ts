@@ -1,0 +1,68 @@
+import { pathToFileURL } from 'node:url';
+import { UsageError, parseArgs } from './args.js';
+import type { CliIo, Command } from './command.js';
+import { commands } from './commands/index.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { commandHelp, overviewHelp } from './help.js';
+import { isOtaError } from '../util/errors.js';
+
+/** The process's own stdio and environment. */
+export function processIo(): CliIo {
+  return {
+    out: (text) => { process.stdout.write(text); },
+    err: (text) => { process.stderr.write(text); },
+    env: process.env,
+    cwd: process.cwd(),
+    isTty: Boolean(process.stdout.isTTY),
+  };
+}
+
+function findCommand(argv: string[]): { command: Command; rest: string[] } | null {
+  let best: { command: Command; rest: string[] } | null = null;
+  for (const command of commands) {
+    const words = command.name.split(' ');
+    if (words.every((word, i) => argv[i] === word) && (!best || words.length > best.command.name.split(' ').length)) {
+      best = { command, rest: argv.slice(words.length) };
+    }
+  }
+  return best;
+}
+
+/** Runs `ota` with `argv` (without the program name) and returns the exit code. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(overviewHelp(commands));
+    return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    const prefix = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
+    io.err(prefix.length > 0
+      ? `ota ${argv[0]}: needs a subcommand: ${prefix.map((c) => c.name.split(' ').slice(1).join(' ')).join(', ')}\n`
+      : `ota: unknown command "${argv[0]}"; run "ota --help" for the list.\n`);
+    return EXIT_USAGE;
+  }
+  if (found.rest.includes('--help') || found.rest.includes('-h')) {
+    io.out(commandHelp(found.command));
+    return EXIT_OK;
+  }
+  try {
+    const args = parseArgs(found.command, found.rest, io.env);
+    return await found.command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`ota ${found.command.name}: ${error.message}\nUsage: ota ${found.command.name} ${found.command.usage}\n`);
+      return EXIT_USAGE;
+    }
+    if (isOtaError(error)) {
+      io.err(`ota ${found.command.name}: ${error.message} [${error.code}]\n`);
+      return EXIT_FAILURE;
+    }
+    io.err(`ota ${found.command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,36 @@
+// A byte pipe to a host. TLS lives inside the transport, so the core never learns which stack it holds.
+
+/** How to reach a host. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** SNI and the name verified; defaults to `host` unless it is an IP literal. */
+  servername?: string;
+  /** The device's trusted roots (DER). With tls, the only roots trusted: never a system store. */
+  ca?: Uint8Array[];
+  timeoutMs: number;
+}
+
+/** Facts about an open connection, for logs and tests. */
+export interface ConnectionInfo {
+  protocol?: string;
+  cipher?: string;
+  servername?: string;
+  alpn?: string;
+  resumed?: boolean;
+}
+
+/** An open byte stream. Reads pull, so a slow consumer slows the sender (back-pressure). */
+export interface Connection {
+  write(data: Uint8Array): Promise<void>;
+  /** The next bytes, or null at end of stream. */
+  read(): Promise<Uint8Array | null>;
+  close(): void;
+  info?: ConnectionInfo;
+}
+
+/** Opens connections. One implementation per file under src/node/transports and src/espruino. */
+export interface Transport {
+  connect(options: ConnectOptions): Promise<Connection>;
+}
