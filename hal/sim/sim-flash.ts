@@ -1,0 +1,384 @@
+import type { Flash, FlashGeometry, FlashSector } from '../flash.js';
+import { flashSize } from '../flash.js';
+import type { OtaError } from '../../src/util/errors.js';
+import { otaError } from '../../src/util/errors.js';
+import type { Random } from '../../src/util/clock.js';
+import type { FaultConfig, PowerCut } from './faults.js';
+import { FaultPlan } from './faults.js';
+import { randomInt, seededRandom } from './random.js';
+import { WearCounter } from './wear.js';
+
+// NOR flash as the good simulators model it (MCUboot sim, Zephyr flash simulator, littlefs emubd), plus what they
+// leave out: torn programs and erases, cells that read differently each time until erased, and a global counter
+// of mutating operations that power cuts and silent faults are aimed at. No Node built-ins: it runs wherever the
+// core runs.
+
+/** How a SimFlash treats writes onto cells already programmed since their last erase. */
+export interface SimFlashOptions {
+  /** Reject any write onto programmed cells (default true): catches code that trusts "reads erased". */
+  strict?: boolean;
+  /** In strict mode, still accept re-programming cells with exactly the value they hold (default true). */
+  allowReplay?: boolean;
+  /** Seeds unstable reads and torn choices without their own seed. */
+  seed?: number;
+  /** Faults to inject. */
+  faults?: FaultConfig;
+}
+
+/** A mutating operation, as the observer sees it before it is applied. */
+export interface MutationEvent {
+  kind: 'write' | 'erase';
+  op: number;
+  offset: number;
+  length: number;
+}
+
+/** Everything a SimFlash holds, for snapshot/restore. */
+export interface SimFlashSnapshot {
+  data: Uint8Array;
+  programmed: Uint8Array;
+  marginal: Uint8Array | null;
+  eraseCounts: number[];
+  ops: number;
+}
+
+/** In-memory NOR flash with fault injection. */
+export class SimFlash implements Flash {
+  readonly geometry: FlashGeometry;
+  /** The fault plan; change it between operations (arm a cut, add silent faults). */
+  faults: FaultPlan;
+  /** Called before each mutating operation is applied (sweeps use it to watch protected regions). */
+  onMutate: ((event: MutationEvent) => void) | null = null;
+  private readonly size: number;
+  private readonly strict: boolean;
+  private readonly allowReplay: boolean;
+  private readonly seed: number;
+  private random: Random;
+  private data: Uint8Array;
+  /** 1 where the byte was programmed (or left uncertain by a torn erase) since its last clean erase. */
+  private programmed: Uint8Array;
+  /** Bits that read randomly until the next erase; null while there are none. */
+  private marginal: Uint8Array | null = null;
+  private readonly wear: WearCounter;
+  private opCount = 0;
+  private dead: OtaError | null = null;
+
+  /** A part of `geometry`, fully erased. */
+  constructor(geometry: FlashGeometry, options: SimFlashOptions = {}) {
+    checkGeometry(geometry);
+    this.geometry = { sectors: geometry.sectors.map((s) => ({ offset: s.offset, size: s.size })),
+      writeAlign: geometry.writeAlign, eraseValue: geometry.eraseValue };
+    this.size = flashSize(geometry);
+    this.strict = options.strict ?? true;
+    this.allowReplay = options.allowReplay ?? true;
+    this.seed = options.seed ?? 1;
+    this.random = seededRandom(this.seed);
+    this.faults = new FaultPlan(options.faults);
+    this.data = new Uint8Array(this.size).fill(geometry.eraseValue);
+    this.programmed = new Uint8Array(this.size);
+    this.wear = new WearCounter(geometry.sectors.length);
+  }
+
+  /** Mutating operations started so far (the index the next one gets). */
+  get ops(): number {
+    return this.opCount;
+  }
+
+  /** True after a power cut, until `powerCycle()`. */
+  get isDead(): boolean {
+    return this.dead !== null;
+  }
+
+  /** Arms a power cut (absolute operation index) or clears it with null. */
+  armCut(cut: PowerCut | null): void {
+    this.faults.cut = cut === null ? null : { ...cut };
+  }
+
+  /** Power comes back: later operations work again. Bytes, torn cells and wear stay as the cut left them. */
+  powerCycle(): void {
+    this.dead = null;
+    if (this.faults.cut !== null && this.faults.cut.op < this.opCount) this.faults.cut = null;
+  }
+
+  /** Reads `length` bytes; unstable cells resolve randomly on every read. */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const bad = this.precheck('read', offset, length, false);
+    if (bad !== null) return Promise.reject(bad);
+    if (this.faults.readFails(offset, length)) {
+      return Promise.reject(otaError('flash-read-error', 'Simulated read error at ' + offset + ' (+' + length +
+        ' bytes); the read may be retried.', true, { offset, length }));
+    }
+    const out = new Uint8Array(this.data.subarray(offset, offset + length));
+    const marginal = this.marginal;
+    if (marginal !== null) {
+      for (let i = 0; i < length; i++) {
+        const m = marginal[offset + i];
+        if (m === 0) continue;
+        if (this.faults.eccOnTorn) {
+          return Promise.reject(otaError('flash-ecc-error', 'ECC error reading a torn program unit at ' + (offset + i) +
+            '; erase the sector before using it.', false, { offset: offset + i }));
+        }
+        out[i] = (out[i] & ~m) | (randomInt(this.random, 256) & m);
+      }
+    }
+    return Promise.resolve(out);
+  }
+
+  /** Programs `data` at `offset`: AND for parts erased to 0xFF, OR for parts erased to 0x00. */
+  write(offset: number, data: Uint8Array): Promise<void> {
+    const bad = this.precheck('write', offset, data.length, true);
+    if (bad !== null) return Promise.reject(bad);
+    const rewrite = this.rewriteAt(offset, data);
+    if (rewrite >= 0) {
+      return Promise.reject(otaError('flash-rewrite', 'Write of ' + data.length + ' bytes at ' + offset +
+        ' hits programmed cell ' + rewrite + ' (holds 0x' + this.data[rewrite].toString(16) + ', asked 0x' +
+        data[rewrite - offset].toString(16) + '); NOR cells must be erased before they are programmed again.', false,
+      { offset, length: data.length, cell: rewrite }));
+    }
+    const op = this.opCount++;
+    this.notify('write', op, offset, data.length);
+    const hit = this.faults.badRegionHit(offset, data.length);
+    if (hit !== null) return Promise.reject(badRegionError('write', offset, data.length, hit.offset));
+    const cut = this.faults.cutAt(op);
+    if (cut !== null) return this.cutWrite(cut, offset, data);
+    if (!this.faults.silentAt(op, 'drop-write')) this.program(offset, data, 0, data.length);
+    return Promise.resolve();
+  }
+
+  /** Erases the whole sectors covering exactly [offset, offset + length). */
+  erase(offset: number, length: number): Promise<void> {
+    const bad = this.precheck('erase', offset, length, false);
+    if (bad !== null) return Promise.reject(bad);
+    const sectors = this.sectorsExactly(offset, length);
+    if (sectors === null) {
+      return Promise.reject(otaError('flash-erase-unaligned', 'Erase of [' + offset + ', ' + (offset + length) +
+        ') does not cover whole sectors; erase from a sector start to a sector end.', false, { offset, length }));
+    }
+    for (const index of sectors) {
+      if (this.wear.count(index) >= this.faults.wearLimit) {
+        return Promise.reject(otaError('flash-worn-out', 'Sector ' + index + ' reached its wear limit of ' +
+          this.faults.wearLimit + ' erases; it no longer erases reliably.', false, { sector: index }));
+      }
+    }
+    const op = this.opCount++;
+    this.notify('erase', op, offset, length);
+    const hit = this.faults.badRegionHit(offset, length);
+    if (hit !== null) return Promise.reject(badRegionError('erase', offset, length, hit.offset));
+    const cut = this.faults.cutAt(op);
+    if (cut !== null) return this.cutErase(cut, sectors);
+    if (!this.faults.silentAt(op, 'skip-erase')) for (const index of sectors) this.eraseSector(index);
+    return Promise.resolve();
+  }
+
+  /** Erase count of every sector, in sector order. */
+  eraseCounts(): number[] {
+    return this.wear.all();
+  }
+
+  /** The bytes as they landed, ignoring unstable reads and faults (for tests and sweep checks). */
+  peek(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.data.subarray(offset, offset + length));
+  }
+
+  /** Number of bytes in the range holding unstable bits. */
+  unstableBytes(offset: number, length: number): number {
+    if (this.marginal === null) return 0;
+    let n = 0;
+    for (let i = offset; i < offset + length; i++) if (this.marginal[i] !== 0) n++;
+    return n;
+  }
+
+  /** True when the byte was programmed (or torn) since its last clean erase. */
+  isProgrammed(offset: number): boolean {
+    return this.programmed[offset] !== 0;
+  }
+
+  /** A copy of the whole state. */
+  snapshot(): SimFlashSnapshot {
+    return { data: new Uint8Array(this.data), programmed: new Uint8Array(this.programmed),
+      marginal: this.marginal === null ? null : new Uint8Array(this.marginal), eraseCounts: this.wear.all(),
+      ops: this.opCount };
+  }
+
+  /** Puts back a snapshot of this part (power on, no cut armed; faults other than the cut stay). */
+  restore(snapshot: SimFlashSnapshot): void {
+    this.data = new Uint8Array(snapshot.data);
+    this.programmed = new Uint8Array(snapshot.programmed);
+    this.marginal = snapshot.marginal === null ? null : new Uint8Array(snapshot.marginal);
+    this.wear.set(snapshot.eraseCounts);
+    this.opCount = snapshot.ops;
+    this.dead = null;
+    this.faults.cut = null;
+  }
+
+  /** An independent copy with the same bytes, counters and faults; `seed` re-seeds its random choices. */
+  clone(seed?: number): SimFlash {
+    const copy = new SimFlash(this.geometry, { strict: this.strict, allowReplay: this.allowReplay,
+      seed: seed ?? this.seed });
+    copy.faults = this.faults.clone();
+    copy.restore(this.snapshot());
+    copy.faults.cut = this.faults.cut === null ? null : { ...this.faults.cut };
+    return copy;
+  }
+
+  private notify(kind: 'write' | 'erase', op: number, offset: number, length: number): void {
+    if (this.onMutate !== null) this.onMutate({ kind, op, offset, length });
+  }
+
+  private precheck(op: string, offset: number, length: number, aligned: boolean): OtaError | null {
+    if (this.dead !== null) return this.dead;
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.size && offset === Math.floor(offset) &&
+      length === Math.floor(length))) {
+      return otaError('flash-out-of-range', op + ' of ' + length + ' bytes at ' + offset + ' is outside the ' +
+        this.size + '-byte device.', false, { op, offset, length, size: this.size });
+    }
+    const align = this.geometry.writeAlign;
+    if (aligned && (offset % align !== 0 || length % align !== 0)) {
+      return otaError('flash-misaligned', 'Write of ' + length + ' bytes at ' + offset + ' is not aligned to the ' +
+        align + '-byte program unit; pad the data and start on a multiple of ' + align + '.', false,
+      { offset, length, writeAlign: align });
+    }
+    return null;
+  }
+
+  /** First programmed cell the write may not touch, or -1. */
+  private rewriteAt(offset: number, data: Uint8Array): number {
+    if (!this.strict) return -1;
+    for (let i = 0; i < data.length; i++) {
+      if (this.programmed[offset + i] === 0) continue;
+      if (this.allowReplay && this.data[offset + i] === data[i]) continue;
+      return offset + i;
+    }
+    return -1;
+  }
+
+  /** Programs data[from, to) at offset + from, fully. Replays firm up unstable bits they program. */
+  private program(offset: number, data: Uint8Array, from: number, to: number): void {
+    const ones = this.geometry.eraseValue !== 0;
+    const marginal = this.marginal;
+    for (let i = from; i < to; i++) {
+      const at = offset + i;
+      const d = data[i];
+      this.data[at] = ones ? this.data[at] & d : this.data[at] | d;
+      this.programmed[at] = 1;
+      if (marginal !== null && marginal[at] !== 0) marginal[at] &= ones ? d : ~d & 0xff;
+    }
+  }
+
+  /** The bits a program of `d` still has to change in the cell at `at` (stable ones already there do not count). */
+  private pendingBits(at: number, d: number): number {
+    const ones = this.geometry.eraseValue !== 0;
+    const m = this.marginal === null ? 0 : this.marginal[at];
+    const cell = this.data[at];
+    return ones ? ((cell | m) & ~d) & 0xff : ((~cell | m) & d) & 0xff;
+  }
+
+  private cutWrite(cut: PowerCut, offset: number, data: Uint8Array): Promise<void> {
+    const align = this.geometry.writeAlign;
+    const units = data.length / align;
+    const random = seededRandom(cut.seed ?? this.seed);
+    if (cut.mode === 'after') this.program(offset, data, 0, data.length);
+    if (cut.mode === 'before' || cut.mode === 'after' || units === 0) return this.die(cut);
+    const tornAt = Math.min(cut.tornAt ?? randomInt(random, units), units - 1);
+    this.program(offset, data, 0, tornAt * align);
+    if (cut.mode === 'torn-prefix') return this.die(cut);
+    const ones = this.geometry.eraseValue !== 0;
+    for (let i = tornAt * align; i < (tornAt + 1) * align; i++) {
+      const at = offset + i;
+      const pending = this.pendingBits(at, data[i]);
+      this.programmed[at] = 1;
+      if (cut.mode === 'torn-bits') {
+        const landed = pending & randomInt(random, 256);
+        this.data[at] = ones ? this.data[at] & ~landed : this.data[at] | landed;
+      } else {
+        this.data[at] = ones ? this.data[at] & data[i] : this.data[at] | data[i];
+        this.markUnstable(at, pending);
+      }
+    }
+    return this.die(cut);
+  }
+
+  private cutErase(cut: PowerCut, sectors: number[]): Promise<void> {
+    const random = seededRandom(cut.seed ?? this.seed);
+    if (cut.mode === 'after') for (const index of sectors) this.eraseSector(index);
+    if (cut.mode === 'before' || cut.mode === 'after') return this.die(cut);
+    const tornAt = Math.min(cut.tornAt ?? randomInt(random, sectors.length), sectors.length - 1);
+    for (let i = 0; i < tornAt; i++) this.eraseSector(sectors[i]);
+    if (cut.mode === 'torn-prefix') return this.die(cut);
+    const sector = this.geometry.sectors[sectors[tornAt]];
+    const erased = this.geometry.eraseValue;
+    this.wear.add(sectors[tornAt]);
+    for (let at = sector.offset; at < sector.offset + sector.size; at++) {
+      const pending = (this.data[at] ^ erased) | (this.marginal === null ? 0 : this.marginal[at]);
+      if (pending === 0) continue;
+      // A weak erase: the cell is neither programmed nor erased, so a strict part refuses to program it.
+      this.programmed[at] = 1;
+      if (cut.mode === 'torn-bits') {
+        const landed = pending & randomInt(random, 256);
+        this.data[at] = (this.data[at] & ~landed) | (erased & landed);
+        if (this.marginal !== null) this.marginal[at] &= ~landed & 0xff;
+      } else {
+        this.data[at] = erased;
+        this.markUnstable(at, pending);
+      }
+    }
+    return this.die(cut);
+  }
+
+  private markUnstable(at: number, bits: number): void {
+    if (bits === 0) return;
+    if (this.marginal === null) this.marginal = new Uint8Array(this.size);
+    this.marginal[at] |= bits;
+  }
+
+  private eraseSector(index: number): void {
+    const s: FlashSector = this.geometry.sectors[index];
+    this.data.fill(this.geometry.eraseValue, s.offset, s.offset + s.size);
+    this.programmed.fill(0, s.offset, s.offset + s.size);
+    if (this.marginal !== null) this.marginal.fill(0, s.offset, s.offset + s.size);
+    this.wear.add(index);
+  }
+
+  private die(cut: PowerCut): Promise<void> {
+    this.dead = otaError('power-cut', 'Simulated power cut (' + cut.mode + ' operation ' + cut.op +
+      '); reboot with fresh objects over the same flash.', false, { op: cut.op, mode: cut.mode });
+    return Promise.reject(this.dead);
+  }
+
+  /** Indices of the sectors covering exactly [offset, offset + length), or null. */
+  private sectorsExactly(offset: number, length: number): number[] | null {
+    const out: number[] = [];
+    const sectors = this.geometry.sectors;
+    let at = offset;
+    for (let i = 0; i < sectors.length && at < offset + length; i++) {
+      if (sectors[i].offset + sectors[i].size <= at) continue;
+      if (sectors[i].offset !== at) return null;
+      out.push(i);
+      at += sectors[i].size;
+    }
+    return at === offset + length && length > 0 ? out : null;
+  }
+}
+
+function badRegionError(op: string, offset: number, length: number, region: number): OtaError {
+  return otaError('flash-bad-region', op + ' of ' + length + ' bytes at ' + offset + ' hit the bad region at ' + region +
+    '; the cells did not change.', false, { offset, length, region });
+}
+
+function checkGeometry(geometry: FlashGeometry): void {
+  let at = 0;
+  for (const s of geometry.sectors) {
+    if (s.offset !== at || s.size <= 0 || s.size % geometry.writeAlign !== 0) {
+      throw otaError('flash-geometry-invalid', 'Sectors must be contiguous from 0 with positive sizes that are ' +
+        'multiples of the write unit; sector at ' + s.offset + ' breaks that.', false, { offset: s.offset });
+    }
+    at += s.size;
+  }
+  const align = geometry.writeAlign;
+  if (!(align >= 1 && align <= 256 && (align & (align - 1)) === 0)) {
+    throw otaError('flash-geometry-invalid', 'writeAlign must be a power of two from 1 to 256, got ' + align + '.', false);
+  }
+  if (geometry.eraseValue !== 0xff && geometry.eraseValue !== 0x00) {
+    throw otaError('flash-geometry-invalid', 'eraseValue must be 0xFF or 0x00, got ' + geometry.eraseValue + '.', false);
+  }
+}

@@ -1,0 +1,363 @@
+import type { Flash, FlashSector } from './flash.js';
+import { flashSize } from './flash.js';
+import type { ImagePart, ImageTarget, ImageWriter, TargetStatus } from './image-target.js';
+import type { Slots } from './slots.js';
+import type { BootRecord } from './boot-record.js';
+import { MAX_SOFTWARE_TYPE_LENGTH, checkRecordText } from './boot-record.js';
+import type { HashFactory } from '../src/integrity/hash.js';
+import { crc32Update } from '../src/integrity/crc32.js';
+import { bytesEqual, toHex } from '../src/util/bytes.js';
+import { otaError } from '../src/util/errors.js';
+
+// An ImageTarget over an A/B slot pair: stages into the slot not running, erasing each sector only when the writer
+// reaches it, reads every completed sector back before counting it durable, and records the image only after the
+// whole of it has been read back and checked.
+
+/** What a SlotTarget needs. */
+export interface SlotTargetOptions {
+  /** The software type this target accepts (e.g. "main-mcu"). */
+  softwareType: string;
+  /** Boot-control records of the pair. */
+  slots: Slots;
+  /** The two image slots (flash areas), index 0 and 1. */
+  images: Flash[];
+  /** SHA-256 for the read-back check. */
+  hashes: HashFactory;
+  /** Bytes per read when checking (default 1024; bounds memory). */
+  readChunk?: number;
+}
+
+/** Result of reading an image back from a slot. */
+export interface ImageDigest {
+  crc32: number;
+  sha256: Uint8Array;
+}
+
+/** Reads [0, size) of `flash` in chunks of `chunk` bytes and returns its CRC-32 and SHA-256. */
+export function digestFlash(flash: Flash, size: number, chunk: number, hashes: HashFactory): Promise<ImageDigest> {
+  const hash = hashes.sha256();
+  let crc = 0;
+  function step(at: number): Promise<ImageDigest> {
+    if (at >= size) return Promise.resolve({ crc32: crc >>> 0, sha256: hash.digest() });
+    const n = Math.min(chunk, size - at);
+    return flash.read(at, n).then(function (bytes) {
+      crc = crc32Update(crc, bytes, 0, bytes.length);
+      hash.update(bytes);
+      return step(at + n);
+    });
+  }
+  return step(0);
+}
+
+/** Reads [start, end) of `flash` in chunks and returns its CRC-32. */
+function crcFlash(flash: Flash, start: number, end: number, chunk: number): Promise<number> {
+  let crc = 0;
+  function step(at: number): Promise<number> {
+    if (at >= end) return Promise.resolve(crc >>> 0);
+    const n = Math.min(chunk, end - at);
+    return flash.read(at, n).then(function (bytes) {
+      crc = crc32Update(crc, bytes, 0, bytes.length);
+      return step(at + n);
+    });
+  }
+  return step(start);
+}
+
+/** Streams one image into a slot. Use through ImageTarget.begin. */
+class SlotWriter implements ImageWriter {
+  private pos: number;
+  private durable: number;
+  private readonly tail: Uint8Array;
+  private tailLength = 0;
+  /** Next flash offset to program (always aligned). */
+  private programPos: number;
+  /** Index of the last sector erased by this writer, -1 before the first. */
+  private erasedThrough = -1;
+  /** Index of the sector being filled and the CRC of what was programmed into it. */
+  private sectorIndex = -1;
+  private sectorCrc = 0;
+  private busy = false;
+  private finished = false;
+  private readonly sectors: FlashSector[];
+
+  constructor(private readonly target: SlotTarget, private readonly slot: number, private readonly flash: Flash,
+    private readonly part: ImagePart, resumeAt: number) {
+    this.pos = resumeAt;
+    this.durable = resumeAt;
+    this.programPos = resumeAt;
+    this.tail = new Uint8Array(flash.geometry.writeAlign);
+    this.sectors = flash.geometry.sectors;
+  }
+
+  /** Appends `chunk`: full program units go to flash now, the unaligned rest waits for the next chunk. */
+  write(chunk: Uint8Array): Promise<void> {
+    const self = this;
+    if (this.busy || this.finished) {
+      return Promise.reject(otaError('writer-busy', this.finished ? 'The image was already finished; begin again.' :
+        'ImageWriter.write was called before the previous write resolved; wait for it.', false));
+    }
+    if (this.pos + chunk.length > this.part.size) {
+      return Promise.reject(otaError('image-too-large', 'The image is ' + this.part.size + ' bytes but ' +
+        (this.pos + chunk.length) + ' were written; the payload does not match its release.', false,
+      { expected: this.part.size, received: this.pos + chunk.length }));
+    }
+    const align = this.tail.length;
+    let i = 0;
+    let p: Promise<void> = Promise.resolve();
+    if (this.tailLength > 0) {
+      while (i < chunk.length && this.tailLength < align) this.tail[this.tailLength++] = chunk[i++];
+      if (this.tailLength === align) {
+        const unit = new Uint8Array(this.tail);
+        this.tailLength = 0;
+        const unitAt = this.reserve(unit.length);
+        p = p.then(function () { return self.programAt(unitAt, unit, 0); });
+      }
+    }
+    const whole = Math.floor((chunk.length - i) / align) * align;
+    if (whole > 0) {
+      const body = chunk.subarray(i, i + whole);
+      const bodyAt = this.reserve(whole);
+      p = p.then(function () { return self.programAt(bodyAt, body, 0); });
+      i += whole;
+    }
+    while (i < chunk.length) this.tail[this.tailLength++] = chunk[i++];
+    this.pos += chunk.length;
+    this.busy = true;
+    return p.then(function () { self.busy = false; }, function (e) { self.busy = false; throw e; });
+  }
+
+  /** Bytes in sectors that were completed and read back. */
+  durableOffset(): number {
+    return this.durable;
+  }
+
+  /** Flushes the padded tail, reads the whole image back, checks it, and records it staged. */
+  finish(): Promise<void> {
+    const self = this;
+    const size = this.part.size;
+    if (this.busy) return Promise.reject(otaError('writer-busy', 'finish() was called while a write was running.', false));
+    if (this.pos !== size) {
+      return Promise.reject(otaError('image-incomplete', 'Only ' + this.pos + ' of ' + size + ' image bytes were ' +
+        'written; write the rest (or resume from durableOffset) before finishing.', false,
+      { expected: size, received: this.pos }));
+    }
+    let p: Promise<void> = Promise.resolve();
+    if (this.tailLength > 0) {
+      const unit = new Uint8Array(this.tail.length);
+      for (let i = 0; i < unit.length; i++) unit[i] = i < this.tailLength ? this.tail[i] : this.flash.geometry.eraseValue;
+      this.tailLength = 0;
+      const unitAt = this.reserve(unit.length);
+      p = p.then(function () { return self.programAt(unitAt, unit, 0); });
+    }
+    return p.then(function () {
+      return self.sectorIndex >= 0 ? self.verifySector(Math.min(size, self.sectorEnd(self.sectorIndex))) : undefined;
+    }).then(function () {
+      self.durable = size;
+      return digestFlash(self.flash, size, self.target.readChunk, self.target.hashes);
+    }).then(function (digest) {
+      const part = self.part;
+      if (part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32) {
+        throw otaError('image-crc-mismatch', 'The image read back from slot ' + self.slot + ' has CRC-32 ' +
+          digest.crc32.toString(16) + ', the release says ' + (part.crc32 >>> 0).toString(16) + '; download it again.',
+        true, { slot: self.slot });
+      }
+      if (part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256)) {
+        throw otaError('image-sha256-mismatch', 'The image read back from slot ' + self.slot + ' has SHA-256 ' +
+          toHex(digest.sha256) + ', the release says ' + toHex(part.sha256) + '; download it again.', true,
+        { slot: self.slot });
+      }
+      self.finished = true;
+      return self.target.slots.stage(self.slot, { size: size, crc32: digest.crc32, sha256: digest.sha256,
+        version: part.version, softwareType: self.target.softwareType });
+    });
+  }
+
+  private sectorEnd(index: number): number {
+    return this.sectors[index].offset + this.sectors[index].size;
+  }
+
+  /** Reserves the next `length` bytes of flash (positions advance at queue time; programs run in order). */
+  private reserve(length: number): number {
+    const at = this.programPos;
+    this.programPos += length;
+    return at;
+  }
+
+  private programAt(at: number, data: Uint8Array, from: number): Promise<void> {
+    const self = this;
+    if (from >= data.length) return Promise.resolve();
+    const index = this.sectorOf(at);
+    let p: Promise<void> = Promise.resolve();
+    if (index > this.erasedThrough) {
+      const s = this.sectors[index];
+      p = this.flash.erase(s.offset, s.size).then(function () {
+        self.erasedThrough = index;
+        self.sectorIndex = index;
+        self.sectorCrc = 0;
+      });
+    }
+    const n = Math.min(data.length - from, this.sectorEnd(index) - at);
+    return p.then(function () {
+      const piece = data.subarray(from, from + n);
+      return self.flash.write(at, piece).then(function () {
+        self.sectorCrc = crc32Update(self.sectorCrc, piece, 0, piece.length);
+        if (at + n === self.sectorEnd(index)) return self.verifySector(at + n);
+        return undefined;
+      });
+    }).then(function () {
+      return self.programAt(at + n, data, from + n);
+    });
+  }
+
+  /** Reads the current sector back up to `end` and compares its CRC with what was programmed. */
+  private verifySector(end: number): Promise<void> {
+    const self = this;
+    const index = this.sectorIndex;
+    const start = this.sectors[index].offset;
+    const padded = Math.ceil(end / this.tail.length) * this.tail.length;
+    const stop = Math.min(padded, this.sectorEnd(index));
+    return crcFlash(this.flash, start, stop, this.target.readChunk).then(function (crc) {
+      if (crc !== (self.sectorCrc >>> 0)) {
+        throw otaError('flash-verify-failed', 'Sector at ' + start + ' of slot ' + self.slot + ' read back differently ' +
+          'from what was programmed; resume from durableOffset() (' + self.durable + ') to rewrite it.', true,
+        { slot: self.slot, offset: start });
+      }
+      self.durable = Math.min(end, self.part.size);
+      self.sectorIndex = -1;
+    });
+  }
+
+  private sectorOf(at: number): number {
+    for (let i = 0; i < this.sectors.length; i++) if (at < this.sectorEnd(i)) return i;
+    return this.sectors.length - 1;
+  }
+}
+
+/** An ImageTarget over an A/B slot pair with boot-control records. */
+export class SlotTarget implements ImageTarget {
+  readonly softwareType: string;
+  readonly slots: Slots;
+  readonly hashes: HashFactory;
+  readonly readChunk: number;
+  private readonly images: Flash[];
+
+  /** See SlotTargetOptions. */
+  constructor(options: SlotTargetOptions) {
+    checkRecordText('Software type', options.softwareType, MAX_SOFTWARE_TYPE_LENGTH);
+    if (options.images.length !== 2) {
+      throw otaError('slot-target-invalid', 'A SlotTarget needs exactly two image slots, got ' + options.images.length +
+        '.', false);
+    }
+    this.softwareType = options.softwareType;
+    this.slots = options.slots;
+    this.images = options.images;
+    this.hashes = options.hashes;
+    this.readChunk = options.readChunk !== undefined ? options.readChunk : 1024;
+  }
+
+  /** The smaller of the two slots: any image that fits stages into either. */
+  capacity(): number {
+    return Math.min(flashSize(this.images[0].geometry), flashSize(this.images[1].geometry));
+  }
+
+  /** Running version (from the running slot's record) and whether it is an unconfirmed trial. */
+  status(): Promise<TargetStatus> {
+    const self = this;
+    return this.loaded().then(function () {
+      const running = self.slots.running();
+      const entry = running >= 0 ? self.slots.entry(running) : null;
+      return { softwareType: self.softwareType, runningVersion: entry === null ? null : entry.version,
+        trial: entry !== null && entry.state === 'trial' };
+    });
+  }
+
+  /** The decoded boot-control record, loading it first if needed. */
+  record(): Promise<BootRecord | null> {
+    const self = this;
+    return this.loaded().then(function () { return self.slots.record(); });
+  }
+
+  /** The slot the next image is staged into. */
+  stagingSlot(): Promise<number> {
+    const self = this;
+    return this.loaded().then(function () { return self.slots.inactive(); });
+  }
+
+  /**
+   * Prepares the staging slot. At 0 it records the slot as `writing` this image before erasing anything. A resume
+   * (`resumeAt` > 0) must continue the same image, at a durableOffset() value: 0, a sector start of the slot, or the
+   * image size; the sector holding it is erased again when the writer reaches it, since a torn tail may sit there.
+   */
+  begin(part: ImagePart, resumeAt: number): Promise<ImageWriter> {
+    const self = this;
+    return this.loaded().then(function () {
+      const slot = self.slots.inactive();
+      const flash = self.images[slot];
+      const size = flashSize(flash.geometry);
+      if (!(part.size >= 0 && part.size <= size)) {
+        throw otaError('image-too-large', 'The ' + self.softwareType + ' image is ' + part.size + ' bytes; slot ' + slot +
+          ' holds ' + size + '.', false, { size: part.size, capacity: size });
+      }
+      if (!(resumeAt === 0 || resumeAt === part.size || (resumeAt > 0 && resumeAt < part.size &&
+        isSectorStart(flash, resumeAt)))) {
+        throw otaError('resume-unaligned', 'Cannot resume at ' + resumeAt + ': resume only at a durableOffset() ' +
+          'value (a sector boundary of the slot or the image end), or restart at 0.', false, { resumeAt: resumeAt });
+      }
+      checkRecordText('Version', part.version, 32);
+      if (resumeAt === 0) {
+        return self.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: self.softwareType,
+          sha256: part.sha256 }).then(function () { return new SlotWriter(self, slot, flash, part, 0) as ImageWriter; });
+      }
+      const entry = self.slots.entry(slot);
+      const same = entry.state === 'writing' && entry.size === part.size && entry.version === part.version &&
+        entry.softwareType === self.softwareType && (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
+      if (!same) {
+        throw otaError('resume-mismatch', 'Slot ' + slot + ' is ' + entry.state + ' with ' + (entry.version || 'no image') +
+          ' (' + entry.size + ' bytes), not being written with ' + part.version + ' (' + part.size + ' bytes); ' +
+          'restart this image at 0.', false, { slot: slot, state: entry.state });
+      }
+      return self.slots.settle().then(function () {
+        return new SlotWriter(self, slot, flash, part, resumeAt) as ImageWriter;
+      });
+    });
+  }
+
+  /** Marks the staged image pending: the bootloader tries it next boot. Repeating it is harmless. */
+  activate(): Promise<void> {
+    const self = this;
+    return this.loaded().then(function () {
+      const slot = self.slots.inactive();
+      const state = self.slots.entry(slot).state;
+      const r = self.slots.record();
+      if (state === 'pending' && r !== null && r.boot === slot) return self.slots.settle();
+      if (state !== 'staged') {
+        throw otaError('nothing-staged', 'Slot ' + slot + ' is ' + state + '; finish a verified image before ' +
+          'activating it.', false, { slot: slot, state: state });
+      }
+      return self.slots.markPending(slot);
+    });
+  }
+
+  /** Confirms the running trial image (or makes an existing confirmation durable). */
+  confirm(): Promise<void> {
+    const self = this;
+    return this.loaded().then(function () { return self.slots.confirm(); });
+  }
+
+  /** Rejects the trial or pending image; the confirmed fallback boots next. */
+  revert(): Promise<void> {
+    const self = this;
+    return this.loaded().then(function () { return self.slots.revert(); });
+  }
+
+  private loaded(): Promise<void> {
+    if (this.slots.isLoaded()) return Promise.resolve();
+    return this.slots.load().then(function () { return undefined; });
+  }
+}
+
+function isSectorStart(flash: Flash, offset: number): boolean {
+  const sectors = flash.geometry.sectors;
+  for (let i = 0; i < sectors.length; i++) if (sectors[i].offset === offset) return true;
+  return false;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds mbedtls/build/ota-mbedtls.wasm: mbedTLS 3.6 LTS from Debian's source package plus glue.c, compiled
+# with Debian's clang-14 for wasm32-wasi. Nothing third-party is committed; this script fetches the pinned
+# source package through apt (a private deb-src list, so the machine's apt configuration is untouched),
+# checks the upstream tarball's sha256, unpacks it with dpkg-source and runs make.
+#
+# Exit codes: 0 built (or up to date), 3 toolchain missing (the message names the packages), 1 anything else.
+# Environment: OTA_DEBIAN_MIRROR overrides the archive URI (default: the one this machine's apt already uses).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="$here/build"
+
+MBEDTLS_DEBIAN_VERSION="3.6.6-0.1~deb13u1"
+MBEDTLS_DEBIAN_SUITE="trixie"
+MBEDTLS_ORIG="mbedtls_3.6.6.orig.tar.bz2"
+MBEDTLS_ORIG_SHA256="8fb65fae8dcae5840f793c0a334860a411f884cc537ea290ce1c52bb64ca007a"
+APT_PACKAGES="dpkg-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 make"
+
+fail_toolchain() {
+  echo "mbedtls/build.sh: cannot build the mbedTLS wasm module: $1." >&2
+  echo "Install the toolchain (Debian 12 or later), then run 'npm run build:mbedtls':" >&2
+  echo "  apt-get install -y --no-install-recommends $APT_PACKAGES" >&2
+  exit 3
+}
+
+missing=()
+for tool in clang-14 wasm-ld-14 make dpkg-source apt-get sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ -f /usr/lib/wasm32-wasi/libc.a ] || missing+=("wasi-libc (/usr/lib/wasm32-wasi/libc.a)")
+compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a" >/dev/null ||
+  missing+=("libclang_rt.builtins-wasm32.a")
+[ ${#missing[@]} -eq 0 ] || fail_toolchain "missing ${missing[*]}"
+
+# The archive URI this machine's apt already trusts, so no host name lives in the project.
+debian_mirror() {
+  if [ -n "${OTA_DEBIAN_MIRROR:-}" ]; then echo "$OTA_DEBIAN_MIRROR"; return; fi
+  local uri=""
+  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
+    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+      /etc/apt/sources.list.d/*.sources)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
+      /etc/apt/sources.list)
+  fi
+  echo "$uri"
+}
+
+source_dir="$build/src/mbedtls-$MBEDTLS_DEBIAN_VERSION"
+if [ ! -f "$source_dir/.ota-unpacked" ]; then
+  download="$build/download"
+  mkdir -p "$download"
+  if [ ! -f "$download/$MBEDTLS_ORIG" ] ||
+     ! echo "$MBEDTLS_ORIG_SHA256  $download/$MBEDTLS_ORIG" | sha256sum -c --status; then
+    mirror="$(debian_mirror)"
+    [ -n "$mirror" ] || { echo "mbedtls/build.sh: no Debian archive URI found in apt's sources; set OTA_DEBIAN_MIRROR." >&2; exit 1; }
+    apt_dir="$build/apt"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $MBEDTLS_DEBIAN_SUITE main" \
+      >"$apt_dir/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+    echo "mbedtls/build.sh: fetching Debian source package mbedtls=$MBEDTLS_DEBIAN_VERSION ($MBEDTLS_DEBIAN_SUITE)"
+    apt-get -qq "${apt_opts[@]}" update
+    (cd "$download" && apt-get -qq "${apt_opts[@]}" source --download-only "mbedtls=$MBEDTLS_DEBIAN_VERSION")
+  fi
+  if ! echo "$MBEDTLS_ORIG_SHA256  $download/$MBEDTLS_ORIG" | sha256sum -c --status; then
+    echo "mbedtls/build.sh: $MBEDTLS_ORIG does not have the pinned sha256 $MBEDTLS_ORIG_SHA256; refusing to build." >&2
+    exit 1
+  fi
+  rm -rf "$source_dir"
+  mkdir -p "$build/src"
+  # dpkg-source checks the .dsc's checksums of both tarballs and applies Debian's two build patches.
+  dpkg-source -x "$download/mbedtls_$MBEDTLS_DEBIAN_VERSION.dsc" "$source_dir" >/dev/null
+  touch "$source_dir/.ota-unpacked"
+fi
+
+start=$(date +%s.%N)
+make -s -C "$here" -j"$(nproc)" SRC="$source_dir" OUT="$build" "$build/ota-mbedtls.wasm"
+end=$(date +%s.%N)
+
+# The stamp lets scripts/ensure-mbedtls.mjs tell a current build from a stale one.
+stamp=$(cat "$here/glue.c" "$here/mbedtls_config.h" "$here/Makefile" "$here/build.sh" | sha256sum | cut -d' ' -f1)
+size=$(stat -c %s "$build/ota-mbedtls.wasm")
+cat >"$build/build-info.json" <<JSON
+{"mbedtls":"$MBEDTLS_DEBIAN_VERSION","orig":"$MBEDTLS_ORIG","sha256":"$MBEDTLS_ORIG_SHA256","compiler":"$(clang-14 --version | head -1)","bytes":$size,"makeSeconds":$(awk "BEGIN { printf \"%.1f\", $end - $start }"),"inputs":"$stamp"}
+JSON
+echo "mbedtls/build.sh: built $build/ota-mbedtls.wasm ($size bytes, mbedTLS $MBEDTLS_DEBIAN_VERSION)"

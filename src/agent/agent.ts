@@ -1,0 +1,253 @@
+import type { ImageTarget } from '../../hal/image-target.js';
+import type { ApiConfig } from '../api/device-api.js';
+import type { ApiHttp } from '../api/http-port.js';
+import type { Clock, Random } from '../util/clock.js';
+import { bytesEqual } from '../util/bytes.js';
+import { toOtaError } from '../util/errors.js';
+import type { OtaError } from '../util/errors.js';
+import type { AgentContext, DeviceIdentity, SelfTest, Step } from './context.js';
+import type { AgentEvent, EventListener } from './events.js';
+import type { PayloadFetcher } from './fetch-port.js';
+import type { Journal } from './journal.js';
+import { firstCheckDelay, makePolicy } from './policy.js';
+import type { Policy } from './policy.js';
+import { rawImageFormat } from './sinks/raw-image.js';
+import type { SinkFormat } from './sinks/sink.js';
+import { decodeState, encodeState, initialState } from './state.js';
+import type { AgentState, Phase } from './state.js';
+import { checking } from './steps/check.js';
+import { downloading } from './steps/download.js';
+import { rebooting, staged } from './steps/install.js';
+import { confirmed, rolledBack, trial } from './steps/trial.js';
+import { verifying } from './steps/verify.js';
+
+// The driver of the update state machine. Each state is a function (ctx, state) -> Promise<next>; the driver
+// persists every new state to the journal before running it (write-ahead), so a power cut resumes from the
+// last durable state. One cycle = from a resting state (idle, backoff) to the next resting state, or to a reboot.
+
+/** How the agent reaches the network: the device API and the payload CDN. */
+export interface AgentNetwork {
+  http: ApiHttp;
+  fetcher: PayloadFetcher;
+}
+
+/** Everything createAgent needs. */
+export interface AgentOptions {
+  api: ApiConfig;
+  device: DeviceIdentity;
+  /** The software type the device queries; its target's running version is current_version. */
+  softwareType: string;
+  /** The network ports (see src/agent/http-adapter.ts for the ones over src/http and a Transport). */
+  transport: AgentNetwork;
+  targets: ImageTarget[];
+  journal: Journal;
+  clock: Clock;
+  random: Random;
+  policy?: { [K in keyof Policy]?: Policy[K] };
+  onEvent?: EventListener;
+  /** The application's verdict after a trial boot; without one a trial that boots is confirmed. */
+  selfTest?: SelfTest;
+  /** Reboots the device after activation (or to revert a failed trial). Without one, `runOnce` ends in 'rebooting'. */
+  reboot?: () => Promise<void>;
+  /** Payload formats besides the raw image (e.g. bundles), tried in order; the raw image is the fallback. */
+  formats?: SinkFormat[];
+}
+
+/** What one cycle ended with. */
+export interface CycleResult {
+  phase: Phase;
+  /** 'up-to-date' | 'rebooting' | 'confirmed' | 'rolled-back' | 'failed' | 'stopped' | 'halted'. */
+  outcome: string;
+  error: OtaError | null;
+}
+
+/** The agent's public face. */
+export interface Agent {
+  /** Runs one check-and-update cycle (or continues the one a reboot interrupted). */
+  runOnce(): Promise<CycleResult>;
+  /** Polls: first check after the policy's boot delay (or at once to resume), then at the policy's cadence. */
+  start(): void;
+  /** Stops polling and any transfer at its next chunk, leaving a resumable state; resolves when idle. */
+  stop(): Promise<void>;
+  /** The persisted state (a copy). */
+  state(): Promise<AgentState>;
+  /** The policy in force. */
+  policy(): Policy;
+}
+
+const STEPS: { [phase: string]: Step } = {
+  checking: checking,
+  downloading: downloading,
+  verifying: verifying,
+  staged: staged,
+  rebooting: rebooting,
+  trial: trial,
+  confirmed: confirmed,
+  'rolled-back': rolledBack,
+};
+
+/** Creates an agent. Nothing happens until `runOnce()` or `start()`. */
+export function createAgent(options: AgentOptions): Agent {
+  const policy = makePolicy(options.policy);
+  let stopped = false;
+  let lastSaved: Uint8Array | null = null;
+  let current: AgentState | null = null;
+  let running: Promise<CycleResult> | null = null;
+  let polling = false;
+  let lastError: OtaError | null = null;
+  let lastStep: Phase = 'idle';
+
+  function withPhase(state: AgentState, phase: Phase): AgentState {
+    const copy = JSON.parse(JSON.stringify(state)) as AgentState;
+    copy.phase = phase;
+    return copy;
+  }
+  const formats: SinkFormat[] = (options.formats !== undefined ? options.formats : []).concat([rawImageFormat]);
+
+  function emit(event: AgentEvent): void {
+    if (event.type === 'error') {
+      lastError = { code: event.code as string, message: event.message as string, retryable: event.retryable === true };
+    }
+    if (options.onEvent === undefined) return;
+    try {
+      options.onEvent(event);
+    } catch {
+      // A listener's bug must never break an update.
+    }
+  }
+
+  function save(state: AgentState): Promise<void> {
+    const bytes = encodeState(state);
+    if (lastSaved !== null && bytesEqual(bytes, lastSaved)) return Promise.resolve();
+    return options.journal.append(bytes).then(function () {
+      lastSaved = bytes;
+      current = state;
+    });
+  }
+
+  const ctx: AgentContext = {
+    api: options.api,
+    device: options.device,
+    softwareType: options.softwareType,
+    http: options.transport.http,
+    fetcher: options.transport.fetcher,
+    targets: options.targets,
+    journal: options.journal,
+    clock: options.clock,
+    random: options.random,
+    policy: policy,
+    formats: formats,
+    selfTest: options.selfTest !== undefined ? options.selfTest : null,
+    reboot: options.reboot !== undefined ? options.reboot : null,
+    emit: emit,
+    save: save,
+    cancelled: function () { return stopped; },
+    live: null,
+    rebootRequested: false,
+    lastProgressAt: 0,
+  };
+
+  function load(): Promise<AgentState> {
+    if (current !== null) return Promise.resolve(current);
+    return options.journal.load().then(function (bytes) {
+      const decoded = bytes !== null ? decodeState(bytes) : null;
+      if (bytes !== null) lastSaved = bytes;
+      current = decoded !== null ? decoded : initialState();
+      return current;
+    });
+  }
+
+  function drive(state: AgentState, steps: number): Promise<CycleResult> {
+    const phase = state.phase;
+    const resting = phase === 'idle' || phase === 'backoff';
+    if (ctx.rebootRequested) {
+      ctx.rebootRequested = false;
+      emit({ type: 'rebooting', at: options.clock.now(), version: state.trial !== null ? state.trial.version : null });
+      if (ctx.reboot === null) return Promise.resolve({ phase: phase, outcome: 'rebooting', error: null });
+      return ctx.reboot().then(function () { return { phase: phase, outcome: 'rebooting', error: null }; });
+    }
+    if (resting && steps > 0) {
+      let outcome = 'up-to-date';
+      if (phase === 'backoff') outcome = 'failed';
+      else if (state.notBefore < 0) outcome = 'halted';
+      else if (lastStep === 'confirmed' || lastStep === 'rolled-back') outcome = lastStep;
+      else if (lastError !== null) outcome = 'failed';
+      return Promise.resolve({ phase: phase, outcome: outcome, error: outcome === 'failed' || outcome === 'halted' ? lastError : null });
+    }
+    if (stopped && steps > 0) return Promise.resolve({ phase: phase, outcome: 'stopped', error: null });
+    if (steps > 64) {
+      // Every path reaches a resting state in a handful of steps; this guards against a logic loop.
+      return Promise.resolve({ phase: phase, outcome: 'failed', error: lastError });
+    }
+    const nextPhase = resting ? 'checking' : phase;
+    lastStep = nextPhase;
+    const working = nextPhase === phase ? state : withPhase(state, nextPhase);
+    emit({ type: 'state', at: options.clock.now(), phase: nextPhase });
+    return save(working).then(function () {
+      return STEPS[nextPhase](ctx, working);
+    }).then(function (next) {
+      return save(next).then(function () { return drive(next, steps + 1); });
+    });
+  }
+
+  function runOnce(): Promise<CycleResult> {
+    if (running !== null) return running;
+    lastStep = 'idle';
+    lastError = null;
+    const cycle = load().then(function (state) {
+      return drive(state, 0);
+    }).then(function (result) {
+      running = null;
+      return result;
+    }, function (error: unknown) {
+      running = null;
+      const failure = toOtaError(error, 'agent-failed', true);
+      emit({ type: 'error', at: options.clock.now(), code: failure.code, retryable: failure.retryable, message: failure.message });
+      // A storage failure leaves the journal as it was; the next cycle starts from the last durable state.
+      current = null;
+      return { phase: 'idle' as Phase, outcome: 'failed', error: failure };
+    });
+    running = cycle;
+    return cycle;
+  }
+
+  function loop(first: boolean): Promise<void> {
+    if (stopped) return Promise.resolve();
+    return load().then(function (state) {
+      const now = options.clock.now();
+      let delay = 0;
+      if (state.phase === 'idle' || state.phase === 'backoff') {
+        if (state.notBefore < 0) return undefined;
+        delay = first && state.phase === 'idle' ? firstCheckDelay(policy, options.random) : state.notBefore - now;
+      }
+      const wait: Promise<void> = delay > 0 ? options.clock.sleep(delay) : Promise.resolve();
+      return wait.then(function () {
+        if (stopped) return undefined;
+        return runOnce().then(function (result) {
+          if (result.outcome === 'rebooting' || result.outcome === 'halted') return undefined;
+          return loop(false);
+        });
+      });
+    });
+  }
+
+  return {
+    runOnce: runOnce,
+    start: function (): void {
+      if (polling) return;
+      polling = true;
+      stopped = false;
+      loop(true).then(function () { polling = false; }, function () { polling = false; });
+    },
+    stop: function (): Promise<void> {
+      stopped = true;
+      const cycle = running !== null ? running.then(function () { return undefined; }) : Promise.resolve();
+      // A poll loop asleep until its next check ends when it wakes; nothing is in flight meanwhile.
+      return cycle;
+    },
+    state: function (): Promise<AgentState> {
+      return load().then(function (state) { return JSON.parse(JSON.stringify(state)) as AgentState; });
+    },
+    policy: function (): Policy { return policy; },
+  };
+}

@@ -1,0 +1,73 @@
+import type { ImageWriter } from '../../../hal/image-target.js';
+import type { PayloadSink, SinkFormat, SinkOpen } from './sink.js';
+import { targetFor } from './sink.js';
+import { otaError } from '../../util/errors.js';
+
+// A payload that is one image (no bundle magic): it goes to the target of the software type the device
+// queried, as the Memfault SDK does with its single binary.
+
+class RawImageSink implements PayloadSink {
+  constructor(private readonly writer: ImageWriter, private readonly options: SinkOpen, private readonly activateFn: () => Promise<void>) {}
+
+  /** Appends image bytes. */
+  write(chunk: Uint8Array): Promise<void> {
+    return this.writer.write(chunk);
+  }
+
+  /** The writer's durable offset (payload offset = image offset). */
+  durableOffset(): number {
+    return this.writer.durableOffset();
+  }
+
+  /** Nothing beyond the offset is needed to resume. */
+  resumeState(): unknown {
+    return null;
+  }
+
+  /** A raw image needs nothing replayed. */
+  replayPrefix(): number {
+    return 0;
+  }
+
+  /** Reads the image back and checks it. */
+  finish(): Promise<void> {
+    return this.writer.finish();
+  }
+
+  /** Marks the image pending. */
+  activate(): Promise<void> {
+    return this.activateFn();
+  }
+
+  /** The one software type. */
+  softwareTypes(): string[] {
+    return [this.options.softwareType];
+  }
+
+  /** A raw image declares no version of its own. */
+  version(): string | null {
+    return null;
+  }
+}
+
+/** The raw single-image format: the fallback when no other format recognizes the payload. */
+export const rawImageFormat: SinkFormat = {
+  name: 'raw',
+  recognizes: function (): boolean { return true; },
+  open: function (options: SinkOpen): Promise<PayloadSink> {
+    const target = targetFor(options.targets, options.softwareType);
+    if (target === null) {
+      return Promise.reject(otaError('no-target', 'No image target is configured for software type "' + options.softwareType +
+        '"; map it to a flash target when creating the agent.', false, { softwareType: options.softwareType }));
+    }
+    if (options.size > target.capacity()) {
+      return Promise.reject(otaError('image-too-large', 'The image is ' + options.size + ' bytes but the "' + options.softwareType +
+        '" slot holds ' + target.capacity() + '; build a smaller image or enlarge the slot.', false,
+      { size: options.size, capacity: target.capacity() }));
+    }
+    const part = { size: options.size, version: options.version !== null ? options.version : '' };
+    return target.begin(part, options.resumeAt).then(function (writer) {
+      return new RawImageSink(writer, options, function () { return target.activate(); }) as PayloadSink;
+    });
+  },
+};

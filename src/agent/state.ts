@@ -1,0 +1,103 @@
+import { asciiToBytes, bytesToAscii } from '../util/bytes.js';
+
+// The agent's persisted state: what the journal stores, written before the agent acts on it (write-ahead).
+// Encoded as ASCII JSON (non-ASCII escaped), small enough for one journal record.
+
+/** The states of the update machine. */
+export type Phase = 'idle' | 'checking' | 'downloading' | 'verifying' | 'staged' | 'rebooting' | 'trial' | 'confirmed' |
+  'rolled-back' | 'backoff';
+
+/** The release being installed. */
+export interface ReleaseState {
+  /** Stable identity of the artifact across URL refreshes: the URL path, or the md5 from /latest. */
+  id: string;
+  version: string | null;
+  url: string;
+  /** Clock time (ms) after which the URL is treated as expired; 0 when unknown. */
+  urlExpiresAt: number;
+  /** Payload size in bytes; -1 until the CDN or /latest told it. */
+  size: number;
+  md5: string | null;
+  /** The CDN's validator (ETag, else Last-Modified) for If-Range; null when none was seen. */
+  validator: string | null;
+  /** Download attempts for this release; capped by the policy. */
+  attempts: number;
+  /** Full restarts from zero (200 or 416 to a ranged request); a second one in a row is an error, not a loop. */
+  restarts: number;
+}
+
+/** Progress of the download, checkpointed at durable offsets only. */
+export interface DownloadState {
+  /** Payload bytes known to be programmed and read back: the sink resumes here. */
+  offset: number;
+  /** Payload offset the running checksums below cover (<= offset); a resume re-reads [hashOffset, offset) for them only. */
+  hashOffset: number;
+  /** CRC-32 of payload bytes [0, hashOffset). */
+  crc: number;
+  /** Saved MD5 state (hex) at `hashOffset`, when the release lists an md5. */
+  md5: string | null;
+  /** 'raw' (a single image) or 'bundle'; null until the first bytes told. */
+  format: string | null;
+  /** The payload sink's own resume state (the bundle unpacker's), JSON. */
+  sink: unknown;
+}
+
+/** A trial boot in progress. */
+export interface TrialState {
+  /** Clock time (ms) by which the application must confirm, or the agent reverts. */
+  deadline: number;
+  /** The version the release installs, and the one it replaces. */
+  version: string | null;
+  previous: string | null;
+  softwareTypes: string[];
+}
+
+/** Everything the journal keeps. */
+export interface AgentState {
+  v: number;
+  phase: Phase;
+  release: ReleaseState | null;
+  download: DownloadState | null;
+  trial: TrialState | null;
+  /** Consecutive failed cycles, for exponential backoff. */
+  failures: number;
+  /** Clock time (ms) before which the agent does not check again. */
+  notBefore: number;
+  /** Code of the last error, for status displays. */
+  lastError: string | null;
+  /** The release ids that reached their attempt cap, newest last (bounded). */
+  givenUp: string[];
+}
+
+/** A fresh state: nothing installed, nothing pending. */
+export function initialState(): AgentState {
+  return { v: 1, phase: 'idle', release: null, download: null, trial: null, failures: 0, notBefore: 0, lastError: null, givenUp: [] };
+}
+
+/** The state as journal payload bytes. */
+export function encodeState(state: AgentState): Uint8Array {
+  const json = JSON.stringify(state).replace(/[\u0080-\uffff]/g, function (c) {
+    return '\\u' + ('0000' + c.charCodeAt(0).toString(16)).slice(-4);
+  });
+  return asciiToBytes(json);
+}
+
+/** Decodes journal payload bytes; null when they are not a state of this version. */
+export function decodeState(bytes: Uint8Array): AgentState | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytesToAscii(bytes, 0, bytes.length));
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object') return null;
+  const state = parsed as AgentState;
+  if (state.v !== 1 || typeof state.phase !== 'string') return null;
+  if (!(state.givenUp instanceof Array)) state.givenUp = [];
+  return state;
+}
+
+/** A deep copy, so a step never mutates the state the driver persisted. */
+export function cloneState(state: AgentState): AgentState {
+  return JSON.parse(JSON.stringify(state)) as AgentState;
+}

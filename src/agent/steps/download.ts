@@ -1,0 +1,362 @@
+import { Md5, restoreMd5 } from '../../integrity/md5.js';
+import { crc32Update } from '../../integrity/crc32.js';
+import { concatBytes, fromHex, toHex } from '../../util/bytes.js';
+import { otaError, toOtaError } from '../../util/errors.js';
+import type { OtaError } from '../../util/errors.js';
+import type { AgentContext, LiveDownload, Snapshot } from '../context.js';
+import type { FetchStart } from '../fetch-port.js';
+import type { PayloadSink, SinkFormat } from '../sinks/sink.js';
+import type { AgentState, DownloadState, ReleaseState } from '../state.js';
+import { cloneState } from '../state.js';
+import { query } from './check.js';
+import { allStatus, anyTrial, fail, giveUp, settle } from './common.js';
+
+// downloading: a flat pump (one request in flight, the next step from .then) from the CDN into the payload
+// sink. Progress is checkpointed to the journal only when the sink's durable offset advances (once per flushed
+// flash sector), with the running checksums of the last snapshot at or below it. After a power cut the
+// download continues from there with Range + If-Range; a 200 or 416 restarts from zero once, never in a loop.
+
+const HEAD_BYTES = 16;
+/** Refresh a signed URL this long before its `expires`. */
+const EXPIRY_MARGIN_MS = 60000;
+
+/** Thrown inside a transfer to restart the payload from zero. */
+interface RestartSignal {
+  restart: true;
+  reason: string;
+}
+
+function isRestart(value: unknown): value is RestartSignal {
+  return value !== null && typeof value === 'object' && (value as { restart?: unknown }).restart === true;
+}
+
+function freshDownload(): DownloadState {
+  return { offset: 0, hashOffset: 0, crc: 0, md5: null, format: null, sink: null };
+}
+
+/** Rebuilds the RAM side of a download from its persisted checkpoint (after a reboot, or a restart). */
+function liveFrom(release: ReleaseState, download: DownloadState): LiveDownload {
+  let md5: Md5 | null = null;
+  if (release.md5 !== null) {
+    const saved = download.md5 !== null ? fromHex(download.md5) : null;
+    md5 = saved !== null ? restoreMd5(saved) : null;
+    if (md5 === null) md5 = new Md5();
+  }
+  const snapshot: Snapshot = { offset: download.hashOffset, crc: download.crc, md5: md5 !== null ? md5.saveState() : null };
+  return { releaseId: release.id, sink: null, pos: download.hashOffset, crc: download.crc, md5: md5, head: null, snapshots: [snapshot],
+    durable: download.offset };
+}
+
+/** Puts a RAM download back to byte 0 in place (closures keep the same object). */
+function resetLive(live: LiveDownload, release: ReleaseState): void {
+  const fresh = liveFrom(release, freshDownload());
+  live.sink = null;
+  live.pos = 0;
+  live.crc = 0;
+  live.md5 = fresh.md5;
+  live.head = null;
+  live.snapshots = fresh.snapshots;
+  live.durable = 0;
+}
+
+function formatFor(ctx: AgentContext, name: string): SinkFormat | null {
+  for (let i = 0; i < ctx.formats.length; i++) if (ctx.formats[i].name === name) return ctx.formats[i];
+  return null;
+}
+
+function recognize(ctx: AgentContext, head: Uint8Array): SinkFormat {
+  for (let i = 0; i < ctx.formats.length; i++) if (ctx.formats[i].recognizes(head)) return ctx.formats[i];
+  return ctx.formats[ctx.formats.length - 1];
+}
+
+/** Resets the download to byte 0 (a restart), persisting before anything is written again. */
+function restartFromZero(ctx: AgentContext, state: AgentState, reason: string): Promise<void> {
+  const release = state.release as ReleaseState;
+  if (release.restarts >= 1) {
+    throw otaError('download-restart-loop', 'The server made the download restart from zero twice without progress (' + reason +
+      '); stopping instead of looping. It will be retried after a backoff.', true, { reason: reason });
+  }
+  release.restarts++;
+  release.validator = null;
+  state.download = freshDownload();
+  return ctx.save(state);
+}
+
+/** One transfer: a single request from `live.pos`. Resolves true when the whole payload went through. */
+function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Promise<boolean> {
+  const release = state.release as ReleaseState;
+  function dl(): DownloadState { return state.download as DownloadState; }
+  let requested = live.pos;
+  const snapEvery = ctx.policy.snapshotBytes;
+  let total = release.size;
+
+  function snapshot(): void {
+    live.snapshots.push({ offset: live.pos, crc: live.crc, md5: live.md5 !== null ? live.md5.saveState() : null });
+  }
+
+  function checkpoint(): Promise<void> {
+    const sink = live.sink as PayloadSink;
+    const durable = sink.durableOffset();
+    if (durable <= live.durable) return Promise.resolve();
+    let best = live.snapshots[0];
+    let keepFrom = 0;
+    for (let i = 0; i < live.snapshots.length; i++) {
+      if (live.snapshots[i].offset <= durable) {
+        best = live.snapshots[i];
+        keepFrom = i;
+      }
+    }
+    live.snapshots = live.snapshots.slice(keepFrom);
+    live.durable = durable;
+    const download = dl();
+    download.offset = durable;
+    download.hashOffset = best.offset;
+    download.crc = best.crc;
+    download.md5 = best.md5 !== null ? toHex(best.md5) : null;
+    download.sink = sink.resumeState();
+    release.restarts = 0;
+    return ctx.save(state);
+  }
+
+  function progress(force: boolean): void {
+    const now = ctx.clock.now();
+    if (!force && now - ctx.lastProgressAt < ctx.policy.progressIntervalMs) return;
+    ctx.lastProgressAt = now;
+    ctx.emit({ type: 'download-progress', at: now, received: live.pos, total: total, version: release.version });
+  }
+
+  function openSink(head: Uint8Array): Promise<void> {
+    const download = dl();
+    let format = download.format !== null ? formatFor(ctx, download.format) : null;
+    if (format === null) {
+      format = recognize(ctx, head);
+      download.format = format.name;
+    }
+    return format.open({ size: total, version: release.version, softwareType: ctx.softwareType, targets: ctx.targets,
+      resumeAt: live.durable, resumeState: download.sink }).then(function (sink) {
+      live.sink = sink;
+    });
+  }
+
+  /** Feeds bytes [i, end) of `chunk`; one sink write in flight. */
+  function feed(chunk: Uint8Array, i: number): Promise<void> {
+    while (i < chunk.length && live.pos < live.durable) {
+      // Already durable in flash: only the running checksums need these bytes.
+      const n = Math.min(live.durable - live.pos, chunk.length - i);
+      live.crc = crc32Update(live.crc, chunk, i, i + n);
+      if (live.md5 !== null) live.md5.updateRange(chunk, i, i + n);
+      live.pos += n;
+      i += n;
+    }
+    if (i >= chunk.length) return Promise.resolve();
+    if (live.sink === null) {
+      const needed = Math.min(HEAD_BYTES, total - live.pos);
+      if (dl().format === null && chunk.length - i < needed) {
+        live.head = new Uint8Array(chunk.subarray(i));
+        return Promise.resolve();
+      }
+      return openSink(chunk.subarray(i)).then(function () { return feed(chunk, i); });
+    }
+    const boundary = (Math.floor(live.pos / snapEvery) + 1) * snapEvery;
+    const n = Math.min(boundary - live.pos, chunk.length - i);
+    const piece = chunk.subarray(i, i + n);
+    return live.sink.write(piece).then(function () {
+      live.crc = crc32Update(live.crc, chunk, i, i + n);
+      if (live.md5 !== null) live.md5.updateRange(chunk, i, i + n);
+      live.pos += n;
+      if (live.pos % snapEvery === 0 || live.pos === total) snapshot();
+      return checkpoint();
+    }).then(function () {
+      return feed(chunk, i + n);
+    });
+  }
+
+  function start(info: FetchStart): Promise<void> {
+    let reset: Promise<void> = Promise.resolve();
+    if (info.offset !== requested) {
+      if (info.offset !== 0) {
+        return Promise.reject(otaError('range-mismatch', 'Asked for the payload from byte ' + requested + ' but the server answered from byte ' +
+          info.offset + '; retrying.', true, { requested: requested, served: info.offset }));
+      }
+      // The server ignored Range, or If-Range said the payload changed: take this full body as a restart from zero.
+      reset = restartFromZero(ctx, state, 'the server sent the whole payload to a ranged request').then(function () {
+        resetLive(live, release);
+        requested = 0;
+      });
+    } else if (requested > 0 && release.validator !== null && info.validator !== null && info.validator !== release.validator) {
+      const signal: RestartSignal = { restart: true, reason: 'the payload changed on the server (validator ' + info.validator + ')' };
+      return Promise.reject(signal);
+    }
+    return reset.then(function () {
+      if (info.total >= 0) {
+        if (release.size >= 0 && info.total !== release.size) {
+          throw otaError('size-mismatch', 'The CDN serves ' + info.total + ' bytes but the release says file_size ' + release.size +
+            '; the release is inconsistent, retrying later.', true, { served: info.total, expected: release.size, discard: true });
+        }
+        total = info.total;
+      }
+      if (total < 0) {
+        throw otaError('size-unknown', 'The CDN did not tell the payload size (no Content-Length or Content-Range); it is needed to ' +
+          'prepare the flash slot.', true);
+      }
+      if (release.size !== total || (requested === 0 && release.validator !== info.validator)) {
+        release.size = total;
+        release.validator = info.validator;
+        return ctx.save(state);
+      }
+      return undefined;
+    });
+  }
+
+  function finishBody(): boolean {
+    if (live.pos < total) {
+      throw otaError('download-truncated', 'The CDN ended the body at byte ' + live.pos + ' of ' + total + '; resuming with a Range request.',
+        true, { received: live.pos, total: total });
+    }
+    progress(true);
+    if (live.md5 !== null && release.md5 !== null) {
+      const digest = toHex(live.md5.digest());
+      live.md5 = null;
+      if (digest !== release.md5) {
+        throw otaError('md5-mismatch', 'The payload\'s MD5 is ' + digest + ' but the release lists ' + release.md5 +
+          '; the download was corrupted, nothing was activated and it will be downloaded again.', true,
+        { expected: release.md5, found: digest, discard: true });
+      }
+    }
+    return true;
+  }
+  if (requested === 0) ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version });
+  else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
+
+  if (total >= 0 && requested >= total) {
+    return Promise.resolve().then(finishBody);
+  }
+  return ctx.fetcher.fetch({
+    url: release.url,
+    offset: requested,
+    validator: requested > 0 ? release.validator : null,
+    timeoutMs: ctx.policy.requestTimeoutMs,
+    start: start,
+    data: function (chunk: Uint8Array): Promise<void> {
+      let bytes = chunk;
+      if (live.head !== null) {
+        bytes = concatBytes([live.head, chunk]);
+        live.head = null;
+      }
+      return feed(bytes, 0).then(function () { progress(false); });
+    },
+    cancelled: ctx.cancelled,
+  }).then(function () {
+    if (ctx.cancelled() && live.pos < total) return false;
+    if (live.head !== null && live.sink === null) {
+      // A payload shorter than the sniffing window: open the sink with what there is.
+      const head = live.head;
+      live.head = null;
+      return openSink(head).then(function () { return feed(head, 0); }).then(finishBody);
+    }
+    return finishBody();
+  });
+}
+
+
+function isLinkRefusal(error: OtaError): boolean {
+  const status = error.details !== undefined ? error.details.status : undefined;
+  return status === 403 || status === 404 || status === 410;
+}
+
+/** Asks the device API for a fresh URL of the same artifact; resolves false when the release is gone. */
+function refreshUrl(ctx: AgentContext, state: AgentState): Promise<boolean> {
+  return query(ctx).then(function (result) {
+    const release = state.release as ReleaseState;
+    if (result.update === null) return false;
+    if (result.update.id !== release.id) return false;
+    release.url = result.update.url;
+    release.urlExpiresAt = result.update.expiresAt;
+    return ctx.save(state).then(function () { return true; });
+  });
+}
+
+/** The downloading state. */
+export function downloading(ctx: AgentContext, input: AgentState): Promise<AgentState> {
+  const state = cloneState(input);
+  if (state.release === null) return Promise.resolve(settle(ctx, state));
+  const release = state.release;
+  release.attempts++;
+  if (release.attempts > ctx.policy.maxAttemptsPerRelease) {
+    const error = otaError('release-attempts-exhausted', 'Release ' + (release.version !== null ? release.version : release.id) + ' failed ' +
+      ctx.policy.maxAttemptsPerRelease + ' download attempts; giving up on it until a different release is offered.', false,
+    { attempts: ctx.policy.maxAttemptsPerRelease });
+    giveUp(state, release.id);
+    state.release = null;
+    state.download = null;
+    ctx.live = null;
+    ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: false, message: error.message });
+    return Promise.resolve(settle(ctx, state));
+  }
+  if (state.download === null) state.download = freshDownload();
+  let retries = ctx.policy.retriesPerCycle;
+  let refreshed = false;
+
+  function withdrawn(): AgentState {
+    ctx.emit({ type: 'error', at: ctx.clock.now(), code: 'release-withdrawn', retryable: false,
+      message: 'The server no longer offers release ' + (release.version !== null ? release.version : release.id) +
+        ' to this device (rollout aborted or replaced); the partial download is dropped.' });
+    ctx.live = null;
+    const next = settle(ctx, state);
+    next.release = null;
+    next.download = null;
+    return next;
+  }
+  function attempt(): Promise<AgentState> {
+    if (ctx.cancelled()) return Promise.resolve(state);
+    const now = ctx.clock.now();
+    const expired = release.urlExpiresAt > 0 && now >= release.urlExpiresAt - EXPIRY_MARGIN_MS;
+    const ready: Promise<boolean> = expired ? refreshUrl(ctx, state) : Promise.resolve(true);
+    return ready.then(function (available) {
+      if (!available) return withdrawn();
+      if (ctx.live === null || ctx.live.releaseId !== release.id) ctx.live = liveFrom(release, state.download as DownloadState);
+      const live = ctx.live;
+      const before = live.pos;
+      return ctx.save(state).then(function () { return transfer(ctx, state, live); }).then(function (complete) {
+        if (!complete) return state;
+        const next = cloneState(state);
+        next.phase = 'verifying';
+        return next;
+      }, function (error: unknown) {
+        if (isRestart(error)) {
+          return restartFromZero(ctx, state, error.reason).then(function () { ctx.live = null; return attempt(); });
+        }
+        const failure = toOtaError(error, 'download-failed', true);
+        const status = failure.details !== undefined ? failure.details.status : undefined;
+        if (status === 416) {
+          return restartFromZero(ctx, state, 'the server answered 416 to the resume range').then(function () { ctx.live = null; return attempt(); });
+        }
+        if (isLinkRefusal(failure) && !refreshed) {
+          refreshed = true;
+          return refreshUrl(ctx, state).then(function (available) { return available ? attempt() : withdrawn(); });
+        }
+        if (failure.details !== undefined && failure.details.discard === true) {
+          state.download = null;
+          ctx.live = null;
+          return fail(ctx, state, failure);
+        }
+        const progressed = ctx.live !== null && ctx.live.pos > before;
+        if (failure.retryable && progressed && retries > 0 && !ctx.cancelled()) {
+          retries--;
+          return attempt();
+        }
+        return fail(ctx, state, failure);
+      });
+    });
+  }
+
+
+
+  return allStatus(ctx).then(function (statuses) {
+    if (anyTrial(statuses)) {
+      return fail(ctx, state, otaError('trial-unconfirmed', 'The running image is an unconfirmed trial; a download would overwrite the ' +
+        'fallback slot. Confirm or revert the trial first.', false));
+    }
+    return attempt();
+  });
+}

@@ -1,0 +1,62 @@
+import { toOtaError } from '../../util/errors.js';
+import type { AgentContext } from '../context.js';
+import type { PayloadSink } from '../sinks/sink.js';
+import type { AgentState, DownloadState, ReleaseState } from '../state.js';
+import { cloneState } from '../state.js';
+import { fail } from './common.js';
+
+// verifying: every part is read back from flash and checked (size, CRC-32, SHA-256) before anything is
+// activated. After a reboot the sink is reopened at the end of the payload, so the check runs on what flash
+// holds, not on what RAM remembers.
+
+/** Reopens the sink of a complete download (after a reboot), or returns the open one. */
+export function reopenSink(ctx: AgentContext, state: AgentState): Promise<PayloadSink | null> {
+  const release = state.release as ReleaseState;
+  const download = state.download as DownloadState;
+  if (ctx.live !== null && ctx.live.releaseId === release.id && ctx.live.sink !== null) return Promise.resolve(ctx.live.sink);
+  if (download.offset < release.size || download.format === null) return Promise.resolve(null);
+  for (let i = 0; i < ctx.formats.length; i++) {
+    if (ctx.formats[i].name === download.format) {
+      return ctx.formats[i].open({ size: release.size, version: release.version, softwareType: ctx.softwareType, targets: ctx.targets,
+        resumeAt: release.size, resumeState: download.sink });
+    }
+  }
+  return Promise.resolve(null);
+}
+
+/** The verifying state. */
+export function verifying(ctx: AgentContext, input: AgentState): Promise<AgentState> {
+  const state = cloneState(input);
+  if (state.release === null || state.download === null) {
+    state.phase = 'idle';
+    return Promise.resolve(state);
+  }
+  const release = state.release;
+  const download = state.download;
+  return reopenSink(ctx, state).then(function (sink) {
+    if (sink === null) {
+      // The tail was not durable when power went: download the rest again.
+      state.phase = 'downloading';
+      return state;
+    }
+    return sink.finish().then(function () {
+      download.offset = release.size;
+      download.hashOffset = release.size;
+      download.sink = sink.resumeState();
+      if (sink.version() !== null) release.version = sink.version();
+      ctx.emit({ type: 'verified', at: ctx.clock.now(), version: release.version, total: release.size });
+      state.phase = 'staged';
+      return state;
+    }, function (error: unknown) {
+      const failure = toOtaError(error, 'verification-failed', true);
+      ctx.live = null;
+      state.download = null;
+      return fail(ctx, state, {
+        code: failure.code === 'verification-failed' ? failure.code : failure.code,
+        message: 'Verification of the downloaded release failed, nothing was activated and it will be downloaded again: ' + failure.message,
+        retryable: true,
+        details: failure.details,
+      });
+    });
+  });
+}

@@ -1,0 +1,92 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { otaError } from '../util/errors.js';
+import { writeFileAtomic } from './atomic-file.js';
+import type { BackendState } from './model.js';
+
+/** What a fresh state needs; values already stored win unless given explicitly. */
+export interface StateDefaults {
+  org?: string;
+  project?: string;
+  projectKey?: string;
+  orgToken?: string;
+}
+
+function secret(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/**
+ * The backend state in `<dataDir>/state.json`. Admin changes are saved before they are acknowledged (`save`);
+ * device bookkeeping (first sight, last seen) is saved lazily (`touch`), at most every `flushMs`, and on close.
+ */
+export class StateStore {
+  readonly state: BackendState;
+  private readonly path: string;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Loads the state from `dataDir`, or creates it. Explicit defaults override stored credentials. */
+  constructor(readonly dataDir: string, defaults: StateDefaults, private readonly flushMs = 200) {
+    mkdirSync(dataDir, { recursive: true });
+    this.path = join(dataDir, 'state.json');
+    let loaded: BackendState | null = null;
+    if (existsSync(this.path)) {
+      try {
+        loaded = JSON.parse(readFileSync(this.path, 'utf8')) as BackendState;
+      } catch (cause) {
+        throw otaError('backend-state-corrupt', `${this.path} is not valid JSON; move it away to start with an empty backend`, false, { path: this.path }, cause);
+      }
+      if (!loaded || loaded.schema !== 1) throw otaError('backend-state-schema', `${this.path} has an unknown schema; move it away to start fresh`, false);
+    }
+    const now = new Date().toISOString();
+    this.state = loaded ?? {
+      schema: 1, org: 'acme', project: 'smart-sensor', projectKey: secret(16), orgToken: 'oat_' + secret(20),
+      urlSecret: secret(32), nextId: 1, cohorts: { default: { name: 'default', slug: 'default', createdDate: now } },
+      devices: {}, releases: {}, deployments: [],
+    };
+    if (defaults.org) this.state.org = defaults.org;
+    if (defaults.project) this.state.project = defaults.project;
+    if (defaults.projectKey) this.state.projectKey = defaults.projectKey;
+    if (defaults.orgToken) this.state.orgToken = defaults.orgToken;
+    this.save();
+  }
+
+  /** A new unique id for releases, artifacts and deployments. */
+  nextId(): number {
+    return this.state.nextId++;
+  }
+
+  /** Persists now (atomic replace). */
+  save(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    writeFileAtomic(this.path, JSON.stringify(this.state, null, 1));
+  }
+
+  /** Schedules a save soon: for bookkeeping that must not cost a disk write per device request. */
+  touch(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.save();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  /** Runs `change` on a deep copy and commits it only when it returns without throwing: a failed change alters nothing. */
+  transact<T>(change: (draft: BackendState) => T): T {
+    const draft = structuredClone(this.state);
+    const result = change(draft);
+    Object.assign(this.state, draft);
+    this.save();
+    return result;
+  }
+
+  /** Flushes pending bookkeeping. */
+  close(): void {
+    if (this.timer) this.save();
+  }
+}

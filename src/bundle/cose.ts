@@ -1,0 +1,145 @@
+import { CborMap, CborTag, readCbor } from './cbor-reader.js';
+import type { CborLimits, CborValue } from './cbor-reader.js';
+import { KIND_BARE, KIND_MAC0, KIND_SIGN1 } from './framing.js';
+import type { CoseStructure } from '../integrity/verifier.js';
+import { asciiToBytes } from '../util/bytes.js';
+import { otaError } from '../util/errors.js';
+
+// COSE_Sign1 (tag 18) and COSE_Mac0 (tag 17) from RFC 9052, restricted to what bundles use: an attached payload
+// (the manifest), a protected header holding only the algorithm, an unprotected header holding at most a kid.
+
+/** COSE tag of COSE_Sign1. */
+export const TAG_SIGN1 = 18;
+/** COSE tag of COSE_Mac0. */
+export const TAG_MAC0 = 17;
+/** COSE header label of the algorithm. */
+export const LABEL_ALG = 1;
+/** COSE header label of the key identifier. */
+export const LABEL_KID = 4;
+
+/** The parts of a header, before any verification. */
+export interface CoseHeader {
+  kind: number;
+  /** Null for a bare manifest. */
+  structure: CoseStructure | null;
+  /** COSE algorithm id, or null for a bare manifest. */
+  alg: number | null;
+  keyId: Uint8Array | null;
+  /** Protected header bytes exactly as received (signatures cover these, never a re-encoding). */
+  protectedBytes: Uint8Array;
+  /** The manifest's CBOR bytes. */
+  payload: Uint8Array;
+  /** Signature or MAC tag; empty for a bare manifest. */
+  tag: Uint8Array;
+}
+
+function coseError(code: string, what: string): object {
+  return otaError(code, 'The bundle header is not a COSE object this device accepts: ' + what + '. Re-create the bundle with ' +
+    'the ota packer.', false);
+}
+
+function headerLimits(maxBytes: number): CborLimits {
+  return { maxDepth: 3, maxItems: 8, maxText: 128, maxBytes: maxBytes, maxElements: 4, topLevelTags: [TAG_SIGN1, TAG_MAC0] };
+}
+
+const PROTECTED_LIMITS: CborLimits = { maxDepth: 2, maxItems: 2, maxText: 0, maxBytes: 0, maxElements: 1, topLevelTags: [] };
+
+/** Parses header bytes [start, end) of `data` for preamble `kind`; checks shape, tag and header labels, not the signature. */
+export function decodeHeader(data: Uint8Array, start: number, end: number, kind: number): CoseHeader {
+  if (kind === KIND_BARE) {
+    return {
+      kind: kind, structure: null, alg: null, keyId: null, protectedBytes: new Uint8Array(0),
+      payload: new Uint8Array(data.subarray(start, end)), tag: new Uint8Array(0),
+    };
+  }
+  const top = readCbor(data, start, end, headerLimits(end - start));
+  const expected = kind === KIND_SIGN1 ? TAG_SIGN1 : TAG_MAC0;
+  if (!(top instanceof CborTag) || top.tag !== expected) {
+    throw otaError('cose-kind-mismatch', 'The preamble says kind ' + kind + ' (' + (kind === KIND_SIGN1 ? 'COSE_Sign1, tag 18' :
+      'COSE_Mac0, tag 17') + ') but the header is ' + (top instanceof CborTag ? 'tag ' + top.tag : 'untagged') + '.', false,
+    { kind: kind });
+  }
+  const items = top.value;
+  if (!(items instanceof Array) || items.length !== 4) throw coseError('cose-malformed', 'expected an array of 4 items');
+  const protectedBytes = items[0];
+  const unprotected = items[1];
+  const payload = items[2];
+  const tag = items[3];
+  if (!(protectedBytes instanceof Uint8Array) || protectedBytes.length === 0) {
+    throw coseError('cose-malformed', 'the protected header must be a non-empty byte string holding the algorithm');
+  }
+  const prot = readCbor(protectedBytes, 0, protectedBytes.length, PROTECTED_LIMITS);
+  if (!(prot instanceof CborMap) || prot.keys.length !== 1 || prot.keys[0] !== LABEL_ALG) {
+    throw coseError('cose-header-unsupported', 'the protected header must hold only the algorithm (label 1)');
+  }
+  const alg = prot.get(LABEL_ALG);
+  if (typeof alg !== 'number') throw coseError('cose-malformed', 'the algorithm must be an integer');
+  if (!(unprotected instanceof CborMap)) throw coseError('cose-malformed', 'the unprotected header must be a map');
+  let keyId: Uint8Array | null = null;
+  for (let i = 0; i < unprotected.keys.length; i++) {
+    if (unprotected.keys[i] !== LABEL_KID) {
+      throw coseError('cose-header-unsupported', 'unprotected header label ' + unprotected.keys[i] + ' is not accepted (only kid, 4)');
+    }
+    const kid: CborValue = unprotected.values[i];
+    if (!(kid instanceof Uint8Array) || kid.length === 0 || kid.length > 64) throw coseError('cose-malformed', 'kid must be 1-64 bytes');
+    keyId = kid;
+  }
+  if (payload === null) throw coseError('cose-payload-detached', 'the manifest payload is detached (nil); bundles attach it');
+  if (!(payload instanceof Uint8Array)) throw coseError('cose-malformed', 'the payload must be a byte string');
+  if (!(tag instanceof Uint8Array)) throw coseError('cose-malformed', 'the signature or MAC must be a byte string');
+  return {
+    kind: kind, structure: kind === KIND_MAC0 ? 'MAC0' : 'Signature1', alg: alg, keyId: keyId,
+    protectedBytes: protectedBytes, payload: payload, tag: tag,
+  };
+}
+
+function headSize(length: number): number {
+  if (length < 24) return 1;
+  if (length < 0x100) return 2;
+  if (length < 0x10000) return 3;
+  return 5;
+}
+
+function writeHead(out: Uint8Array, at: number, major: number, length: number): number {
+  const m = major << 5;
+  if (length < 24) {
+    out[at] = m | length;
+    return at + 1;
+  }
+  if (length < 0x100) {
+    out[at] = m | 24;
+    out[at + 1] = length;
+    return at + 2;
+  }
+  if (length < 0x10000) {
+    out[at] = m | 25;
+    out[at + 1] = length >>> 8;
+    out[at + 2] = length & 0xff;
+    return at + 3;
+  }
+  out[at] = m | 26;
+  out[at + 1] = length >>> 24;
+  out[at + 2] = (length >>> 16) & 0xff;
+  out[at + 3] = (length >>> 8) & 0xff;
+  out[at + 4] = length & 0xff;
+  return at + 5;
+}
+
+/**
+ * The bytes a COSE signature or MAC covers: `[context, protected, external_aad, payload]` with context
+ * "Signature1" or "MAC0", in deterministic CBOR (RFC 9052 §4.4, §6.3).
+ */
+export function toBeSigned(structure: CoseStructure, protectedBytes: Uint8Array, externalAad: Uint8Array, payload: Uint8Array): Uint8Array {
+  const context = asciiToBytes(structure);
+  const fields = [context, protectedBytes, externalAad, payload];
+  let size = 1;
+  for (let i = 0; i < fields.length; i++) size += headSize(fields[i].length) + fields[i].length;
+  const out = new Uint8Array(size);
+  let at = writeHead(out, 0, 4, 4);
+  for (let i = 0; i < fields.length; i++) {
+    at = writeHead(out, at, i === 0 ? 3 : 2, fields[i].length);
+    out.set(fields[i], at);
+    at += fields[i].length;
+  }
+  return out;
+}

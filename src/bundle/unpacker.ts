@@ -1,0 +1,466 @@
+import { checkManifest, placePart } from './device-check.js';
+import type { DeviceProfile } from './device-check.js';
+import { MAGIC, PART_PREFIX_SIZE, PREAMBLE_SIZE, bundleLength, hasMagic, partDataOffset, readPreamble } from './framing.js';
+import { verifyHeader } from './header.js';
+import type { TrustPolicy, VerifiedHeader } from './header.js';
+import type { Requirement } from './manifest.js';
+import type { ImagePart, ImageTarget, ImageWriter } from '../../hal/image-target.js';
+import { crc32Update } from '../integrity/crc32.js';
+import type { HashFactory } from '../integrity/hash.js';
+import { toHex } from '../util/bytes.js';
+import { isOtaError, otaError, toOtaError } from '../util/errors.js';
+import type { OtaError } from '../util/errors.js';
+
+// The streaming unpacker: a sink fed chunks of any size (docs/bundle-format.md, "Streaming and resume").
+// Order of work: preamble -> header (buffered, <= 16 KiB) -> signature/MAC -> manifest -> device checks -> only then
+// the first flash operation -> each part streamed into its target's staging slot -> each part checked by reading it
+// back -> end of stream exactly after the last part. Memory: the 12-byte preamble, the header while it is checked,
+// a 4-byte prefix and a few checkpoints; part bytes pass through as views of the caller's chunks.
+
+/** A payload without the magic: one image for the software type the agent asked the server about. */
+export interface RawImage {
+  softwareType: string;
+  version: string;
+  /** The payload's length (Content-Length or the Content-Range total). */
+  size: number;
+}
+
+/**
+ * What the agent journals to resume after a reboot: a few numbers, JSON-safe. `partIndex` counts parts in stream
+ * order; parts before it are complete and verified; `partOffset` bytes of part `partIndex` are durable in flash
+ * and `crc` is the CRC-32 of exactly those bytes.
+ */
+export interface UnpackState {
+  /** Hex SHA-256 of preamble + header; "" for a raw image. */
+  headerDigest: string;
+  /** Header length H (0 for a raw image), so the agent can fetch bytes 0..12+H-1 again. */
+  headerLength: number;
+  partIndex: number;
+  partOffset: number;
+  crc: number;
+}
+
+/** Everything the unpacker needs. */
+export interface UnpackerOptions {
+  device: DeviceProfile;
+  trust: TrustPolicy;
+  hashes: HashFactory;
+  /** Content-Length / Content-Range total when known: any other computed bundle length is refused before writing. */
+  totalLength?: number;
+  /** How to take a payload without the magic; omitted = raw payloads are refused. */
+  raw?: RawImage;
+  /** A journaled state of an earlier run of this same download. */
+  resume?: UnpackState;
+}
+
+/** A part staged and verified in its target. */
+export interface StagedPart {
+  softwareType: string;
+  version: string;
+  /** Activation order (lower first). */
+  order: number;
+  requires: Requirement[];
+  target: ImageTarget;
+}
+
+/** The outcome of a complete unpack: what to activate. */
+export interface UnpackResult {
+  /** Null for a raw image. */
+  header: VerifiedHeader | null;
+  /** Hex SHA-256 of preamble + header; "" for a raw image. */
+  headerDigest: string;
+  /** The bundle's sequence, to store once the release is confirmed; null for a raw image. */
+  sequence: number | null;
+  parts: StagedPart[];
+}
+
+/** Where the unpacker is in the stream. */
+export type UnpackPhase = 'preamble' | 'header' | 'prefix' | 'data' | 'done' | 'failed';
+
+interface Checkpoint {
+  offset: number;
+  crc: number;
+}
+
+const MAX_CHECKPOINTS = 32;
+
+function hexDigest(header: VerifiedHeader | null): string {
+  return header === null ? '' : toHex(header.digest);
+}
+
+function toHex8(value: number): string {
+  const text = (value >>> 0).toString(16);
+  return '00000000'.substring(text.length) + text;
+}
+
+/** Streams a bundle (or a raw image) into the device's targets. One push at a time; see docs/bundle-format.md. */
+export class BundleUnpacker {
+  private phase: UnpackPhase = 'preamble';
+  private readonly preamble = new Uint8Array(PREAMBLE_SIZE);
+  private preambleFill = 0;
+  private header: Uint8Array | null = null;
+  private headerFill = 0;
+  private verified: VerifiedHeader | null = null;
+  private isRaw = false;
+  private parts: ImagePart[] = [];
+  private staged: StagedPart[] = [];
+  private readonly prefix = new Uint8Array(PART_PREFIX_SIZE);
+  private prefixFill = 0;
+  private partIndex = 0;
+  private partFed = 0;
+  private crc = 0;
+  private writer: ImageWriter | null = null;
+  private checkpoints: Checkpoint[] = [];
+  private position = 0;
+  private failure: OtaError | null = null;
+  private busy = false;
+
+  /** Makes an unpacker for one download. With `options.resume`, feed the header again from byte 0 first. */
+  constructor(private readonly options: UnpackerOptions) {
+    const resume = options.resume;
+    if (resume !== undefined && resume.headerDigest === '') {
+      // A raw image has no header to re-check: continue straight at the journaled offset.
+      this.position = resume.partOffset;
+    }
+  }
+
+  /** Where the stream is. */
+  currentPhase(): UnpackPhase {
+    return this.phase;
+  }
+
+  /**
+   * The absolute payload offset the next pushed byte is taken to be at. After each push resolves the caller
+   * compares it with its own position; when they differ (a resumed header was re-checked, a part must be fetched
+   * again) it discards the rest and requests `Range: bytes=<nextOffset()>-` with If-Range.
+   */
+  nextOffset(): number {
+    return this.position;
+  }
+
+  /** The verified header, once checked. */
+  verifiedHeader(): VerifiedHeader | null {
+    return this.verified;
+  }
+
+  /**
+   * The resumable state: null while nothing durable exists (restart from byte 0). Safe to journal at any time;
+   * its offset never exceeds what the target reports durable.
+   */
+  state(): UnpackState | null {
+    if (this.verified === null && !this.isRaw) {
+      const resume = this.options.resume;
+      return resume === undefined ? null : resume;
+    }
+    let offset = 0;
+    let crc = 0;
+    if (this.writer !== null && this.checkpoints.length > 0) {
+      const best = this.bestCheckpoint(this.writer.durableOffset());
+      offset = best.offset;
+      crc = best.crc;
+    } else if (this.phase === 'data' && this.checkpoints.length > 0) {
+      offset = this.checkpoints[0].offset;
+      crc = this.checkpoints[0].crc;
+    }
+    return {
+      headerDigest: hexDigest(this.verified), headerLength: this.verified === null ? 0 : this.verified.headerLength,
+      partIndex: this.partIndex, partOffset: offset, crc: crc,
+    };
+  }
+
+  /** Feeds the bytes at nextOffset(). Resolves once they are accepted; rejects with a specific OtaError. */
+  push(chunk: Uint8Array): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.busy) {
+      return Promise.reject(otaError('unpacker-busy', 'push() was called before the previous push resolved; feed one chunk at a time.', false));
+    }
+    this.busy = true;
+    return this.consume(chunk, 0).then(() => {
+      this.busy = false;
+    }, (error: unknown) => {
+      this.busy = false;
+      throw this.fail(error);
+    });
+  }
+
+  /** Signals the end of the stream. Resolves with the staged parts when the last part verified and nothing followed. */
+  end(): Promise<UnpackResult> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.busy) return Promise.reject(otaError('unpacker-busy', 'end() was called while a push was pending.', false));
+    if (this.phase !== 'done') {
+      // Not a failure of the unpacker: the caller may reconnect and push the rest.
+      return Promise.reject(otaError('bundle-truncated', 'The payload ended at byte ' + this.position + ' before the bundle was ' +
+        'complete; resume with Range from that offset.', true, { nextOffset: this.position, phase: this.phase }));
+    }
+    return Promise.resolve({
+      header: this.verified, headerDigest: hexDigest(this.verified),
+      sequence: this.verified === null ? null : this.verified.manifest.sequence, parts: this.staged,
+    });
+  }
+
+  private fail(error: unknown): OtaError {
+    const e = toOtaError(error, 'unpack-failed', false);
+    // A transport-class error (truncation, CRC in transit) leaves the unpacker resumable through state();
+    // everything else is final for this download.
+    this.failure = e;
+    this.phase = 'failed';
+    return e;
+  }
+
+  private bestCheckpoint(durable: number): Checkpoint {
+    let best = this.checkpoints[0];
+    for (let i = 0; i < this.checkpoints.length; i++) if (this.checkpoints[i].offset <= durable) best = this.checkpoints[i];
+    return best;
+  }
+
+  /** Records (offset, crc) after a write and forgets checkpoints the target has made obsolete. */
+  private checkpoint(): void {
+    this.checkpoints.push({ offset: this.partFed, crc: this.crc });
+    const durable = this.writer === null ? 0 : this.writer.durableOffset();
+    let keepFrom = 0;
+    for (let i = 0; i < this.checkpoints.length; i++) if (this.checkpoints[i].offset <= durable) keepFrom = i;
+    let kept: Checkpoint[] = [];
+    for (let i = keepFrom; i < this.checkpoints.length; i++) kept.push(this.checkpoints[i]);
+    if (kept.length > MAX_CHECKPOINTS) {
+      // Thin the not-yet-durable ones, keeping the first and the newest: resume may restart a little earlier.
+      const thinned: Checkpoint[] = [kept[0]];
+      for (let i = 1; i < kept.length - 1; i += 2) thinned.push(kept[i]);
+      thinned.push(kept[kept.length - 1]);
+      kept = thinned;
+    }
+    this.checkpoints = kept;
+  }
+
+  private consume(chunk: Uint8Array, start: number): Promise<void> {
+    let at = start;
+    while (at < chunk.length) {
+      if (this.phase === 'preamble') {
+        if (this.options.resume !== undefined && this.options.resume.headerDigest === '') return this.startRaw(chunk, at);
+        while (at < chunk.length && this.preambleFill < PREAMBLE_SIZE) this.preamble[this.preambleFill++] = chunk[at++];
+        this.position = this.preambleFill;
+        if (this.preambleFill >= MAGIC.length && !hasMagic(this.preamble)) return this.startRaw(chunk, at);
+        if (this.preambleFill < PREAMBLE_SIZE) continue;
+        const pre = readPreamble(this.preamble);
+        if (this.options.totalLength !== undefined && this.options.totalLength < PREAMBLE_SIZE + pre.headerLength) {
+          throw otaError('length-mismatch', 'The payload is ' + this.options.totalLength + ' bytes but its header alone claims ' +
+            pre.headerLength + '; nothing was buffered.', false, { totalLength: this.options.totalLength });
+        }
+        this.header = new Uint8Array(pre.headerLength);
+        this.headerFill = 0;
+        this.phase = 'header';
+      } else if (this.phase === 'header') {
+        const header = this.header as Uint8Array;
+        const n = Math.min(header.length - this.headerFill, chunk.length - at);
+        header.set(chunk.subarray(at, at + n), this.headerFill);
+        this.headerFill += n;
+        at += n;
+        this.position += n;
+        if (this.headerFill < header.length) continue;
+        return this.validate().then(() => {
+          // A resumed download jumps: the caller re-requests from nextOffset(), so the rest of this chunk is dropped.
+          if (this.options.resume !== undefined) return undefined;
+          return this.consume(chunk, at);
+        });
+      } else if (this.phase === 'prefix') {
+        while (at < chunk.length && this.prefixFill < PART_PREFIX_SIZE) this.prefix[this.prefixFill++] = chunk[at++];
+        this.position = this.prefixPosition() + this.prefixFill;
+        if (this.prefixFill < PART_PREFIX_SIZE) continue;
+        const length = new DataView(this.prefix.buffer, 0, PART_PREFIX_SIZE).getUint32(0, false);
+        const part = this.parts[this.partIndex];
+        if (length !== part.size) {
+          throw otaError('part-length-mismatch', 'Part ' + this.partIndex + ' ("' + this.staged[this.partIndex].softwareType + '") is ' +
+            'framed as ' + length + ' bytes but signed as ' + part.size + '; the bundle is corrupt.', false,
+          { partIndex: this.partIndex, framed: length, signed: part.size });
+        }
+        return this.beginPart(0, 0).then(() => {
+          return this.consume(chunk, at);
+        });
+      } else if (this.phase === 'data') {
+        const part = this.parts[this.partIndex];
+        const n = Math.min(part.size - this.partFed, chunk.length - at);
+        const piece = chunk.subarray(at, at + n);
+        this.crc = crc32Update(this.crc, chunk, at, at + n);
+        this.partFed += n;
+        this.position += n;
+        at += n;
+        const writer = this.writer as ImageWriter;
+        return writer.write(piece).then(() => {
+          this.checkpoint();
+          if (this.partFed < part.size) return this.consume(chunk, at);
+          return this.finishPart().then(() => {
+            return this.consume(chunk, at);
+          });
+        });
+      } else if (this.phase === 'done') {
+        throw otaError('trailing-bytes', 'Bytes follow the last part at offset ' + this.position + '; a bundle ends exactly after ' +
+          'its last part. The staged parts will not be activated.', false, { offset: this.position });
+      } else {
+        throw this.failure === null ? otaError('unpack-failed', 'The unpacker is in state ' + this.phase + '.', false) : this.failure;
+      }
+    }
+    return Promise.resolve();
+  }
+
+  private prefixPosition(): number {
+    const sizes: number[] = [];
+    for (let i = 0; i < this.parts.length; i++) sizes.push(this.parts[i].size);
+    return partDataOffset((this.verified as VerifiedHeader).headerLength, sizes, this.partIndex) - PART_PREFIX_SIZE;
+  }
+
+  /** Header complete: authenticate, check against the device, then (resume) re-verify finished parts. */
+  private validate(): Promise<void> {
+    const options = this.options;
+    const resume = options.resume;
+    return verifyHeader(this.preamble, this.header as Uint8Array, options.trust, options.hashes).then((verified) => {
+      const digest = toHex(verified.digest);
+      if (resume !== undefined && resume.headerDigest !== digest) {
+        throw otaError('resume-header-changed', 'The bundle header differs from the one journaled for this download (digest ' +
+          digest.substring(0, 16) + '... vs ' + resume.headerDigest.substring(0, 16) + '...); discard the saved state and start ' +
+          'again from byte 0.', false);
+      }
+      const sizes: number[] = [];
+      for (let i = 0; i < verified.manifest.parts.length; i++) sizes.push(verified.manifest.parts[i].size);
+      const total = bundleLength(verified.headerLength, sizes);
+      if (options.totalLength !== undefined && options.totalLength !== total) {
+        throw otaError('length-mismatch', 'The payload is ' + options.totalLength + ' bytes but the signed manifest adds up to ' + total +
+          '; the server or the bundle is wrong. Nothing was written.', false, { totalLength: options.totalLength, expected: total });
+      }
+      return checkManifest(verified.manifest, options.device, resume !== undefined).then((targets) => {
+        this.verified = verified;
+        this.header = null;
+        const parts = verified.manifest.parts;
+        for (let i = 0; i < parts.length; i++) {
+          this.parts.push({ size: parts[i].size, version: parts[i].version, sha256: parts[i].sha256, crc32: parts[i].crc32 });
+          this.staged.push({
+            softwareType: parts[i].softwareType, version: parts[i].version, order: parts[i].order, requires: parts[i].requires,
+            target: targets[i],
+          });
+        }
+        if (resume === undefined) {
+          this.phase = 'prefix';
+          this.prefixFill = 0;
+          return undefined;
+        }
+        return this.resumeParts(resume);
+      });
+    });
+  }
+
+  /** Re-verifies the parts a resumed download already finished, then reopens the current one at its offset. */
+  private resumeParts(resume: UnpackState): Promise<void> {
+    if (resume.partIndex > this.parts.length || resume.partIndex < 0 ||
+      (resume.partIndex < this.parts.length && resume.partOffset > this.parts[resume.partIndex].size)) {
+      return Promise.reject(otaError('resume-state-invalid', 'The journaled state (part ' + resume.partIndex + ', offset ' +
+        resume.partOffset + ') does not fit this bundle; start again from byte 0.', false));
+    }
+    let index = 0;
+    const next = (): Promise<void> | undefined => {
+      if (index < resume.partIndex) {
+        const i = index++;
+        return this.staged[i].target.begin(this.parts[i], this.parts[i].size).then((writer) => {
+          return writer.finish();
+        }).then(next);
+      }
+      this.partIndex = resume.partIndex;
+      if (this.partIndex >= this.parts.length) {
+        this.phase = 'done';
+        this.position = bundleLength((this.verified as VerifiedHeader).headerLength, this.sizes());
+        return undefined;
+      }
+      return this.beginPart(resume.partOffset, resume.crc);
+    };
+    return Promise.resolve().then(next);
+  }
+
+  private sizes(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.parts.length; i++) out.push(this.parts[i].size);
+    return out;
+  }
+
+  /** Opens the current part's writer at `offset` (its first flash operation) and enters the data phase. */
+  private beginPart(offset: number, crc: number): Promise<void> {
+    const part = this.parts[this.partIndex];
+    this.partFed = offset;
+    this.crc = crc;
+    this.checkpoints = [{ offset: offset, crc: crc }];
+    this.position = this.isRaw ? offset : partDataOffset((this.verified as VerifiedHeader).headerLength, this.sizes(), this.partIndex) + offset;
+    return this.staged[this.partIndex].target.begin(part, offset).then((writer) => {
+      this.writer = writer;
+      this.phase = 'data';
+      if (offset === part.size) return this.finishPart();
+      return undefined;
+    });
+  }
+
+  /** A part's last byte arrived: compare the transit CRC, then let the target read the image back. */
+  private finishPart(): Promise<void> {
+    const part = this.parts[this.partIndex];
+    const type = this.staged[this.partIndex].softwareType;
+    if (part.crc32 !== undefined && this.crc !== part.crc32) {
+      const index = this.partIndex;
+      // Restart this part on retry: the journaled state points at its first byte.
+      this.checkpoints = [{ offset: 0, crc: 0 }];
+      this.writer = null;
+      return Promise.reject(otaError('part-crc-mismatch', 'Part ' + index + ' ("' + type + '") arrived with CRC-32 ' + toHex8(this.crc) +
+        ' but the manifest says ' + toHex8(part.crc32) + ': corrupted in transit. Download that part again (state() points at ' +
+        'its start).', true, { partIndex: index, softwareType: type }));
+    }
+    const writer = this.writer as ImageWriter;
+    return writer.finish().then(() => {
+      this.writer = null;
+      this.partIndex++;
+      this.partFed = 0;
+      this.crc = 0;
+      this.checkpoints = [];
+      this.prefixFill = 0;
+      if (this.partIndex >= this.parts.length) {
+        this.phase = 'done';
+      } else {
+        this.phase = 'prefix';
+        this.position = this.prefixPosition();
+      }
+    }, (error: unknown) => {
+      if (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0)) throw error;
+      throw otaError('part-digest-mismatch', 'Part ' + this.partIndex + ' ("' + type + '") arrived intact (CRC-32 matched in transit) ' +
+        'but the image read back from flash does not match the signed size/SHA-256/CRC-32: the bundle was tampered with or the ' +
+        'flash is faulty. It will not be activated.', false,
+      { partIndex: this.partIndex, softwareType: type, cause: isOtaError(error) ? error.code : String(error) }, error);
+    });
+  }
+
+  /** The payload has no magic: a raw image for the queried software type, when policy allows. */
+  private startRaw(chunk: Uint8Array, at: number): Promise<void> {
+    const options = this.options;
+    const raw = options.raw;
+    if (raw === undefined || options.trust.verifiers.length > 0 || !options.trust.allowUnsigned) {
+      return Promise.reject(otaError('raw-image-not-allowed', 'The payload does not start with "OTAB" (a raw image) and this device ' +
+        (raw === undefined ? 'was not told which software type it is for' : 'accepts only signed bundles') + '. Serve a signed bundle.',
+      false));
+    }
+    if (options.totalLength !== undefined && options.totalLength !== raw.size) {
+      return Promise.reject(otaError('length-mismatch', 'The raw image is announced as ' + raw.size + ' bytes but the payload is ' +
+        options.totalLength + '.', false));
+    }
+    let target: ImageTarget;
+    try {
+      target = placePart(options.device.targets, raw.softwareType, raw.size);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.isRaw = true;
+    this.parts = [{ size: raw.size, version: raw.version }];
+    this.staged = [{ softwareType: raw.softwareType, version: raw.version, order: 0, requires: [], target: target }];
+    const resume = options.resume;
+    const offset = resume === undefined ? 0 : resume.partOffset;
+    const seed = resume === undefined ? 0 : resume.crc;
+    const held = resume === undefined ? new Uint8Array(this.preamble.subarray(0, this.preambleFill)) : new Uint8Array(0);
+    return this.beginPart(offset, seed).then(() => {
+      if (held.length === 0) return this.consume(chunk, at);
+      // Replay the bytes read while looking for the magic: they are the image's first bytes.
+      return this.consume(held, 0).then(() => {
+        return this.consume(chunk, at);
+      });
+    });
+  }
+}

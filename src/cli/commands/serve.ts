@@ -1,0 +1,86 @@
+import { startBackend, type Backend } from '../../backend/index.js';
+import { writeFileAtomic } from '../../backend/atomic-file.js';
+import { join } from 'node:path';
+import { dataDirOf, SERVER_FILE, type ServerRecord } from '../admin-client.js';
+import { intOption, stringOption, UsageError } from '../args.js';
+import type { CliIo, Command, ParsedArgs } from '../command.js';
+import { EXIT_OK } from '../exit-codes.js';
+
+/** Starts the backend for `ota serve` and records how to reach it in `<data>/server.json`; returns the running backend. */
+export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend> {
+  const http = Boolean(args.options.http);
+  const port = intOption(args, 'port', 0, 65535) ?? (http ? 8080 : 8443);
+  const cdnPort = intOption(args, 'cdn-port', 0, 65535) ?? (port === 0 ? 0 : port + 1);
+  if (port !== 0 && cdnPort === port) throw new UsageError('--cdn-port must differ from --port');
+  const dataDir = dataDirOf(args, io);
+  const backend = await startBackend({
+    dataDir, http, port, cdnPort,
+    host: stringOption(args, 'host') ?? '127.0.0.1',
+    projectKey: stringOption(args, 'project-key'),
+    orgToken: stringOption(args, 'org-token'),
+    org: stringOption(args, 'org'),
+    project: stringOption(args, 'project'),
+    requireSni: Boolean(args.options['require-sni']),
+    urlLifetimeSeconds: intOption(args, 'url-lifetime', 1, 7 * 24 * 3600),
+    dailyRequestLimit: intOption(args, 'daily-limit', 1, 1_000_000_000),
+  });
+  const record: ServerRecord = {
+    baseUrl: backend.baseUrl, cdnBaseUrl: backend.cdnBaseUrl, caPath: backend.caPath, org: backend.org, project: backend.project,
+    projectKey: backend.projectKey, orgToken: backend.orgToken,
+  };
+  writeFileAtomic(join(dataDir, SERVER_FILE), JSON.stringify(record, null, 2));
+  if (args.options.json) io.out(JSON.stringify(record) + '\n');
+  else {
+    io.out([
+      `ota mock backend (data in ${dataDir})`,
+      `  base URL     ${backend.baseUrl}   (device API /api/v0/releases/latest/url and the admin API)`,
+      `  CDN          ${backend.cdnBaseUrl}`,
+      `  project key  ${backend.projectKey}`,
+      `  org token    ${backend.orgToken}   (org ${backend.org}, project ${backend.project})`,
+      `  CA           ${backend.caPath ?? '(plain HTTP)'}`,
+      '',
+      `export MEMFAULT_URL=${backend.baseUrl} MEMFAULT_PROJECT_KEY=${backend.projectKey} MEMFAULT_ORG_TOKEN=${backend.orgToken} MEMFAULT_ORG=${backend.org} MEMFAULT_PROJECT=${backend.project}${backend.caPath ? ` OTA_CA=${backend.caPath}` : ''}`,
+      'Ctrl-C stops it; state survives a restart.',
+      '',
+    ].join('\n'));
+  }
+  return backend;
+}
+
+/** `ota serve`: runs the mock backend until interrupted. */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the mock backend (device API, CDN, admin API); prints its base URL, project key and CA path',
+  usage: '[--port P] [--host 127.0.0.1] [--data DIR] [--http] [--project-key K] [--org-token T] [--require-sni]',
+  options: {
+    port: { kind: 'string', description: 'port of the device/admin API (default 8443, or 8080 with --http; 0 = any)', valueName: 'P' },
+    'cdn-port': { kind: 'string', description: 'port of the payload CDN (default port + 1)', valueName: 'P' },
+    host: { kind: 'string', description: 'listen address (default 127.0.0.1)', valueName: 'HOST' },
+    data: { kind: 'string', description: 'data directory (default .ota-backend)', env: 'OTA_DATA', valueName: 'DIR' },
+    http: { kind: 'boolean', description: 'plain HTTP instead of HTTPS with the generated test CA' },
+    'project-key': { kind: 'string', description: 'project key to accept (default: stored or random)', env: 'MEMFAULT_PROJECT_KEY', valueName: 'KEY' },
+    'org-token': { kind: 'string', description: 'organization token to accept (default: stored or random)', env: 'MEMFAULT_ORG_TOKEN', valueName: 'TOKEN' },
+    org: { kind: 'string', description: 'organization slug (default acme)', env: 'MEMFAULT_ORG', valueName: 'SLUG' },
+    project: { kind: 'string', description: 'project slug (default smart-sensor)', env: 'MEMFAULT_PROJECT', valueName: 'SLUG' },
+    'require-sni': { kind: 'boolean', description: 'refuse TLS clients that send no SNI, as the real CDN does' },
+    'url-lifetime': { kind: 'string', description: 'lifetime of signed payload links, seconds (default 21600)', valueName: 'S' },
+    'daily-limit': { kind: 'string', description: 'device API requests per device per day before 204 rate-limited (default 100)', valueName: 'N' },
+    json: { kind: 'boolean', description: 'print the connection details as one JSON line' },
+  },
+  async run(args, io) {
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    const backend = await serveBackend(args, io);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await backend.close();
+    io.err('ota serve: stopped\n');
+    return EXIT_OK;
+  },
+};

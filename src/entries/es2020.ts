@@ -1,0 +1,24 @@
+// Entry of dist/ota-agent.es2020.js: the portable core for QuickJS, Moddable XS and JerryScript. It publishes one
+// object, as module.exports when a CommonJS `module` exists, else as the global OtaAgent. Portable subset only.
+import { otaError, isOtaError, toOtaError } from '../util/errors.js';
+import { copyBytes, concatBytes, bytesEqual, asciiToBytes, bytesToAscii, utf8ToBytes, toHex, fromHex, readU32BE, writeU32BE, readU32LE, writeU32LE } from '../util/bytes.js';
+import { compareVersions } from '../util/version.js';
+import { crc32, crc32Update } from '../integrity/crc32.js';
+import { Sha256, portableHashes } from '../integrity/sha256.js';
+import { FlashArea, flashSize, sectorAt, uniformGeometry } from '../../hal/flash.js';
+
+declare const module: { exports: unknown } | undefined;
+
+/** Everything the ES2020 bundle exports. */
+const api = {
+  otaError: otaError, isOtaError: isOtaError, toOtaError: toOtaError,
+  copyBytes: copyBytes, concatBytes: concatBytes, bytesEqual: bytesEqual, asciiToBytes: asciiToBytes,
+  bytesToAscii: bytesToAscii, utf8ToBytes: utf8ToBytes, toHex: toHex, fromHex: fromHex,
+  readU32BE: readU32BE, writeU32BE: writeU32BE, readU32LE: readU32LE, writeU32LE: writeU32LE,
+  compareVersions: compareVersions,
+  crc32: crc32, crc32Update: crc32Update, Sha256: Sha256, portableHashes: portableHashes,
+  FlashArea: FlashArea, flashSize: flashSize, sectorAt: sectorAt, uniformGeometry: uniformGeometry,
+};
+
+if (typeof module === 'object' && module !== null) module.exports = api;
+else (globalThis as unknown as { OtaAgent: unknown }).OtaAgent = api;

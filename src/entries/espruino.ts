@@ -1,0 +1,27 @@
+// Entry of dist/ota-agent.espruino.js: what a device needs and nothing else (the core's agent, HTTP client and
+// bundle reader, HMAC over the native SHA-256, the Espruino transport and targets). After upload to Storage as
+// "ota-agent", require("ota-agent") returns this object. Portable subset only: the build lowers it to ES5.
+import { otaError, isOtaError } from '../util/errors.js';
+import { toHex, fromHex, asciiToBytes } from '../util/bytes.js';
+import { compareVersions } from '../util/version.js';
+import { crc32Update } from '../integrity/crc32.js';
+import { hmacVerifier } from '../integrity/hmac.js';
+import { deviceRuntime } from '../espruino/runtime.js';
+import { EspruinoTransport } from '../espruino/transport.js';
+import { TLS_UNAUTHENTICATED_WARNING } from '../espruino/tls-warning.js';
+import { nativeHashes } from '../espruino/native-hashes.js';
+import { BootPointer } from '../espruino/boot-pointer.js';
+import { StorageFileTarget } from '../espruino/storage-target.js';
+import { EspruinoFlash } from '../espruino/flash.js';
+import { FlashRegionTarget } from '../espruino/flash-target.js';
+import { memoryReport } from '../espruino/memory.js';
+
+declare const module: { exports: unknown };
+
+module.exports = {
+  otaError: otaError, isOtaError: isOtaError, toHex: toHex, fromHex: fromHex, asciiToBytes: asciiToBytes,
+  compareVersions: compareVersions, crc32Update: crc32Update, hmacVerifier: hmacVerifier,
+  deviceRuntime: deviceRuntime, EspruinoTransport: EspruinoTransport, TLS_UNAUTHENTICATED_WARNING: TLS_UNAUTHENTICATED_WARNING,
+  nativeHashes: nativeHashes, BootPointer: BootPointer, StorageFileTarget: StorageFileTarget,
+  EspruinoFlash: EspruinoFlash, FlashRegionTarget: FlashRegionTarget, memoryReport: memoryReport,
+};

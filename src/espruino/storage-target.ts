@@ -1,0 +1,207 @@
+import type { ImagePart, ImageTarget, ImageWriter, TargetStatus } from '../../hal/image-target.js';
+import { bytesEqual } from '../util/bytes.js';
+import { otaError } from '../util/errors.js';
+import type { OtaError } from '../util/errors.js';
+import { BootPointer } from './boot-pointer.js';
+import type { BootRecord } from './boot-pointer.js';
+import type { EspruinoCrypto, EspruinoRuntime, EspruinoStorage } from './runtime.js';
+import { deviceRuntime } from './runtime.js';
+
+// The application's own JavaScript as the image: two Storage files are the A/B banks and a boot-pointer pair names
+// the active one. A staged file is created at its full size on the first write and filled at increasing offsets
+// (unwritten bytes read 0xFF), then verified in place: crypto.SHA256(Storage.read(name)) hashes memory-mapped flash.
+
+/** Options of the Storage-file target. */
+export interface StorageTargetOptions {
+  softwareType: string;
+  /** The two bank files, e.g. ["app.a.js", "app.b.js"] (names up to 28 characters). */
+  banks: string[];
+  /** Prefix of the boot-pointer files (PREFIX0.json, PREFIX1.json); default "ota". */
+  pointerPrefix?: string;
+  /** Largest image accepted, in bytes. */
+  capacity: number;
+  /** Boots a trial gets before the loader reverts; default 3. */
+  maxAttempts?: number;
+  /** "sha256" (default) requires crypto.SHA256; "crc32" accepts E.CRC32 alone, for boards without SHA-256 (ESP8266). */
+  verify?: 'sha256' | 'crc32';
+  runtime?: EspruinoRuntime;
+}
+
+/** An ImageTarget whose banks are Storage files. */
+export class StorageFileTarget implements ImageTarget {
+  softwareType: string;
+  private runtime: EspruinoRuntime;
+  private storage: EspruinoStorage;
+  private pointer: BootPointer;
+  private banks: string[];
+  private size: number;
+  private maxAttempts: number;
+  private verifyMode: string;
+  private verified: { file: string; version: string } | null = null;
+
+  constructor(options: StorageTargetOptions) {
+    if (options.banks.length !== 2 || options.banks[0] === options.banks[1]) {
+      throw otaError('storage-banks-invalid', 'A Storage target needs two different bank files, e.g. ["app.a.js", "app.b.js"].', false);
+    }
+    this.softwareType = options.softwareType;
+    this.runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+    this.storage = this.runtime.require('Storage') as EspruinoStorage;
+    this.pointer = new BootPointer(this.storage, options.pointerPrefix !== undefined ? options.pointerPrefix : 'ota');
+    this.banks = [options.banks[0], options.banks[1]];
+    this.size = options.capacity;
+    this.maxAttempts = options.maxAttempts !== undefined ? options.maxAttempts : 3;
+    this.verifyMode = options.verify !== undefined ? options.verify : 'sha256';
+  }
+
+  /** The newest boot record, or the implied one of a fresh device (bank A, version unknown). */
+  record(): BootRecord {
+    const found = this.pointer.read();
+    if (found !== null) return found;
+    return { seq: 0, active: this.banks[0], version: null, trial: false, attempts: 0, maxAttempts: this.maxAttempts, fallback: null, fallbackVersion: null };
+  }
+
+  /** The bank that does not run now. */
+  stagingFile(): string {
+    return this.record().active === this.banks[0] ? this.banks[1] : this.banks[0];
+  }
+
+  /** Largest image accepted. */
+  capacity(): number {
+    return this.size;
+  }
+
+  /** What runs now, from the boot pointer. */
+  status(): Promise<TargetStatus> {
+    const r = this.record();
+    return Promise.resolve({ softwareType: this.softwareType, runningVersion: r.version, trial: r.trial });
+  }
+
+  /** Opens the staging bank at `resumeAt`: 0 deletes it; more requires the pre-sized file of an earlier begin. */
+  begin(part: ImagePart, resumeAt: number): Promise<ImageWriter> {
+    const r = this.record();
+    if (r.trial) {
+      return Promise.reject(otaError('trial-unconfirmed', 'The running application ' + r.active + ' is an unconfirmed trial, and ' +
+        'the other bank is its fallback; confirm it (or let it revert) before staging another image.', false));
+    }
+    if (part.size > this.size || part.size <= 0) {
+      return Promise.reject(otaError('image-too-large', 'Image of ' + part.size + ' bytes does not fit the Storage target "' +
+        this.softwareType + '" (capacity ' + this.size + ' bytes).', false, { size: part.size, capacity: this.size }));
+    }
+    const file = this.stagingFile();
+    const storage = this.storage;
+    this.verified = null;
+    if (resumeAt > 0) {
+      const existing = storage.read(file);
+      if (existing === undefined || existing.length !== part.size || resumeAt > part.size) {
+        return Promise.reject(otaError('storage-resume-lost', 'Cannot resume ' + file + ' at ' + resumeAt + ': the file is missing or ' +
+          'not ' + part.size + ' bytes; restart the download from 0.', true, { file: file, resumeAt: resumeAt }));
+      }
+    } else {
+      storage.erase(file);
+      const free = typeof storage.getFree === 'function' ? storage.getFree() : -1;
+      if (free >= 0 && free < part.size + 64) {
+        return Promise.reject(otaError('storage-full', 'Storage has room for ' + free + ' bytes but the image needs ' + part.size +
+          '; erase unused files or run require("Storage").compact() (not while code runs from the files it moves).', true,
+        { free: free, size: part.size }));
+      }
+    }
+    const self = this;
+    let offset = resumeAt;
+    return Promise.resolve({
+      write: function (chunk: Uint8Array): Promise<void> {
+        if (chunk.length === 0) return Promise.resolve();
+        if (offset + chunk.length > part.size) {
+          return Promise.reject(otaError('image-overflow', 'Image data runs past its declared size of ' + part.size + ' bytes (at ' +
+            offset + ' + ' + chunk.length + ').', false, { offset: offset, size: part.size }));
+        }
+        // Offset 0 creates the file at its full size; later offsets fill it in place.
+        const ok = offset === 0 ? storage.write(file, chunk, 0, part.size) : storage.write(file, chunk, offset);
+        if (!ok) {
+          return Promise.reject(otaError('storage-write-failed', 'Storage.write of ' + chunk.length + ' bytes at ' + offset + ' into ' +
+            file + ' failed; Storage may be full or need compact().', true, { file: file, offset: offset }));
+        }
+        offset += chunk.length;
+        return Promise.resolve();
+      },
+      durableOffset: function (): number {
+        return offset;
+      },
+      finish: function (): Promise<void> {
+        if (offset !== part.size) {
+          return Promise.reject(otaError('image-incomplete', 'Finished after ' + offset + ' of ' + part.size + ' bytes of ' + file + '.', true,
+            { offset: offset, size: part.size }));
+        }
+        const failure = self.check(file, part);
+        if (failure !== null) return Promise.reject(failure);
+        self.verified = { file: file, version: part.version };
+        return Promise.resolve();
+      },
+    });
+  }
+
+  /** Verifies `file` in place against the part's size, SHA-256 and CRC-32; null when it matches. */
+  check(file: string, part: ImagePart): OtaError | null {
+    const data = this.storage.read(file);
+    if (data === undefined || data.length !== part.size) {
+      return otaError('image-size-mismatch', file + ' holds ' + (data === undefined ? 'nothing' : data.length + ' bytes') +
+        ' but the image is ' + part.size + ' bytes.', true, { file: file });
+    }
+    let checked = false;
+    if (part.sha256 !== undefined) {
+      const crypto = this.runtime.require('crypto') as EspruinoCrypto | undefined;
+      const sha256 = crypto !== undefined && crypto !== null ? crypto.SHA256 : undefined;
+      if (typeof sha256 === 'function') {
+        if (!bytesEqual(new Uint8Array(sha256(data)), part.sha256)) {
+          return otaError('image-digest-mismatch', 'SHA-256 of ' + file + ' read back from Storage differs from the release\'s; ' +
+            'the image was corrupted, nothing was activated.', true, { file: file });
+        }
+        checked = true;
+      } else if (this.verifyMode !== 'crc32') {
+        return otaError('sha256-unavailable', 'This Espruino build has no crypto.SHA256 to verify ' + file + '; on boards without ' +
+          'it (ESP8266) configure verify: "crc32", knowing CRC-32 detects corruption but not tampering.', false);
+      }
+    }
+    if (part.crc32 !== undefined) {
+      if ((this.runtime.E.CRC32(data) >>> 0) !== (part.crc32 >>> 0)) {
+        return otaError('image-crc-mismatch', 'CRC-32 of ' + file + ' read back from Storage differs from the release\'s; ' +
+          'nothing was activated.', true, { file: file });
+      }
+      checked = true;
+    }
+    if (!checked) {
+      return otaError('image-unverifiable', 'The release gives neither a SHA-256 nor a CRC-32 for ' + file + ', so it cannot be ' +
+        'verified; refusing to activate it.', false, { file: file });
+    }
+    return null;
+  }
+
+  /** Points the loader at the verified staged file as a trial; the running file becomes the fallback. */
+  activate(): Promise<void> {
+    const staged = this.verified;
+    if (staged === null) {
+      return Promise.reject(otaError('image-not-verified', 'activate() needs a staged image that finish() verified; ' +
+        'download and verify it first.', false));
+    }
+    const r = this.record();
+    return this.writePointer({ seq: 0, active: staged.file, version: staged.version, trial: true, attempts: 0,
+      maxAttempts: this.maxAttempts, fallback: r.active, fallbackVersion: r.version });
+  }
+
+  /** Marks the running trial good; a no-op when nothing is on trial. */
+  confirm(): Promise<void> {
+    const r = this.record();
+    if (!r.trial) return Promise.resolve();
+    return this.writePointer({ seq: 0, active: r.active, version: r.version, trial: false, attempts: 0, maxAttempts: r.maxAttempts,
+      fallback: r.fallback, fallbackVersion: r.fallbackVersion });
+  }
+
+  private writePointer(record: BootRecord): Promise<void> {
+    try {
+      this.pointer.write(record);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.verified = null;
+    return Promise.resolve();
+  }
+}

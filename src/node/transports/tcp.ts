@@ -1,0 +1,40 @@
+// Plain TCP transport for http:// endpoints (the mock backend in CI, a local proxy). Refuses tls: true.
+import { connect as netConnect } from 'node:net';
+import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
+import { otaError } from '../../util/errors.js';
+import { connectError, connectTimeoutError } from './connect-errors.js';
+import { DEFAULT_READ_AHEAD, SocketConnection } from './socket-connection.js';
+
+/** Options of the TCP transport. */
+export interface TcpTransportOptions {
+  /** Bytes buffered ahead of the reader before the socket pauses (default 256 KiB). */
+  readAhead?: number;
+}
+
+/** Connections over node:net. */
+export class TcpTransport implements Transport {
+  constructor(private readonly options: TcpTransportOptions = {}) {}
+
+  /** Opens a TCP connection; rejects `tls: true` because this transport has no TLS. */
+  connect(options: ConnectOptions): Promise<Connection> {
+    if (options.tls) {
+      return Promise.reject(otaError('transport-no-tls', `TcpTransport cannot open a TLS connection to ${options.host}:${options.port}; use the node:tls transport for https URLs.`, false));
+    }
+    return new Promise<Connection>((resolve, reject) => {
+      const socket = netConnect({ host: options.host, port: options.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(connectTimeoutError(options.host, options.port, options.timeoutMs, 'TCP connect'));
+      }, options.timeoutMs);
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(connectError(error, options.host, options.port));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new SocketConnection(socket, options.host, options.port, this.options.readAhead ?? DEFAULT_READ_AHEAD, { protocol: 'tcp' }));
+      });
+    });
+  }
+}

@@ -1,0 +1,39 @@
+// Size is memory on Espruino: the Espruino bundle stays within 24 KB, and the build reports every bundle's size.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ESPRUINO_BUDGET, sizeOf } from '../../scripts/build/size-report.mjs';
+import { espruinoBundle } from './bundles.js';
+
+describe('the size budget', () => {
+  it('keeps dist/ota-agent.espruino.js at or under 24,576 bytes (ES5, minified)', async () => {
+    const size = sizeOf(await espruinoBundle());
+    expect(ESPRUINO_BUDGET).toBe(24576);
+    expect(size.bytes, `Espruino bundle is ${size.bytes} B (~${size.estimatedBlocks} blocks)`).toBeLessThanOrEqual(ESPRUINO_BUDGET);
+  });
+
+  it('estimates blocks at 100 per KB and gzips smaller than the source', () => {
+    const code = 'x'.repeat(10240);
+    const size = sizeOf(code);
+    expect(size.bytes).toBe(10240);
+    expect(size.estimatedBlocks).toBe(1000);
+    expect(size.gzipBytes).toBeLessThan(200);
+  });
+
+  it('node scripts/build.mjs writes both portable bundles and prints size, gzip size and estimated blocks', () => {
+    const out = mkdtempSync(join(tmpdir(), 'ota-build-'));
+    try {
+      const run = spawnSync(process.execPath, ['scripts/build.mjs', '--only', 'es2020,espruino', '--out', out], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/ota-agent\.es2020\.js: [\d,]+ B, [\d,]+ B gzipped/);
+      expect(run.stdout).toMatch(/ota-agent\.espruino\.js: [\d,]+ B, [\d,]+ B gzipped, ~[\d,]+ variable blocks/);
+      const espruino = readFileSync(join(out, 'ota-agent.espruino.js'), 'utf8');
+      expect(espruino.startsWith('!function(){')).toBe(true);
+      expect(readFileSync(join(out, 'ota-agent.es2020.js'), 'utf8').length).toBeGreaterThan(1000);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
