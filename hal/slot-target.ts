@@ -40,7 +40,7 @@ export function digestFlash(flash: Flash, size: number, chunk: number, hashes: H
   function step(at: number): Promise<ImageDigest> {
     if (at >= size) return Promise.resolve({ crc32: crc >>> 0, sha256: hash.digest() });
     const n = Math.min(chunk, size - at);
-    return flash.read(at, n).then(function (bytes) {
+    return flash.read(at, n).then((bytes) => {
       crc = crc32Update(crc, bytes, 0, bytes.length);
       hash.update(bytes);
       return step(at + n);
@@ -55,12 +55,18 @@ function crcFlash(flash: Flash, start: number, end: number, chunk: number): Prom
   function step(at: number): Promise<number> {
     if (at >= end) return Promise.resolve(crc >>> 0);
     const n = Math.min(chunk, end - at);
-    return flash.read(at, n).then(function (bytes) {
+    return flash.read(at, n).then((bytes) => {
       crc = crc32Update(crc, bytes, 0, bytes.length);
       return step(at + n);
     });
   }
   return step(start);
+}
+
+function isSectorStart(flash: Flash, offset: number): boolean {
+  const sectors = flash.geometry.sectors;
+  for (let i = 0; i < sectors.length; i++) if (sectors[i].offset === offset) return true;
+  return false;
 }
 
 /** Streams one image into a slot. Use through ImageTarget.begin. */
@@ -91,7 +97,6 @@ class SlotWriter implements ImageWriter {
 
   /** Appends `chunk`: full program units go to flash now, the unaligned rest waits for the next chunk. */
   write(chunk: Uint8Array): Promise<void> {
-    const self = this;
     if (this.busy || this.finished) {
       return Promise.reject(otaError('writer-busy', this.finished ? 'The image was already finished; begin again.' :
         'ImageWriter.write was called before the previous write resolved; wait for it.', false));
@@ -110,20 +115,20 @@ class SlotWriter implements ImageWriter {
         const unit = new Uint8Array(this.tail);
         this.tailLength = 0;
         const unitAt = this.reserve(unit.length);
-        p = p.then(function () { return self.programAt(unitAt, unit, 0); });
+        p = p.then(() => { return this.programAt(unitAt, unit, 0); });
       }
     }
     const whole = Math.floor((chunk.length - i) / align) * align;
     if (whole > 0) {
       const body = chunk.subarray(i, i + whole);
       const bodyAt = this.reserve(whole);
-      p = p.then(function () { return self.programAt(bodyAt, body, 0); });
+      p = p.then(() => { return this.programAt(bodyAt, body, 0); });
       i += whole;
     }
     while (i < chunk.length) this.tail[this.tailLength++] = chunk[i++];
     this.pos += chunk.length;
     this.busy = true;
-    return p.then(function () { self.busy = false; }, function (e) { self.busy = false; throw e; });
+    return p.then(() => { this.busy = false; }, (e) => { this.busy = false; throw e; });
   }
 
   /** Bytes in sectors that were completed and read back. */
@@ -133,7 +138,6 @@ class SlotWriter implements ImageWriter {
 
   /** Flushes the padded tail, reads the whole image back, checks it, and records it staged. */
   finish(): Promise<void> {
-    const self = this;
     const size = this.part.size;
     if (this.busy) return Promise.reject(otaError('writer-busy', 'finish() was called while a write was running.', false));
     if (this.pos !== size) {
@@ -147,28 +151,28 @@ class SlotWriter implements ImageWriter {
       for (let i = 0; i < unit.length; i++) unit[i] = i < this.tailLength ? this.tail[i] : this.flash.geometry.eraseValue;
       this.tailLength = 0;
       const unitAt = this.reserve(unit.length);
-      p = p.then(function () { return self.programAt(unitAt, unit, 0); });
+      p = p.then(() => { return this.programAt(unitAt, unit, 0); });
     }
-    return p.then(function () {
-      return self.sectorIndex >= 0 ? self.verifySector(Math.min(size, self.sectorEnd(self.sectorIndex))) : undefined;
-    }).then(function () {
-      self.durable = size;
-      return digestFlash(self.flash, size, self.target.readChunk, self.target.hashes);
-    }).then(function (digest) {
-      const part = self.part;
+    return p.then(() => {
+      return this.sectorIndex >= 0 ? this.verifySector(Math.min(size, this.sectorEnd(this.sectorIndex))) : undefined;
+    }).then(() => {
+      this.durable = size;
+      return digestFlash(this.flash, size, this.target.readChunk, this.target.hashes);
+    }).then((digest) => {
+      const part = this.part;
       if (part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32) {
-        throw otaError('image-crc-mismatch', 'The image read back from slot ' + self.slot + ' has CRC-32 ' +
+        throw otaError('image-crc-mismatch', 'The image read back from slot ' + this.slot + ' has CRC-32 ' +
           digest.crc32.toString(16) + ', the release says ' + (part.crc32 >>> 0).toString(16) + '; download it again.',
-        true, { slot: self.slot });
+        true, { slot: this.slot });
       }
       if (part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256)) {
-        throw otaError('image-sha256-mismatch', 'The image read back from slot ' + self.slot + ' has SHA-256 ' +
+        throw otaError('image-sha256-mismatch', 'The image read back from slot ' + this.slot + ' has SHA-256 ' +
           toHex(digest.sha256) + ', the release says ' + toHex(part.sha256) + '; download it again.', true,
-        { slot: self.slot });
+        { slot: this.slot });
       }
-      self.finished = true;
-      return self.target.slots.stage(self.slot, { size: size, crc32: digest.crc32, sha256: digest.sha256,
-        version: part.version, softwareType: self.target.softwareType });
+      this.finished = true;
+      return this.target.slots.stage(this.slot, { size: size, crc32: digest.crc32, sha256: digest.sha256,
+        version: part.version, softwareType: this.target.softwareType });
     });
   }
 
@@ -184,46 +188,44 @@ class SlotWriter implements ImageWriter {
   }
 
   private programAt(at: number, data: Uint8Array, from: number): Promise<void> {
-    const self = this;
     if (from >= data.length) return Promise.resolve();
     const index = this.sectorOf(at);
     let p: Promise<void> = Promise.resolve();
     if (index > this.erasedThrough) {
       const s = this.sectors[index];
-      p = this.flash.erase(s.offset, s.size).then(function () {
-        self.erasedThrough = index;
-        self.sectorIndex = index;
-        self.sectorCrc = 0;
+      p = this.flash.erase(s.offset, s.size).then(() => {
+        this.erasedThrough = index;
+        this.sectorIndex = index;
+        this.sectorCrc = 0;
       });
     }
     const n = Math.min(data.length - from, this.sectorEnd(index) - at);
-    return p.then(function () {
+    return p.then(() => {
       const piece = data.subarray(from, from + n);
-      return self.flash.write(at, piece).then(function () {
-        self.sectorCrc = crc32Update(self.sectorCrc, piece, 0, piece.length);
-        if (at + n === self.sectorEnd(index)) return self.verifySector(at + n);
+      return this.flash.write(at, piece).then(() => {
+        this.sectorCrc = crc32Update(this.sectorCrc, piece, 0, piece.length);
+        if (at + n === this.sectorEnd(index)) return this.verifySector(at + n);
         return undefined;
       });
-    }).then(function () {
-      return self.programAt(at + n, data, from + n);
+    }).then(() => {
+      return this.programAt(at + n, data, from + n);
     });
   }
 
   /** Reads the current sector back up to `end` and compares its CRC with what was programmed. */
   private verifySector(end: number): Promise<void> {
-    const self = this;
     const index = this.sectorIndex;
     const start = this.sectors[index].offset;
     const padded = Math.ceil(end / this.tail.length) * this.tail.length;
     const stop = Math.min(padded, this.sectorEnd(index));
-    return crcFlash(this.flash, start, stop, this.target.readChunk).then(function (crc) {
-      if (crc !== (self.sectorCrc >>> 0)) {
-        throw otaError('flash-verify-failed', 'Sector at ' + start + ' of slot ' + self.slot + ' read back differently ' +
-          'from what was programmed; resume from durableOffset() (' + self.durable + ') to rewrite it.', true,
-        { slot: self.slot, offset: start });
+    return crcFlash(this.flash, start, stop, this.target.readChunk).then((crc) => {
+      if (crc !== (this.sectorCrc >>> 0)) {
+        throw otaError('flash-verify-failed', 'Sector at ' + start + ' of slot ' + this.slot + ' read back differently ' +
+          'from what was programmed; resume from durableOffset() (' + this.durable + ') to rewrite it.', true,
+        { slot: this.slot, offset: start });
       }
-      self.durable = Math.min(end, self.part.size);
-      self.sectorIndex = -1;
+      this.durable = Math.min(end, this.part.size);
+      this.sectorIndex = -1;
     });
   }
 
@@ -262,25 +264,22 @@ export class SlotTarget implements ImageTarget {
 
   /** Running version (from the running slot's record) and whether it is an unconfirmed trial. */
   status(): Promise<TargetStatus> {
-    const self = this;
-    return this.loaded().then(function () {
-      const running = self.slots.running();
-      const entry = running >= 0 ? self.slots.entry(running) : null;
-      return { softwareType: self.softwareType, runningVersion: entry === null ? null : entry.version,
+    return this.loaded().then(() => {
+      const running = this.slots.running();
+      const entry = running >= 0 ? this.slots.entry(running) : null;
+      return { softwareType: this.softwareType, runningVersion: entry === null ? null : entry.version,
         trial: entry !== null && entry.state === 'trial' };
     });
   }
 
   /** The decoded boot-control record, loading it first if needed. */
   record(): Promise<BootRecord | null> {
-    const self = this;
-    return this.loaded().then(function () { return self.slots.record(); });
+    return this.loaded().then(() => { return this.slots.record(); });
   }
 
   /** The slot the next image is staged into. */
   stagingSlot(): Promise<number> {
-    const self = this;
-    return this.loaded().then(function () { return self.slots.inactive(); });
+    return this.loaded().then(() => { return this.slots.inactive(); });
   }
 
   /**
@@ -289,13 +288,12 @@ export class SlotTarget implements ImageTarget {
    * image size; the sector holding it is erased again when the writer reaches it, since a torn tail may sit there.
    */
   begin(part: ImagePart, resumeAt: number): Promise<ImageWriter> {
-    const self = this;
-    return this.loaded().then(function () {
-      const slot = self.slots.inactive();
-      const flash = self.images[slot];
+    return this.loaded().then(() => {
+      const slot = this.slots.inactive();
+      const flash = this.images[slot];
       const size = flashSize(flash.geometry);
       if (!(part.size >= 0 && part.size <= size)) {
-        throw otaError('image-too-large', 'The ' + self.softwareType + ' image is ' + part.size + ' bytes; slot ' + slot +
+        throw otaError('image-too-large', 'The ' + this.softwareType + ' image is ' + part.size + ' bytes; slot ' + slot +
           ' holds ' + size + '.', false, { size: part.size, capacity: size });
       }
       if (!(resumeAt === 0 || resumeAt === part.size || (resumeAt > 0 && resumeAt < part.size &&
@@ -305,59 +303,50 @@ export class SlotTarget implements ImageTarget {
       }
       checkRecordText('Version', part.version, 32);
       if (resumeAt === 0) {
-        return self.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: self.softwareType,
-          sha256: part.sha256 }).then(function () { return new SlotWriter(self, slot, flash, part, 0) as ImageWriter; });
+        return this.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: this.softwareType,
+          sha256: part.sha256 }).then(() => { return new SlotWriter(this, slot, flash, part, 0) as ImageWriter; });
       }
-      const entry = self.slots.entry(slot);
+      const entry = this.slots.entry(slot);
       const same = entry.state === 'writing' && entry.size === part.size && entry.version === part.version &&
-        entry.softwareType === self.softwareType && (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
+        entry.softwareType === this.softwareType && (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
       if (!same) {
         throw otaError('resume-mismatch', 'Slot ' + slot + ' is ' + entry.state + ' with ' + (entry.version || 'no image') +
           ' (' + entry.size + ' bytes), not being written with ' + part.version + ' (' + part.size + ' bytes); ' +
           'restart this image at 0.', false, { slot: slot, state: entry.state });
       }
-      return self.slots.settle().then(function () {
-        return new SlotWriter(self, slot, flash, part, resumeAt) as ImageWriter;
+      return this.slots.settle().then(() => {
+        return new SlotWriter(this, slot, flash, part, resumeAt) as ImageWriter;
       });
     });
   }
 
   /** Marks the staged image pending: the bootloader tries it next boot. Repeating it is harmless. */
   activate(): Promise<void> {
-    const self = this;
-    return this.loaded().then(function () {
-      const slot = self.slots.inactive();
-      const state = self.slots.entry(slot).state;
-      const r = self.slots.record();
-      if (state === 'pending' && r !== null && r.boot === slot) return self.slots.settle();
+    return this.loaded().then(() => {
+      const slot = this.slots.inactive();
+      const state = this.slots.entry(slot).state;
+      const r = this.slots.record();
+      if (state === 'pending' && r !== null && r.boot === slot) return this.slots.settle();
       if (state !== 'staged') {
         throw otaError('nothing-staged', 'Slot ' + slot + ' is ' + state + '; finish a verified image before ' +
           'activating it.', false, { slot: slot, state: state });
       }
-      return self.slots.markPending(slot);
+      return this.slots.markPending(slot);
     });
   }
 
   /** Confirms the running trial image (or makes an existing confirmation durable). */
   confirm(): Promise<void> {
-    const self = this;
-    return this.loaded().then(function () { return self.slots.confirm(); });
+    return this.loaded().then(() => { return this.slots.confirm(); });
   }
 
   /** Rejects the trial or pending image; the confirmed fallback boots next. */
   revert(): Promise<void> {
-    const self = this;
-    return this.loaded().then(function () { return self.slots.revert(); });
+    return this.loaded().then(() => { return this.slots.revert(); });
   }
 
   private loaded(): Promise<void> {
     if (this.slots.isLoaded()) return Promise.resolve();
-    return this.slots.load().then(function () { return undefined; });
+    return this.slots.load().then(() => { return undefined; });
   }
-}
-
-function isSectorStart(flash: Flash, offset: number): boolean {
-  const sectors = flash.geometry.sectors;
-  for (let i = 0; i < sectors.length; i++) if (sectors[i].offset === offset) return true;
-  return false;
 }

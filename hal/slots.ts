@@ -74,21 +74,20 @@ export class Slots {
 
   /** Reads both copies; the newest valid one wins. Resolves null on a device with no valid record. */
   load(): Promise<BootRecord | null> {
-    const self = this;
     const area = this.area;
-    return area.read(this.copyOffsets[0], this.recordLength).then(function (first) {
-      return area.read(self.copyOffsets[1], self.recordLength).then(function (second) {
+    return area.read(this.copyOffsets[0], this.recordLength).then((first) => {
+      return area.read(this.copyOffsets[1], this.recordLength).then((second) => {
         const a = decodeBootRecord(first);
         const b = decodeBootRecord(second);
         let winner = -1;
         if (a !== null && (b === null || !seqNewer(b.seq, a.seq))) winner = 0;
         else if (b !== null) winner = 1;
-        self.current = winner === 0 ? a : winner === 1 ? b : null;
-        self.currentBytes = winner === 0 ? first : winner === 1 ? second : null;
-        self.currentCopy = winner;
-        self.stable = false;
-        self.loaded = true;
-        return self.current === null ? null : copyRecord(self.current);
+        this.current = winner === 0 ? a : winner === 1 ? b : null;
+        this.currentBytes = winner === 0 ? first : winner === 1 ? second : null;
+        this.currentCopy = winner;
+        this.stable = false;
+        this.loaded = true;
+        return this.current === null ? null : copyRecord(this.current);
       });
     });
   }
@@ -146,14 +145,13 @@ export class Slots {
 
   /** Provisioning: erases both copies and writes `record` (its seq is replaced by 1) into copy 0. */
   format(record: BootRecord): Promise<void> {
-    const self = this;
     const next = copyRecord(record);
     next.seq = 1;
     const bytes = encodeBootRecord(next, this.area.geometry.writeAlign, this.area.geometry.eraseValue);
-    return this.eraseCopy(1).then(function () {
-      return self.eraseCopy(0);
-    }).then(function () {
-      return self.writeCopy(0, bytes, next);
+    return this.eraseCopy(1).then(() => {
+      return this.eraseCopy(0);
+    }).then(() => {
+      return this.writeCopy(0, bytes, next);
     });
   }
 
@@ -259,18 +257,17 @@ export class Slots {
    * Every write does this first; call it before any other destructive step (erasing an image slot).
    */
   settle(): Promise<void> {
-    const self = this;
     if (this.stable || !this.refresh || this.current === null || this.currentBytes === null) return Promise.resolve();
     const copy = this.currentCopy;
     const bytes = this.currentBytes;
-    return this.area.write(this.copyOffsets[copy], bytes).then(function () {
-      return self.area.read(self.copyOffsets[copy], bytes.length);
-    }).then(function (back) {
+    return this.area.write(this.copyOffsets[copy], bytes).then(() => {
+      return this.area.read(this.copyOffsets[copy], bytes.length);
+    }).then((back) => {
       if (!bytesEqual(back, bytes)) {
         throw otaError('record-unstable', 'The boot record in copy ' + copy + ' did not read back as re-programmed; ' +
           'the record area may be failing.', false, { copy: copy });
       }
-      self.stable = true;
+      this.stable = true;
     });
   }
 
@@ -294,7 +291,6 @@ export class Slots {
 
   /** Settle, erase the copy not holding the winner, program the new record there, read it back. */
   private commit(next: BootRecord): Promise<void> {
-    const self = this;
     next.seq = this.current === null ? 1 : nextSeq(this.current.seq);
     let bytes: Uint8Array;
     try {
@@ -303,10 +299,10 @@ export class Slots {
       return Promise.reject(e);
     }
     const target = this.currentCopy === 0 ? 1 : 0;
-    return this.settle().then(function () {
-      return self.eraseCopy(target);
-    }).then(function () {
-      return self.writeCopy(target, bytes, next);
+    return this.settle().then(() => {
+      return this.eraseCopy(target);
+    }).then(() => {
+      return this.writeCopy(target, bytes, next);
     });
   }
 
@@ -316,19 +312,18 @@ export class Slots {
   }
 
   private writeCopy(copy: number, bytes: Uint8Array, record: BootRecord): Promise<void> {
-    const self = this;
-    return this.area.write(this.copyOffsets[copy], bytes).then(function () {
-      return self.area.read(self.copyOffsets[copy], bytes.length);
-    }).then(function (back) {
+    return this.area.write(this.copyOffsets[copy], bytes).then(() => {
+      return this.area.read(this.copyOffsets[copy], bytes.length);
+    }).then((back) => {
       if (!bytesEqual(back, bytes)) {
         throw otaError('record-verify-failed', 'The boot record written to copy ' + copy + ' read back differently; ' +
           'the previous record stays in force. The record area may be failing.', false, { copy: copy });
       }
-      self.current = copyRecord(record);
-      self.currentBytes = bytes;
-      self.currentCopy = copy;
-      self.stable = true;
-      self.loaded = true;
+      this.current = copyRecord(record);
+      this.currentBytes = bytes;
+      this.currentCopy = copy;
+      this.stable = true;
+      this.loaded = true;
     });
   }
 }

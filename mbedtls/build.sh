@@ -11,10 +11,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="$here/build"
 
-MBEDTLS_DEBIAN_VERSION="3.6.6-0.1~deb13u1"
-MBEDTLS_DEBIAN_SUITE="trixie"
-MBEDTLS_ORIG="mbedtls_3.6.6.orig.tar.bz2"
-MBEDTLS_ORIG_SHA256="8fb65fae8dcae5840f793c0a334860a411f884cc537ea290ce1c52bb64ca007a"
+# Pinned source packages, tried in order: suite, Debian version, upstream tarball, its sha256. Debian keeps only
+# the newest version of a suite, so a second pin keeps fresh machines building when the first one is superseded.
+# 3.6.7 first: 3.6.6 rejects rsa_pss_rsae ServerKeyExchange signatures from TLS 1.2-only RSA servers
+# (measured here; fixed upstream by Mbed-TLS/mbedtls#10674, in 3.6.7) and misses 3.6.7's security fixes; see docs/mbedtls.md.
+CANDIDATES=(
+  "sid 3.6.7-3 mbedtls_3.6.7.orig.tar.bz2 a7e8bcbec0e6f761b4af24f25677626b35f762f68eef79c08677a363212d11f6"
+  "trixie 3.6.6-0.1~deb13u1 mbedtls_3.6.6.orig.tar.bz2 8fb65fae8dcae5840f793c0a334860a411f884cc537ea290ce1c52bb64ca007a"
+)
 APT_PACKAGES="dpkg-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 make"
 
 fail_toolchain() {
@@ -48,43 +52,70 @@ debian_mirror() {
   echo "$uri"
 }
 
-source_dir="$build/src/mbedtls-$MBEDTLS_DEBIAN_VERSION"
+sha_ok() { echo "$2  $1" | sha256sum -c --status 2>/dev/null; }
+
+# Fetches the pinned source package of one candidate into $download with apt; returns non-zero if apt cannot.
+fetch_candidate() {
+  local suite="$1" version="$2"
+  local mirror apt_dir
+  mirror="$(debian_mirror)"
+  [ -n "$mirror" ] || { echo "mbedtls/build.sh: no Debian archive URI found in apt's sources; set OTA_DEBIAN_MIRROR." >&2; return 1; }
+  apt_dir="$build/apt-$suite"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" >"$apt_dir/sources.list"
+  local apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+  echo "mbedtls/build.sh: fetching Debian source package mbedtls=$version ($suite)"
+  apt-get -qq "${apt_opts[@]}" update || return 1
+  (cd "$download" && apt-get -qq "${apt_opts[@]}" source --download-only "mbedtls=$version") || return 1
+}
+
+download="$build/download"
+mkdir -p "$download"
+chosen=""
+for candidate in "${CANDIDATES[@]}"; do
+  read -r suite version orig sha <<<"$candidate"
+  if [ -f "$build/src/mbedtls-$version/.ota-unpacked" ] || sha_ok "$download/$orig" "$sha"; then chosen="$candidate"; break; fi
+done
+if [ -z "$chosen" ]; then
+  for candidate in "${CANDIDATES[@]}"; do
+    read -r suite version orig sha <<<"$candidate"
+    if fetch_candidate "$suite" "$version" && [ -f "$download/$orig" ]; then
+      if sha_ok "$download/$orig" "$sha"; then chosen="$candidate"; break; fi
+      echo "mbedtls/build.sh: $orig does not have the pinned sha256 $sha; refusing it." >&2
+      rm -f "$download/$orig"
+    else
+      echo "mbedtls/build.sh: mbedtls=$version is not available from $suite; trying the next pin." >&2
+    fi
+  done
+fi
+if [ -z "$chosen" ]; then
+  echo "mbedtls/build.sh: none of the pinned mbedTLS source packages could be fetched and verified:" >&2
+  printf '  %s\n' "${CANDIDATES[@]}" >&2
+  echo "Check that apt reaches a Debian archive (or set OTA_DEBIAN_MIRROR), or pin the suite's current version in mbedtls/build.sh." >&2
+  exit 1
+fi
+read -r suite version orig sha <<<"$chosen"
+source_dir="$build/src/mbedtls-$version"
 if [ ! -f "$source_dir/.ota-unpacked" ]; then
-  download="$build/download"
-  mkdir -p "$download"
-  if [ ! -f "$download/$MBEDTLS_ORIG" ] ||
-     ! echo "$MBEDTLS_ORIG_SHA256  $download/$MBEDTLS_ORIG" | sha256sum -c --status; then
-    mirror="$(debian_mirror)"
-    [ -n "$mirror" ] || { echo "mbedtls/build.sh: no Debian archive URI found in apt's sources; set OTA_DEBIAN_MIRROR." >&2; exit 1; }
-    apt_dir="$build/apt"
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $MBEDTLS_DEBIAN_SUITE main" \
-      >"$apt_dir/sources.list"
-    apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
-      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
-    echo "mbedtls/build.sh: fetching Debian source package mbedtls=$MBEDTLS_DEBIAN_VERSION ($MBEDTLS_DEBIAN_SUITE)"
-    apt-get -qq "${apt_opts[@]}" update
-    (cd "$download" && apt-get -qq "${apt_opts[@]}" source --download-only "mbedtls=$MBEDTLS_DEBIAN_VERSION")
-  fi
-  if ! echo "$MBEDTLS_ORIG_SHA256  $download/$MBEDTLS_ORIG" | sha256sum -c --status; then
-    echo "mbedtls/build.sh: $MBEDTLS_ORIG does not have the pinned sha256 $MBEDTLS_ORIG_SHA256; refusing to build." >&2
-    exit 1
-  fi
   rm -rf "$source_dir"
   mkdir -p "$build/src"
   # dpkg-source checks the .dsc's checksums of both tarballs and applies Debian's two build patches.
-  dpkg-source -x "$download/mbedtls_$MBEDTLS_DEBIAN_VERSION.dsc" "$source_dir" >/dev/null
+  if ! log=$(dpkg-source -x "$download/mbedtls_$version.dsc" "$source_dir" 2>&1); then
+    echo "$log" >&2
+    exit 1
+  fi
   touch "$source_dir/.ota-unpacked"
 fi
 
 start=$(date +%s.%N)
-make -s -C "$here" -j"$(nproc)" SRC="$source_dir" OUT="$build" "$build/ota-mbedtls.wasm"
+make -s -C "$here" -j"$(nproc)" SRC="$source_dir" OUT="$build" OBJ="$build/obj-$version" "$build/ota-mbedtls.wasm"
 end=$(date +%s.%N)
 
 # The stamp lets scripts/ensure-mbedtls.mjs tell a current build from a stale one.
 stamp=$(cat "$here/glue.c" "$here/mbedtls_config.h" "$here/Makefile" "$here/build.sh" | sha256sum | cut -d' ' -f1)
 size=$(stat -c %s "$build/ota-mbedtls.wasm")
 cat >"$build/build-info.json" <<JSON
-{"mbedtls":"$MBEDTLS_DEBIAN_VERSION","orig":"$MBEDTLS_ORIG","sha256":"$MBEDTLS_ORIG_SHA256","compiler":"$(clang-14 --version | head -1)","bytes":$size,"makeSeconds":$(awk "BEGIN { printf \"%.1f\", $end - $start }"),"inputs":"$stamp"}
+{"mbedtls":"$version","suite":"$suite","orig":"$orig","sha256":"$sha","compiler":"$(clang-14 --version | head -1)","bytes":$size,"makeSeconds":$(awk "BEGIN { printf \"%.1f\", $end - $start }"),"inputs":"$stamp"}
 JSON
-echo "mbedtls/build.sh: built $build/ota-mbedtls.wasm ($size bytes, mbedTLS $MBEDTLS_DEBIAN_VERSION)"
+echo "mbedtls/build.sh: built $build/ota-mbedtls.wasm ($size bytes, mbedTLS $version from $suite)"

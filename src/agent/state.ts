@@ -40,6 +40,8 @@ export interface DownloadState {
   format: string | null;
   /** The payload sink's own resume state (the bundle unpacker's), JSON. */
   sink: unknown;
+  /** Software types to activate, in order, once verified (set by verifying). */
+  activation?: string[];
 }
 
 /** A trial boot in progress. */

@@ -52,6 +52,8 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     if (upload) {
       // Like a presigned storage URL, the unguessable token is the credential.
       if (method !== 'PUT') throw adminError(405, 'method-not-allowed', 'upload slots take PUT');
+      const declared = Number(req.headers['content-length'] ?? '0');
+      if (declared > ctx.settings.maxUploadBytes) throw adminError(413, 'payload-too-large', `upload of ${declared} bytes exceeds the limit of ${ctx.settings.maxUploadBytes} bytes`);
       const result = await admin.receiveUpload(upload[1], req);
       sendJson(res, { data: result });
       return;

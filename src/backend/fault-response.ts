@@ -125,7 +125,12 @@ export async function sendWithFaults(res: ServerResponse, status: number, header
       }
       if (sent >= cutAt) {
         const socket = res.socket;
-        if (drop && cutAt === drop.afterBytes) await new Promise<void>((resolve) => { res.write('', () => resolve()); }).then(() => reset(socket));
+        if (drop && cutAt === drop.afterBytes) {
+          // Reset only once the bytes have left: an immediate reset after the write callback still closes with FIN
+          // on Linux loopback, so give the kernel a moment.
+          await sleep(10);
+          reset(socket);
+        }
         else socket?.end();
         return;
       }

@@ -185,7 +185,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   } catch (error) {
     api.close();
     cdn.close();
-    store.close();
+    void store.close();
     throw error;
   }
   log(`backend listening: api ${ctx.baseUrl}, cdn ${ctx.cdnBaseUrl}, data ${dataDir}`);
@@ -209,8 +209,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
         closed = Promise.all([api, cdn].map((server) => new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
-        }))).then(() => {
-          store.close();
+        }))).then(() => store.close()).then(() => {
           if (tempDir) rmSync(tempDir, { recursive: true, force: true });
         });
       }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { otaError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
 import type { BackendState } from './model.js';
 
 /** What a fresh state needs; values already stored win unless given explicitly. */
@@ -25,9 +25,12 @@ export class StateStore {
   readonly state: BackendState;
   private readonly path: string;
   private timer: NodeJS.Timeout | null = null;
+  /** Bumped by every synchronous save: a background flush started before it must not land after it. */
+  private generation = 0;
+  private flushing: Promise<unknown> | null = null;
 
   /** Loads the state from `dataDir`, or creates it. Explicit defaults override stored credentials. */
-  constructor(readonly dataDir: string, defaults: StateDefaults, private readonly flushMs = 200) {
+  constructor(readonly dataDir: string, defaults: StateDefaults, private readonly flushMs = 500) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'state.json');
     let loaded: BackendState | null = null;
@@ -63,6 +66,7 @@ export class StateStore {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    this.generation++;
     writeFileAtomic(this.path, JSON.stringify(this.state, null, 1));
   }
 
@@ -71,7 +75,11 @@ export class StateStore {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.save();
+      if (this.flushing) { this.touch(); return; }
+      const generation = ++this.generation;
+      this.flushing = writeFileAtomicAsync(this.path, JSON.stringify(this.state), () => this.generation === generation)
+        .catch(() => { this.touch(); })
+        .then(() => { this.flushing = null; });
     }, this.flushMs);
     this.timer.unref();
   }
@@ -85,8 +93,10 @@ export class StateStore {
     return result;
   }
 
-  /** Flushes pending bookkeeping. */
-  close(): void {
-    if (this.timer) this.save();
+  /** Flushes pending bookkeeping (a synchronous save supersedes any background flush still running). */
+  async close(): Promise<void> {
+    const pending = this.timer !== null || this.flushing !== null;
+    if (this.flushing) await this.flushing;
+    if (pending) this.save();
   }
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** Outcome of checking a signed CDN URL. */
 export type SignatureCheck = 'valid' | 'missing' | 'forged' | 'expired';
@@ -9,26 +9,33 @@ export type SignatureCheck = 'valid' | 'missing' | 'forged' | 'expired';
  * device a link was issued to, so faults can be scoped to a device on the CDN too.
  */
 export class UrlSigner {
-  private readonly issued: { [nonce: string]: string } = {};
-  private order: string[] = [];
+  private readonly issued = new Map<string, string>();
+  /** Ring of the remembered nonces, oldest overwritten first. */
+  private readonly ring: (string | undefined)[];
+  private ringAt = 0;
+  private readonly key: KeyObject;
+  // Nonces are a random per-process prefix plus a counter: unique without a random draw per link.
+  private readonly prefix = randomBytes(6).toString('base64url');
+  private counter = 0;
 
   /** `secretHex` is the persisted HMAC key; `maxRemembered` bounds the nonce-to-serial table. */
-  constructor(private readonly secretHex: string, private readonly maxRemembered = 100_000) {}
+  constructor(secretHex: string, maxRemembered = 100_000) {
+    this.key = createSecretKey(Buffer.from(secretHex, 'hex'));
+    this.ring = new Array(maxRemembered);
+  }
 
   private mac(path: string, expires: number, nonce: string): string {
-    return createHmac('sha256', Buffer.from(this.secretHex, 'hex')).update(`${path}\n${expires}\n${nonce}`).digest('base64url').slice(0, 32);
+    return createHmac('sha256', this.key).update(`${path}\n${expires}\n${nonce}`).digest('base64url').slice(0, 32);
   }
 
   /** The query string (`token=…&expires=…`) that authorises `path` until `expires` (Unix seconds) for `serial`. */
   sign(path: string, expires: number, serial: string): string {
-    const nonce = randomBytes(9).toString('base64url');
-    this.issued[nonce] = serial;
-    this.order.push(nonce);
-    if (this.order.length > this.maxRemembered) {
-      const dropped = this.order.slice(0, this.order.length - this.maxRemembered);
-      this.order = this.order.slice(dropped.length);
-      for (const old of dropped) delete this.issued[old];
-    }
+    const nonce = this.prefix + (this.counter++).toString(36);
+    const old = this.ring[this.ringAt];
+    if (old !== undefined) this.issued.delete(old);
+    this.ring[this.ringAt] = nonce;
+    this.ringAt = (this.ringAt + 1) % this.ring.length;
+    this.issued.set(nonce, serial);
     return `token=${nonce}.${this.mac(path, expires, nonce)}&expires=${expires}`;
   }
 
@@ -48,6 +55,6 @@ export class UrlSigner {
   serialOf(token: string | null): string | undefined {
     if (!token) return undefined;
     const dot = token.indexOf('.');
-    return dot > 0 ? this.issued[token.slice(0, dot)] : undefined;
+    return dot > 0 ? this.issued.get(token.slice(0, dot)) : undefined;
   }
 }

@@ -45,7 +45,7 @@ export type CborValue = number | string | boolean | null | Uint8Array | CborValu
 
 /** Bounds for one decode. All are inclusive maxima. */
 export interface CborLimits {
-  /** Nesting depth: the top-level item is depth 1; a tag does not count. */
+  /** Container nesting: a top-level array or map is depth 1; scalars and tags do not count. */
   maxDepth: number;
   /** Data items decoded, map keys not counted. */
   maxItems: number;
@@ -138,7 +138,6 @@ function readText(cursor: Cursor, length: number): string {
 }
 
 function readItem(cursor: Cursor, depth: number, isKey: boolean): CborValue {
-  if (depth > cursor.limits.maxDepth) throw overLimit(cursor, 'nesting depth', depth, cursor.limits.maxDepth);
   if (!isKey) {
     cursor.items++;
     if (cursor.items > cursor.limits.maxItems) throw overLimit(cursor, 'the number of data items', cursor.items, cursor.limits.maxItems);
@@ -173,6 +172,10 @@ function readItem(cursor: Cursor, depth: number, isKey: boolean): CborValue {
     return bytes;
   }
   if (major === 3) return readText(cursor, arg);
+  if ((major === 4 || major === 5) && depth > cursor.limits.maxDepth) {
+    cursor.at = headAt;
+    throw overLimit(cursor, 'container nesting depth', depth, cursor.limits.maxDepth);
+  }
   if (major === 4) {
     if (arg > cursor.limits.maxElements) throw overLimit(cursor, 'an array length', arg, cursor.limits.maxElements);
     const out: CborValue[] = [];

@@ -38,11 +38,12 @@ function coseError(code: string, what: string): object {
     'the ota packer.', false);
 }
 
-function headerLimits(maxBytes: number): CborLimits {
-  return { maxDepth: 3, maxItems: 8, maxText: 128, maxBytes: maxBytes, maxElements: 4, topLevelTags: [TAG_SIGN1, TAG_MAC0] };
+/** Reader limits for a COSE header of `maxBytes` bytes (the payload may use all of it). */
+export function headerLimits(maxBytes: number): CborLimits {
+  return { maxDepth: 2, maxItems: 8, maxText: 128, maxBytes: maxBytes, maxElements: 4, topLevelTags: [TAG_SIGN1, TAG_MAC0] };
 }
 
-const PROTECTED_LIMITS: CborLimits = { maxDepth: 2, maxItems: 2, maxText: 0, maxBytes: 0, maxElements: 1, topLevelTags: [] };
+const PROTECTED_LIMITS: CborLimits = { maxDepth: 1, maxItems: 8, maxText: 64, maxBytes: 64, maxElements: 4, topLevelTags: [] };
 
 /** Parses header bytes [start, end) of `data` for preamble `kind`; checks shape, tag and header labels, not the signature. */
 export function decodeHeader(data: Uint8Array, start: number, end: number, kind: number): CoseHeader {

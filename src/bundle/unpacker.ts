@@ -51,6 +51,11 @@ export interface UnpackerOptions {
   raw?: RawImage;
   /** A journaled state of an earlier run of this same download. */
   resume?: UnpackState;
+  /**
+   * Power of two dividing every sector boundary of the targets (default 256): the running CRC is snapshotted at
+   * its multiples so state() can name exactly the offset a target reports durable. Coarsened as needed (<= 32 kept).
+   */
+  checkpointGrain?: number;
 }
 
 /** A part staged and verified in its target. */
@@ -83,6 +88,7 @@ interface Checkpoint {
 }
 
 const MAX_CHECKPOINTS = 32;
+const DEFAULT_GRAIN = 256;
 
 function hexDigest(header: VerifiedHeader | null): string {
   return header === null ? '' : toHex(header.digest);
@@ -111,12 +117,14 @@ export class BundleUnpacker {
   private crc = 0;
   private writer: ImageWriter | null = null;
   private checkpoints: Checkpoint[] = [];
+  private grain: number;
   private position = 0;
   private failure: OtaError | null = null;
   private busy = false;
 
   /** Makes an unpacker for one download. With `options.resume`, feed the header again from byte 0 first. */
   constructor(private readonly options: UnpackerOptions) {
+    this.grain = options.checkpointGrain !== undefined ? options.checkpointGrain : DEFAULT_GRAIN;
     const resume = options.resume;
     if (resume !== undefined && resume.headerDigest === '') {
       // A raw image has no header to re-check: continue straight at the journaled offset.
@@ -175,7 +183,13 @@ export class BundleUnpacker {
       return Promise.reject(otaError('unpacker-busy', 'push() was called before the previous push resolved; feed one chunk at a time.', false));
     }
     this.busy = true;
-    return this.consume(chunk, 0).then(() => {
+    let work: Promise<void>;
+    try {
+      work = this.consume(chunk, 0);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    return work.then(() => {
       this.busy = false;
     }, (error: unknown) => {
       this.busy = false;
@@ -213,20 +227,35 @@ export class BundleUnpacker {
     return best;
   }
 
-  /** Records (offset, crc) after a write and forgets checkpoints the target has made obsolete. */
-  private checkpoint(): void {
-    this.checkpoints.push({ offset: this.partFed, crc: this.crc });
+  /**
+   * Advances the running CRC over bytes [start, end) of `chunk` (part offsets from partFed), snapshotting it at every
+   * multiple of the checkpoint grain: targets report durability at sector boundaries, which are multiples of a
+   * power of two, so the CRC at the offset a target calls durable is one of these snapshots.
+   */
+  private advanceCrc(chunk: Uint8Array, start: number, end: number): void {
+    let at = start;
+    while (at < end) {
+      const offset = this.partFed + (at - start);
+      const boundary = (Math.floor(offset / this.grain) + 1) * this.grain;
+      const stop = Math.min(end, start + (boundary - this.partFed));
+      this.crc = crc32Update(this.crc, chunk, at, stop);
+      at = stop;
+      if (this.partFed + (at - start) === boundary) this.checkpoints.push({ offset: boundary, crc: this.crc });
+    }
+  }
+
+  /** Forgets checkpoints the target's durable offset made obsolete; coarsens the grain when too many are pending. */
+  private pruneCheckpoints(): void {
     const durable = this.writer === null ? 0 : this.writer.durableOffset();
     let keepFrom = 0;
     for (let i = 0; i < this.checkpoints.length; i++) if (this.checkpoints[i].offset <= durable) keepFrom = i;
     let kept: Checkpoint[] = [];
     for (let i = keepFrom; i < this.checkpoints.length; i++) kept.push(this.checkpoints[i]);
-    if (kept.length > MAX_CHECKPOINTS) {
-      // Thin the not-yet-durable ones, keeping the first and the newest: resume may restart a little earlier.
-      const thinned: Checkpoint[] = [kept[0]];
-      for (let i = 1; i < kept.length - 1; i += 2) thinned.push(kept[i]);
-      thinned.push(kept[kept.length - 1]);
-      kept = thinned;
+    while (kept.length > MAX_CHECKPOINTS) {
+      this.grain *= 2;
+      const coarse: Checkpoint[] = [kept[0]];
+      for (let i = 1; i < kept.length; i++) if (kept[i].offset % this.grain === 0) coarse.push(kept[i]);
+      kept = coarse;
     }
     this.checkpoints = kept;
   }
@@ -279,13 +308,13 @@ export class BundleUnpacker {
         const part = this.parts[this.partIndex];
         const n = Math.min(part.size - this.partFed, chunk.length - at);
         const piece = chunk.subarray(at, at + n);
-        this.crc = crc32Update(this.crc, chunk, at, at + n);
+        this.advanceCrc(chunk, at, at + n);
         this.partFed += n;
         this.position += n;
         at += n;
         const writer = this.writer as ImageWriter;
         return writer.write(piece).then(() => {
-          this.checkpoint();
+          this.pruneCheckpoints();
           if (this.partFed < part.size) return this.consume(chunk, at);
           return this.finishPart().then(() => {
             return this.consume(chunk, at);
@@ -346,30 +375,24 @@ export class BundleUnpacker {
     });
   }
 
-  /** Re-verifies the parts a resumed download already finished, then reopens the current one at its offset. */
+  /**
+   * Reopens the journaled part at its offset. Parts before it finished with a read-back check and were recorded
+   * staged by their targets before the journal moved past them, so they are not touched again (activation and the
+   * bootloader check them once more).
+   */
   private resumeParts(resume: UnpackState): Promise<void> {
     if (resume.partIndex > this.parts.length || resume.partIndex < 0 ||
       (resume.partIndex < this.parts.length && resume.partOffset > this.parts[resume.partIndex].size)) {
       return Promise.reject(otaError('resume-state-invalid', 'The journaled state (part ' + resume.partIndex + ', offset ' +
         resume.partOffset + ') does not fit this bundle; start again from byte 0.', false));
     }
-    let index = 0;
-    const next = (): Promise<void> | undefined => {
-      if (index < resume.partIndex) {
-        const i = index++;
-        return this.staged[i].target.begin(this.parts[i], this.parts[i].size).then((writer) => {
-          return writer.finish();
-        }).then(next);
-      }
-      this.partIndex = resume.partIndex;
-      if (this.partIndex >= this.parts.length) {
-        this.phase = 'done';
-        this.position = bundleLength((this.verified as VerifiedHeader).headerLength, this.sizes());
-        return undefined;
-      }
-      return this.beginPart(resume.partOffset, resume.crc);
-    };
-    return Promise.resolve().then(next);
+    this.partIndex = resume.partIndex;
+    if (this.partIndex >= this.parts.length) {
+      this.phase = 'done';
+      this.position = bundleLength((this.verified as VerifiedHeader).headerLength, this.sizes());
+      return Promise.resolve();
+    }
+    return this.beginPart(resume.partOffset, resume.crc);
   }
 
   private sizes(): number[] {
@@ -384,6 +407,7 @@ export class BundleUnpacker {
     this.partFed = offset;
     this.crc = crc;
     this.checkpoints = [{ offset: offset, crc: crc }];
+    this.grain = this.options.checkpointGrain !== undefined ? this.options.checkpointGrain : DEFAULT_GRAIN;
     this.position = this.isRaw ? offset : partDataOffset((this.verified as VerifiedHeader).headerLength, this.sizes(), this.partIndex) + offset;
     return this.staged[this.partIndex].target.begin(part, offset).then((writer) => {
       this.writer = writer;
@@ -421,12 +445,18 @@ export class BundleUnpacker {
         this.position = this.prefixPosition();
       }
     }, (error: unknown) => {
-      if (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0)) throw error;
-      throw otaError('part-digest-mismatch', 'Part ' + this.partIndex + ' ("' + type + '") arrived intact (CRC-32 matched in transit) ' +
-        'but the image read back from flash does not match the signed size/SHA-256/CRC-32: the bundle was tampered with or the ' +
-        'flash is faulty. It will not be activated.', false,
-      { partIndex: this.partIndex, softwareType: type, cause: isOtaError(error) ? error.code : String(error) }, error);
+      throw this.verifyFailed(error);
     });
+  }
+
+  /** Maps a failed read-back of the current part; flash and power errors pass through unchanged. */
+  private verifyFailed(error: unknown): unknown {
+    if (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0)) return error;
+    const type = this.staged[this.partIndex].softwareType;
+    return otaError('part-digest-mismatch', 'Part ' + this.partIndex + ' ("' + type + '") does not read back from flash as signed ' +
+      '(size, SHA-256 or CRC-32 differ) although its bytes arrived intact: the bundle was tampered with or the flash is faulty. It ' +
+      'will not be activated.', false, { partIndex: this.partIndex, softwareType: type, cause: isOtaError(error) ? error.code : String(error) },
+    error);
   }
 
   /** The payload has no magic: a raw image for the queried software type, when policy allows. */

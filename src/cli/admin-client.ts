@@ -108,7 +108,7 @@ export class AdminClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.setTimeout(30_000, () => req.destroy(otaError('backend-timeout', `no answer from ${target.origin} within 30 s`, true)));
+      req.setTimeout(30_000, () => req.destroy(otaError('backend-timeout', `no answer from ${target.origin} within 30 s`, true) as unknown as Error));
       req.on('error', (error: Error & { code?: string }) => {
         if ((error as { retryable?: unknown }).retryable !== undefined) { reject(error); return; }
         const tlsProblem = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(error.code ?? '');

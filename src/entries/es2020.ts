@@ -5,7 +5,20 @@ import { copyBytes, concatBytes, bytesEqual, asciiToBytes, bytesToAscii, utf8ToB
 import { compareVersions } from '../util/version.js';
 import { crc32, crc32Update } from '../integrity/crc32.js';
 import { Sha256, portableHashes } from '../integrity/sha256.js';
+import { hmacSha256, hmacVerifier } from '../integrity/hmac.js';
 import { FlashArea, flashSize, sectorAt, uniformGeometry } from '../../hal/flash.js';
+import { Slots } from '../../hal/slots.js';
+import { SlotTarget } from '../../hal/slot-target.js';
+import { ResponseParser, DEFAULT_PARSER_LIMITS, EVENT_NEED_MORE, EVENT_HEAD, EVENT_BODY, EVENT_DONE } from '../http/response-parser.js';
+import { writeRequestHead } from '../http/request-writer.js';
+import { HttpClient } from '../http/client.js';
+import { downloadWithResume } from '../http/download.js';
+import { parseUrl } from '../http/url.js';
+import { BundleUnpacker } from '../bundle/unpacker.js';
+import { readCbor, MANIFEST_LIMITS } from '../bundle/cbor-reader.js';
+import { createAgent } from '../agent/agent.js';
+import { Journal } from '../agent/journal.js';
+import { bundleFormat } from '../agent/sinks/bundle.js';
 
 declare const module: { exports: unknown } | undefined;
 
@@ -17,7 +30,14 @@ const api = {
   readU32BE: readU32BE, writeU32BE: writeU32BE, readU32LE: readU32LE, writeU32LE: writeU32LE,
   compareVersions: compareVersions,
   crc32: crc32, crc32Update: crc32Update, Sha256: Sha256, portableHashes: portableHashes,
+  hmacSha256: hmacSha256, hmacVerifier: hmacVerifier,
   FlashArea: FlashArea, flashSize: flashSize, sectorAt: sectorAt, uniformGeometry: uniformGeometry,
+  Slots: Slots, SlotTarget: SlotTarget,
+  ResponseParser: ResponseParser, DEFAULT_PARSER_LIMITS: DEFAULT_PARSER_LIMITS, EVENT_NEED_MORE: EVENT_NEED_MORE,
+  EVENT_HEAD: EVENT_HEAD, EVENT_BODY: EVENT_BODY, EVENT_DONE: EVENT_DONE,
+  writeRequestHead: writeRequestHead, HttpClient: HttpClient, downloadWithResume: downloadWithResume, parseUrl: parseUrl,
+  BundleUnpacker: BundleUnpacker, readCbor: readCbor, MANIFEST_LIMITS: MANIFEST_LIMITS,
+  createAgent: createAgent, Journal: Journal, bundleFormat: bundleFormat,
 };
 
 if (typeof module === 'object' && module !== null) module.exports = api;

@@ -6,6 +6,13 @@ import { toHex, fromHex, asciiToBytes } from '../util/bytes.js';
 import { compareVersions } from '../util/version.js';
 import { crc32Update } from '../integrity/crc32.js';
 import { hmacVerifier } from '../integrity/hmac.js';
+import { ResponseParser, DEFAULT_PARSER_LIMITS, EVENT_HEAD, EVENT_BODY, EVENT_DONE } from '../http/response-parser.js';
+import { HttpClient } from '../http/client.js';
+import { downloadWithResume } from '../http/download.js';
+import { BundleUnpacker } from '../bundle/unpacker.js';
+import { createAgent } from '../agent/agent.js';
+import { Journal } from '../agent/journal.js';
+import { bundleFormat } from '../agent/sinks/bundle.js';
 import { deviceRuntime } from '../espruino/runtime.js';
 import { EspruinoTransport } from '../espruino/transport.js';
 import { TLS_UNAUTHENTICATED_WARNING } from '../espruino/tls-warning.js';
@@ -21,6 +28,10 @@ declare const module: { exports: unknown };
 module.exports = {
   otaError: otaError, isOtaError: isOtaError, toHex: toHex, fromHex: fromHex, asciiToBytes: asciiToBytes,
   compareVersions: compareVersions, crc32Update: crc32Update, hmacVerifier: hmacVerifier,
+  ResponseParser: ResponseParser, DEFAULT_PARSER_LIMITS: DEFAULT_PARSER_LIMITS, EVENT_HEAD: EVENT_HEAD, EVENT_BODY: EVENT_BODY,
+  EVENT_DONE: EVENT_DONE, HttpClient: HttpClient,
+  downloadWithResume: downloadWithResume, BundleUnpacker: BundleUnpacker,
+  createAgent: createAgent, Journal: Journal, bundleFormat: bundleFormat,
   deviceRuntime: deviceRuntime, EspruinoTransport: EspruinoTransport, TLS_UNAUTHENTICATED_WARNING: TLS_UNAUTHENTICATED_WARNING,
   nativeHashes: nativeHashes, BootPointer: BootPointer, StorageFileTarget: StorageFileTarget,
   EspruinoFlash: EspruinoFlash, FlashRegionTarget: FlashRegionTarget, memoryReport: memoryReport,

@@ -22,6 +22,9 @@ export interface BootRecord {
   /** The file to revert to, and its version. */
   fallback: string | null;
   fallbackVersion: string | null;
+  /** The other bank once finish() verified it (and its version): activate() may follow a reboot. */
+  staged: string | null;
+  stagedVersion: string | null;
 }
 
 function valid(value: unknown): value is BootRecord {
@@ -66,6 +69,8 @@ export class BootPointer {
       maxAttempts: record.maxAttempts,
       fallback: record.fallback,
       fallbackVersion: record.fallbackVersion,
+      staged: record.staged,
+      stagedVersion: record.stagedVersion,
     };
     if (!this.storage.writeJSON(this.fileName(next.seq % 2), next)) {
       throw otaError('storage-write-failed', 'Could not write the boot pointer ' + this.fileName(next.seq % 2) + '; Storage may be full: run require("Storage").compact().', true);

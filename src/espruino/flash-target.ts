@@ -5,7 +5,6 @@ import { bytesEqual } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
 import type { EspruinoCrypto, EspruinoRuntime } from './runtime.js';
-import { deviceRuntime } from './runtime.js';
 import type { EspruinoFlash } from './flash.js';
 
 // A single staging region of raw flash, for an image something else consumes (a co-processor's firmware, a data
@@ -28,7 +27,6 @@ export interface FlashTargetOptions {
   onConfirm?: () => Promise<void> | void;
   /** Read-back chunk in bytes; default 512. */
   chunkSize?: number;
-  runtime?: EspruinoRuntime;
 }
 
 /** An ImageTarget over one EspruinoFlash region. */
@@ -41,7 +39,7 @@ export class FlashRegionTarget implements ImageTarget {
   constructor(options: FlashTargetOptions) {
     this.softwareType = options.softwareType;
     this.options = options;
-    this.runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+    this.runtime = options.flash.runtime;
   }
 
   /** The region size. */
@@ -69,7 +67,6 @@ export class FlashRegionTarget implements ImageTarget {
     for (let i = 0; i < sectors.length; i++) {
       if (sectors[i].offset < resumeAt) erasedEnd = sectors[i].offset + sectors[i].size;
     }
-    const self = this;
     let offset = resumeAt;
     const tail = erasedEnd > resumeAt ? erasedEnd - resumeAt : 0;
     const ready = tail === 0 ? Promise.resolve() : flash.read(resumeAt, tail).then(function (rest) {
@@ -89,7 +86,7 @@ export class FlashRegionTarget implements ImageTarget {
         return eraseUpTo(end);
       });
     }
-    return ready.then(function (): ImageWriter {
+    return ready.then((): ImageWriter => {
       return {
         write: function (chunk: Uint8Array): Promise<void> {
           if (offset + chunk.length > part.size) {
@@ -111,13 +108,13 @@ export class FlashRegionTarget implements ImageTarget {
         durableOffset: function (): number {
           return offset;
         },
-        finish: function (): Promise<void> {
+        finish: (): Promise<void> => {
           if (offset !== part.size) {
             return Promise.reject(otaError('image-incomplete', 'Finished after ' + offset + ' of ' + part.size + ' bytes.', true));
           }
-          return self.readBack(part).then(function (failure) {
+          return this.readBack(part).then((failure) => {
             if (failure !== null) throw failure;
-            self.verified = part.version;
+            this.verified = part.version;
           });
         },
       };

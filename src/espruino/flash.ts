@@ -20,6 +20,8 @@ export class EspruinoFlash implements Flash {
   geometry: FlashGeometry;
   /** Absolute address of offset 0. */
   start: number;
+  /** The firmware this region lives in. */
+  runtime: EspruinoRuntime;
   private flash: EspruinoFlashModule;
 
   constructor(options: EspruinoFlashOptions) {
@@ -49,6 +51,7 @@ export class EspruinoFlash implements Flash {
       at += page.length;
     }
     this.flash = flash;
+    this.runtime = runtime;
     this.start = start;
     this.geometry = { sectors: sectors, writeAlign: 4, eraseValue: 0xff };
   }

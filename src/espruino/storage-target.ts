@@ -27,6 +27,12 @@ export interface StorageTargetOptions {
   runtime?: EspruinoRuntime;
 }
 
+/** A copy of `r` with another staged file. */
+function withStaged(r: BootRecord, file: string | null, version: string | null): BootRecord {
+  return { seq: r.seq, active: r.active, version: r.version, trial: r.trial, attempts: r.attempts, maxAttempts: r.maxAttempts,
+    fallback: r.fallback, fallbackVersion: r.fallbackVersion, staged: file, stagedVersion: version };
+}
+
 /** An ImageTarget whose banks are Storage files. */
 export class StorageFileTarget implements ImageTarget {
   softwareType: string;
@@ -37,7 +43,6 @@ export class StorageFileTarget implements ImageTarget {
   private size: number;
   private maxAttempts: number;
   private verifyMode: string;
-  private verified: { file: string; version: string } | null = null;
 
   constructor(options: StorageTargetOptions) {
     if (options.banks.length !== 2 || options.banks[0] === options.banks[1]) {
@@ -57,7 +62,8 @@ export class StorageFileTarget implements ImageTarget {
   record(): BootRecord {
     const found = this.pointer.read();
     if (found !== null) return found;
-    return { seq: 0, active: this.banks[0], version: null, trial: false, attempts: 0, maxAttempts: this.maxAttempts, fallback: null, fallbackVersion: null };
+    return { seq: 0, active: this.banks[0], version: null, trial: false, attempts: 0, maxAttempts: this.maxAttempts, fallback: null,
+      fallbackVersion: null, staged: null, stagedVersion: null };
   }
 
   /** The bank that does not run now. */
@@ -89,7 +95,10 @@ export class StorageFileTarget implements ImageTarget {
     }
     const file = this.stagingFile();
     const storage = this.storage;
-    this.verified = null;
+    if (r.staged !== null) {
+      const cleared = this.writePointer(withStaged(r, null, null));
+      if (cleared !== null) return Promise.reject(cleared);
+    }
     if (resumeAt > 0) {
       const existing = storage.read(file);
       if (existing === undefined || existing.length !== part.size || resumeAt > part.size) {
@@ -105,7 +114,6 @@ export class StorageFileTarget implements ImageTarget {
         { free: free, size: part.size }));
       }
     }
-    const self = this;
     let offset = resumeAt;
     return Promise.resolve({
       write: function (chunk: Uint8Array): Promise<void> {
@@ -126,15 +134,15 @@ export class StorageFileTarget implements ImageTarget {
       durableOffset: function (): number {
         return offset;
       },
-      finish: function (): Promise<void> {
+      finish: (): Promise<void> => {
         if (offset !== part.size) {
           return Promise.reject(otaError('image-incomplete', 'Finished after ' + offset + ' of ' + part.size + ' bytes of ' + file + '.', true,
             { offset: offset, size: part.size }));
         }
-        const failure = self.check(file, part);
+        const failure = this.check(file, part);
         if (failure !== null) return Promise.reject(failure);
-        self.verified = { file: file, version: part.version };
-        return Promise.resolve();
+        const written = this.writePointer(withStaged(this.record(), file, part.version));
+        return written !== null ? Promise.reject(written) : Promise.resolve();
       },
     });
   }
@@ -177,31 +185,34 @@ export class StorageFileTarget implements ImageTarget {
 
   /** Points the loader at the verified staged file as a trial; the running file becomes the fallback. */
   activate(): Promise<void> {
-    const staged = this.verified;
-    if (staged === null) {
+    const r = this.record();
+    if (r.staged === null || r.staged !== this.stagingFile() || r.trial) {
       return Promise.reject(otaError('image-not-verified', 'activate() needs a staged image that finish() verified; ' +
         'download and verify it first.', false));
     }
-    const r = this.record();
-    return this.writePointer({ seq: 0, active: staged.file, version: staged.version, trial: true, attempts: 0,
-      maxAttempts: this.maxAttempts, fallback: r.active, fallbackVersion: r.version });
+    const failure = this.writePointer({ seq: 0, active: r.staged, version: r.stagedVersion, trial: true, attempts: 0,
+      maxAttempts: this.maxAttempts, fallback: r.active, fallbackVersion: r.version, staged: null, stagedVersion: null });
+    return failure !== null ? Promise.reject(failure) : Promise.resolve();
   }
 
   /** Marks the running trial good; a no-op when nothing is on trial. */
   confirm(): Promise<void> {
     const r = this.record();
     if (!r.trial) return Promise.resolve();
-    return this.writePointer({ seq: 0, active: r.active, version: r.version, trial: false, attempts: 0, maxAttempts: r.maxAttempts,
-      fallback: r.fallback, fallbackVersion: r.fallbackVersion });
+    const confirmed = withStaged(r, null, null);
+    confirmed.trial = false;
+    confirmed.attempts = 0;
+    const failure = this.writePointer(confirmed);
+    return failure !== null ? Promise.reject(failure) : Promise.resolve();
   }
 
-  private writePointer(record: BootRecord): Promise<void> {
+  private writePointer(record: BootRecord): OtaError | null {
     try {
       this.pointer.write(record);
     } catch (error) {
-      return Promise.reject(error);
+      return error as OtaError;
     }
-    this.verified = null;
-    return Promise.resolve();
+    return null;
   }
 }
+

@@ -77,9 +77,8 @@ class SocketConnection implements Connection {
     if (this.waiter !== null) {
       return Promise.reject(otaError('read-in-progress', 'A read is already pending on this connection; wait for it before reading again.', false));
     }
-    const self = this;
-    return new Promise(function (resolve, reject) {
-      self.waiter = { resolve: resolve, reject: reject };
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve: resolve, reject: reject };
     });
   }
 

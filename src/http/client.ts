@@ -54,7 +54,7 @@ export interface HttpRequest {
   url: string;
   headers?: Header[];
   body?: Uint8Array;
-  /** Redirects to follow; 0 returns the 3xx response itself. Defaults to the client's. */
+  /** Redirects to follow; 0 returns the 3xx response itthis. Defaults to the client's. */
   maxRedirects?: number;
   /** Override the client's timeouts for this request. */
   connectTimeoutMs?: number;
@@ -174,7 +174,6 @@ export class HttpResponse {
    * the message ended. One read is in flight at a time, and the next starts only after the sink finished.
    */
   pipe(sink: BodySink): Promise<number> {
-    const self = this;
     if (this.busy) return Promise.reject(otaError('http-body-busy', 'The body is already being read.', false));
     if (this.finished) {
       return this.parser.done() ? Promise.resolve(this.parser.bodyBytes)
@@ -185,45 +184,26 @@ export class HttpResponse {
     const watchdog = this.watchdog;
     const connection = this.connection;
     const limit = this.bufferSize;
-    return new Promise<number>(function (resolve, reject) {
+    return new Promise<number>((resolve, reject) => {
       let pieceStart = 0;
       let pieceEnd = 0;
       let failed = false;
-      const fail = function (error: unknown): void {
+      const fail = (error: unknown): void => {
         if (failed) return;
         failed = true;
-        self.busy = false;
+        this.busy = false;
         const tripped = watchdog.tripped;
-        self.discard();
+        this.discard();
         reject(tripped !== null ? tripped : toOtaError(error, 'http-body-failed', true));
       };
-      const onChunk = function (data: Uint8Array | null): void {
-        watchdog.reading(false);
-        if (data === null) {
-          try {
-            parser.finish();
-          } catch (error) {
-            fail(error);
-            return;
-          }
-          self.chunk = null;
-          self.pos = 0;
-          self.busy = false;
-          self.complete();
-          resolve(parser.bodyBytes);
-          return;
-        }
-        self.chunk = data;
-        self.pos = 0;
-        step();
-      };
+      let onChunk: (data: Uint8Array | null) => void = () => undefined;
       // Hands out pending body pieces and parses buffered bytes until a read or the sink has to be waited for.
-      const step = function (): void {
+      const step = (): void => {
         if (failed) return;
         for (;;) {
           if (pieceStart < pieceEnd) {
             const end = pieceEnd - pieceStart > limit ? pieceStart + limit : pieceEnd;
-            const piece = (self.chunk as Uint8Array).subarray(pieceStart, end);
+            const piece = (this.chunk as Uint8Array).subarray(pieceStart, end);
             pieceStart = end;
             let result: Promise<void> | void;
             try {
@@ -238,10 +218,10 @@ export class HttpResponse {
             }
             continue;
           }
-          const chunk = self.chunk;
-          if (chunk !== null && self.pos < chunk.length) {
+          const chunk = this.chunk;
+          if (chunk !== null && this.pos < chunk.length) {
             try {
-              self.pos = parser.execute(chunk, self.pos, chunk.length);
+              this.pos = parser.execute(chunk, this.pos, chunk.length);
             } catch (error) {
               fail(error);
               return;
@@ -259,12 +239,32 @@ export class HttpResponse {
           watchdog.guard(connection.read()).then(onChunk, fail);
           return;
         }
-        self.busy = false;
-        self.complete();
+        this.busy = false;
+        this.complete();
         resolve(parser.bodyBytes);
       };
+      onChunk = (data: Uint8Array | null): void => {
+        watchdog.reading(false);
+        if (data === null) {
+          try {
+            parser.finish();
+          } catch (error) {
+            fail(error);
+            return;
+          }
+          this.chunk = null;
+          this.pos = 0;
+          this.busy = false;
+          this.complete();
+          resolve(parser.bodyBytes);
+          return;
+        }
+        this.chunk = data;
+        this.pos = 0;
+        step();
+      };
       // A message may already be complete (no body, or the whole body came with the head).
-      if (self.chunk !== null && self.pos >= self.chunk.length) self.chunk = null;
+      if (this.chunk !== null && this.pos >= this.chunk.length) this.chunk = null;
       step();
     });
   }
@@ -273,14 +273,13 @@ export class HttpResponse {
   readAll(maxBytes: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
     let total = 0;
-    const self = this;
-    return this.pipe(function (chunk) {
+    return this.pipe((chunk) => {
       total += chunk.length;
       if (total > maxBytes) {
-        throw otaError('http-body-too-large', 'The response body from ' + self.url + ' is larger than ' + maxBytes + ' bytes, the most this call accepts.', false, { limit: maxBytes });
+        throw otaError('http-body-too-large', 'The response body from ' + this.url + ' is larger than ' + maxBytes + ' bytes, the most this call accepts.', false, { limit: maxBytes });
       }
       parts.push(new Uint8Array(chunk));
-    }).then(function () {
+    }).then(() => {
       return concatBytes(parts);
     });
   }
@@ -367,9 +366,8 @@ export class HttpClient {
     const watchdog = new Watchdog(this.clock, timeouts, method + ' ' + url.scheme + '://' + url.authority + url.target);
     const connectMs = timeouts.connectMs;
     const maxRedirects = request.maxRedirects !== undefined ? request.maxRedirects : (this.options.maxRedirects !== undefined ? this.options.maxRedirects : 5);
-    const self = this;
-    const follow = function (target: HttpUrl, verb: string, headers: Header[], body: Uint8Array | undefined, count: number): Promise<HttpResponse> {
-      return self.exchange(target, verb, headers, body, watchdog, connectMs, count, true).then(function (response) {
+    const follow = (target: HttpUrl, verb: string, headers: Header[], body: Uint8Array | undefined, count: number): Promise<HttpResponse> => {
+      return this.exchange(target, verb, headers, body, watchdog, connectMs, count, true).then((response) => {
         if (REDIRECTS.indexOf(response.status) < 0 || maxRedirects <= 0) return response;
         const location = response.header('location');
         if (location === undefined) return response;
@@ -396,12 +394,12 @@ export class HttpClient {
         }
         const nextHeaders = originOf(next) === originOf(target) ? headers : withoutHeaders(headers, SENSITIVE);
         const drained = response.contentLength >= 0 && response.contentLength <= DRAIN_LIMIT
-          ? response.pipe(function () { /* dropped: a redirect's body says nothing we need */ }).then(function () { return 0; }, function () { return 0; })
-          : Promise.resolve(0).then(function () { response.discard(); return 0; });
-        return drained.then(function () { return follow(next, nextVerb, nextHeaders, nextBody, count + 1); });
+          ? response.pipe(() => { /* dropped: a redirect's body says nothing we need */ }).then(() => { return 0; }, () => { return 0; })
+          : Promise.resolve(0).then(() => { response.discard(); return 0; });
+        return drained.then(() => { return follow(next, nextVerb, nextHeaders, nextBody, count + 1); });
       });
     };
-    return follow(url, method, request.headers !== undefined ? request.headers : [], request.body, 0).then(undefined, function (error) {
+    return follow(url, method, request.headers !== undefined ? request.headers : [], request.body, 0).then(undefined, (error) => {
       watchdog.stop();
       throw isOtaError(error) ? error : toOtaError(error, 'http-failed', true);
     });
@@ -410,8 +408,8 @@ export class HttpClient {
   /** Sends `request` and reads the whole body (at most `maxBodyBytes`, default 64 KiB) into memory. */
   request(request: HttpRequest, maxBodyBytes?: number): Promise<HttpResult> {
     const limit = maxBodyBytes !== undefined ? maxBodyBytes : 65536;
-    return this.open(request).then(function (response) {
-      return response.readAll(limit).then(function (body) {
+    return this.open(request).then((response) => {
+      return response.readAll(limit).then((body) => {
         return { status: response.status, reason: response.reason, headers: response.headers, url: response.url, body: body };
       });
     });
@@ -426,15 +424,15 @@ export class HttpClient {
       tls: url.scheme === 'https',
       ca: url.scheme === 'https' ? this.options.ca : undefined,
       timeoutMs: connectMs > 0 ? connectMs : 600000,
-    }).then(function (connection) {
+    }).then((connection) => {
       // A connection that arrives after the timeout fired has no owner: close it.
       if (watchdog.tripped !== null) connection.close();
       return connection;
     });
-    return watchdog.guard(opening).then(function (connection) {
+    return watchdog.guard(opening).then((connection) => {
       watchdog.connecting(false);
       return connection;
-    }, function (error) {
+    }, (error) => {
       watchdog.connecting(false);
       throw error;
     });
@@ -443,7 +441,6 @@ export class HttpClient {
   // One request/response on one connection; retries once on a fresh connection when a reused one turns out stale.
   private exchange(url: HttpUrl, method: string, headers: Header[], body: Uint8Array | undefined, watchdog: Watchdog, connectMs: number, redirects: number,
     mayRetry: boolean): Promise<HttpResponse> {
-    const self = this;
     let head: Uint8Array;
     try {
       head = writeRequestHead(method, url, headers, body !== undefined ? body.length : 0, { userAgent: this.options.userAgent, keepAlive: this.options.keepAlive !== false });
@@ -453,30 +450,31 @@ export class HttpClient {
     const key = originOf(url);
     const pooled = this.take(key);
     const connecting = pooled !== null ? Promise.resolve(pooled) : this.connect(url, watchdog, connectMs);
-    return connecting.then(function (connection) {
+    return connecting.then((connection) => {
       const reused = pooled !== null;
-      watchdog.setOnTrip(function () { connection.close(); });
+      watchdog.setOnTrip(() => { connection.close(); });
       const parser = new ResponseParser({
-        maxHeadBytes: self.options.maxHeadBytes !== undefined ? self.options.maxHeadBytes : DEFAULT_PARSER_LIMITS.maxHeadBytes,
-        maxHeaders: self.options.maxHeaders !== undefined ? self.options.maxHeaders : DEFAULT_PARSER_LIMITS.maxHeaders,
+        maxHeadBytes: this.options.maxHeadBytes !== undefined ? this.options.maxHeadBytes : DEFAULT_PARSER_LIMITS.maxHeadBytes,
+        maxHeaders: this.options.maxHeaders !== undefined ? this.options.maxHeaders : DEFAULT_PARSER_LIMITS.maxHeaders,
       }, method === 'HEAD');
       let received = 0;
-      const stale = function (error: unknown): Promise<HttpResponse> {
+      const stale = (error: unknown): Promise<HttpResponse> => {
         // A kept-alive connection the server already closed fails before the first response byte; try once afresh.
         connection.close();
         if (reused && mayRetry && received === 0 && watchdog.tripped === null && isIdempotent(method)) {
-          return self.exchange(url, method, headers, body, watchdog, connectMs, redirects, false);
+          return this.exchange(url, method, headers, body, watchdog, connectMs, redirects, false);
         }
         const tripped = watchdog.tripped;
         if (tripped !== null) throw tripped;
         throw error;
       };
-      const sent = watchdog.guard(connection.write(head)).then(function () {
+      const sent = watchdog.guard(connection.write(head)).then(() => {
         return body !== undefined && body.length > 0 ? watchdog.guard(connection.write(body)) : undefined;
       });
-      return sent.then(function () {
-        return new Promise<HttpResponse>(function (resolve, reject) {
-          const onChunk = function (data: Uint8Array | null): void {
+      return sent.then(() => {
+        return new Promise<HttpResponse>((resolve, reject) => {
+          let readNext: () => void = () => undefined;
+          const onChunk = (data: Uint8Array | null): void => {
             watchdog.reading(false);
             if (data === null) {
               try {
@@ -502,7 +500,7 @@ export class HttpClient {
               return;
             }
             if (parser.event === EVENT_HEAD) {
-              resolve(new HttpResponse(self, connection, parser, watchdog, url, redirects, chunk, pos, self.bufferSize));
+              resolve(new HttpResponse(this, connection, parser, watchdog, url, redirects, chunk, pos, this.bufferSize));
               return;
             }
             if (data === null) {
@@ -512,7 +510,7 @@ export class HttpClient {
             }
             readNext();
           };
-          const onError = function (error: unknown): void {
+          const onError = (error: unknown): void => {
             watchdog.reading(false);
             if (received === 0 && !watchdog.tripped) stale(error).then(resolve, reject);
             else {
@@ -520,7 +518,7 @@ export class HttpClient {
               reject(watchdog.tripped !== null ? watchdog.tripped : error);
             }
           };
-          const readNext = function (): void {
+          readNext = (): void => {
             watchdog.reading(true);
             watchdog.guard(connection.read()).then(onChunk, onError);
           };

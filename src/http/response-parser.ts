@@ -86,7 +86,7 @@ export class ResponseParser {
   private interim = 0;
   private blankLines = 0;
   private readonly limits: ParserLimits;
-  private readonly noBody: boolean;
+  private noBody: boolean;
 
   /** `noBodyExpected` is true for HEAD requests, whose responses never carry a body. */
   constructor(limits: ParserLimits, noBodyExpected: boolean) {
@@ -97,7 +97,7 @@ export class ResponseParser {
 
   /** Prepares for the next response on the same connection. */
   reset(noBodyExpected: boolean): void {
-    (this as { noBody: boolean }).noBody = noBodyExpected;
+    this.noBody = noBodyExpected;
     this.head = null;
     this.trailers = [];
     this.framing = 'none';

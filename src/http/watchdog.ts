@@ -71,19 +71,18 @@ export class Watchdog {
 
   /** Settles like `step`, or rejects with the timeout error when a deadline passes first. */
   guard<T>(step: Promise<T>): Promise<T> {
-    const self = this;
     if (this.tripped) {
       const tripped = this.tripped;
-      step.then(undefined, function () { /* settled after the timeout: nobody listens */ });
+      step.then(undefined, () => { /* settled after the timeout: nobody listens */ });
       return Promise.reject(tripped);
     }
-    return new Promise<T>(function (resolve, reject) {
-      self.pendingReject = reject;
-      step.then(function (value) {
-        if (self.pendingReject === reject) self.pendingReject = null;
+    return new Promise<T>((resolve, reject) => {
+      this.pendingReject = reject;
+      step.then((value) => {
+        if (this.pendingReject === reject) this.pendingReject = null;
         resolve(value);
-      }, function (error) {
-        if (self.pendingReject === reject) self.pendingReject = null;
+      }, (error) => {
+        if (this.pendingReject === reject) this.pendingReject = null;
         reject(error);
       });
     });
@@ -117,15 +116,14 @@ export class Watchdog {
     // An armed wake-up at or before the new deadline will re-check on its own.
     if (this.armedAt >= 0 && this.armedAt <= at) return;
     this.disarm();
-    const self = this;
     const generation = this.generation;
     const delay = at - this.clock.now();
     this.armedAt = at;
-    const fire = function (): void {
-      if (generation !== self.generation || self.stopped) return;
-      self.armedAt = -1;
-      self.cancel = null;
-      self.check();
+    const fire = (): void => {
+      if (generation !== this.generation || this.stopped) return;
+      this.armedAt = -1;
+      this.cancel = null;
+      this.check();
     };
     if (typeof this.clock.timer === 'function') {
       this.cancel = this.clock.timer(delay > 0 ? delay : 0, fire);

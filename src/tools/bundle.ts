@@ -1,16 +1,25 @@
 import { createHash } from 'node:crypto';
 import { Encoder, Tag } from 'cbor-x';
 import type { Options } from 'cbor-x';
+import type { ImagePart, ImageTarget, ImageWriter } from '../../hal/image-target.js';
 import { MANIFEST_LIMITS, readCbor } from '../bundle/cbor-reader.js';
 import { toBeSigned } from '../bundle/cose.js';
-import { AAD_SIZE, KIND_BARE, KIND_MAC0, KIND_SIGN1, MAX_HEADER_SIZE, PART_PREFIX_SIZE, writePreamble } from '../bundle/framing.js';
+import type { DeviceProfile } from '../bundle/device-check.js';
+import {
+  AAD_SIZE, KIND_BARE, KIND_MAC0, KIND_SIGN1, MAX_HEADER_SIZE, PART_PREFIX_SIZE, PREAMBLE_SIZE, readPreamble, writePreamble,
+} from '../bundle/framing.js';
+import { inspectHeader } from '../bundle/header.js';
+import type { VerifiedHeader } from '../bundle/header.js';
+import { BundleUnpacker } from '../bundle/unpacker.js';
 import {
   M_HARDWARE, M_PARTS, M_RELEASE, M_SEQUENCE, M_VERSION, MANIFEST_VERSION, MAX_PARTS, P_CRC32, P_ORDER, P_REQUIRES, P_SHA256,
   P_SIZE, P_TYPE, P_VERSION, parseManifest,
 } from '../bundle/manifest.js';
 import type { Manifest, Requirement } from '../bundle/manifest.js';
-import { crc32 } from '../integrity/crc32.js';
-import type { CoseStructure } from '../integrity/verifier.js';
+import { crc32, crc32Update } from '../integrity/crc32.js';
+import type { CoseStructure, SignatureVerifier } from '../integrity/verifier.js';
+import { nodeHashes } from '../node/crypto.js';
+import { toHex } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
 
 // The host-side packer. cbor-x writes the CBOR, with the option set that keeps it plain and deterministic for our
@@ -160,7 +169,8 @@ function prefix(length: number): Uint8Array {
 
 /** Packs a complete bundle in memory: preamble, header, then each part as u32 length + bytes. */
 export function createBundle(input: BundleInput, signer: BundleSigner | null): Uint8Array {
-  return Buffer.concat(bundleChunks(input, signer));
+  const joined = Buffer.concat(bundleChunks(input, signer));
+  return new Uint8Array(joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.length));
 }
 
 /** The bundle as a list of chunks (preamble, header, then prefix and data per part), for streaming to a file. */
@@ -170,4 +180,89 @@ export function bundleChunks(input: BundleInput, signer: BundleSigner | null): U
   const chunks: Uint8Array[] = [head.preamble, head.header];
   for (const part of input.parts) chunks.push(prefix(part.data.length), part.data);
   return chunks;
+}
+
+/** What a full verification found. */
+export interface BundleReport {
+  kind: number;
+  alg: number | null;
+  keyId: string | null;
+  /** True when a given key verified the signature or MAC; false when no key was given. */
+  authenticated: boolean;
+  headerDigest: string;
+  manifest: Manifest;
+  length: number;
+}
+
+/** A target that only hashes what it receives and checks it on finish: verification without flash. */
+function checkingTarget(softwareType: string): ImageTarget {
+  let staged: ImagePart | null = null;
+  return {
+    softwareType,
+    capacity: () => 0xffffffff,
+    status: () => Promise.resolve({ softwareType, runningVersion: null, trial: false }),
+    begin(part: ImagePart): Promise<ImageWriter> {
+      const hash = createHash('sha256');
+      let crc = 0;
+      let length = 0;
+      return Promise.resolve({
+        write(chunk: Uint8Array): Promise<void> {
+          hash.update(chunk);
+          crc = crc32Update(crc, chunk, 0, chunk.length);
+          length += chunk.length;
+          return Promise.resolve();
+        },
+        durableOffset: () => length,
+        finish(): Promise<void> {
+          const digest = new Uint8Array(hash.digest());
+          if (length !== part.size || crc !== part.crc32 || !Buffer.from(digest).equals(Buffer.from(part.sha256 ?? []))) {
+            return Promise.reject(otaError('image-sha256-mismatch', `part "${softwareType}" does not match its signed SHA-256`, false));
+          }
+          staged = part;
+          return Promise.resolve();
+        },
+      });
+    },
+    activate: () => (staged === null ? Promise.reject(otaError('nothing-staged', 'nothing staged', false)) : Promise.resolve()),
+    confirm: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Verifies a whole bundle with the device's own unpacker: preamble, header, signature (when `verifiers` are given),
+ * manifest, every part's framing, CRC-32 and SHA-256, and the end of the stream.
+ */
+export async function verifyBundle(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, verifiers: SignatureVerifier[]): Promise<BundleReport> {
+  let unpacker: BundleUnpacker | null = null;
+  const head: Uint8Array[] = [];
+  let headLength = 0;
+  let length = 0;
+  for await (const chunk of chunks) {
+    length += chunk.length;
+    if (unpacker === null) {
+      head.push(chunk);
+      headLength += chunk.length;
+      const joined = Buffer.concat(head);
+      if (headLength < PREAMBLE_SIZE) continue;
+      const pre = readPreamble(joined);
+      if (headLength < PREAMBLE_SIZE + pre.headerLength) continue;
+      const inspected = inspectHeader(joined.subarray(0, PREAMBLE_SIZE), joined.subarray(PREAMBLE_SIZE, PREAMBLE_SIZE + pre.headerLength));
+      const device: DeviceProfile = {
+        hardwareVersion: inspected.manifest.hardwareVersions[0],
+        targets: inspected.manifest.parts.map((p) => checkingTarget(p.softwareType)),
+        installedSequence: -1,
+      };
+      unpacker = new BundleUnpacker({ device, trust: { verifiers, allowUnsigned: verifiers.length === 0 }, hashes: nodeHashes });
+      await unpacker.push(new Uint8Array(joined));
+      continue;
+    }
+    await unpacker.push(chunk);
+  }
+  if (unpacker === null) throw otaError('bundle-truncated', `The file ends after ${length} bytes, inside the bundle header.`, false);
+  const result = await unpacker.end();
+  const header = result.header as VerifiedHeader;
+  return {
+    kind: header.kind, alg: header.alg, keyId: header.keyId === null ? null : toHex(header.keyId),
+    authenticated: header.authenticated, headerDigest: result.headerDigest, manifest: header.manifest, length,
+  };
 }

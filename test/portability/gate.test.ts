@@ -50,6 +50,7 @@ const accepted: [string, string][] = [
   ['a property named from', 'var o = { from: 1 }; var v = o.from;'],
   ['an instance method call', 'var s = [1, 2].slice(1); var b = [].slice.call(arguments);'],
   ['reading .length', 'var n = a.length;'],
+  ['a method named length (loose class lowering)', 'function M() {} var p = M.prototype; p.length = function () { return 1; };'],
   ['declaration before use', 'function f() {} f();'],
   ['a call inside a nested function before the declaration', 'var g = function () { return f(); }; function f() { return 1; }'],
   ['Promise then/catch/all/resolve/reject', 'Promise.all([Promise.resolve(1)]).then(function () {}).catch(function () {}); Promise.reject(1);'],

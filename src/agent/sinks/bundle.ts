@@ -76,11 +76,13 @@ class BundleSink implements PayloadSink {
     return next(0);
   }
 
-  /** The software types of the manifest. */
+  /** The software types of the manifest, in activation order. */
   softwareTypes(): string[] {
     const header = this.unpacker.verifiedHeader();
     const out: string[] = [];
-    if (header !== null) for (let i = 0; i < header.manifest.parts.length; i++) out.push(header.manifest.parts[i].softwareType);
+    if (header === null) return out;
+    const parts = header.manifest.parts.slice(0).sort(function (a, b) { return a.order - b.order; });
+    for (let i = 0; i < parts.length; i++) out.push(parts[i].softwareType);
     return out;
   }
 

@@ -228,12 +228,46 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   if (requested === 0) ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version });
   else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
 
-  if (total >= 0 && requested >= total) {
-    return Promise.resolve().then(finishBody);
+  /** After a reboot: reopen the sink at the durable offset and replay the prefix it needs (a bundle header). */
+  function prepare(): Promise<void> {
+    if (live.sink !== null || dl().format === null || live.durable === 0) return Promise.resolve();
+    return openSink(new Uint8Array(0)).then(function () {
+      const sink = live.sink as PayloadSink;
+      const prefix = sink.replayPrefix();
+      if (prefix <= 0) return undefined;
+      let fed = 0;
+      return ctx.fetcher.fetch({
+        url: release.url, offset: 0, end: prefix, validator: release.validator, timeoutMs: ctx.policy.requestTimeoutMs,
+        start: function (info: FetchStart): Promise<void> {
+          if (!info.partial || (release.validator !== null && info.validator !== null && info.validator !== release.validator)) {
+            const signal: RestartSignal = { restart: true, reason: 'the server did not return the same payload\'s header range' };
+            return Promise.reject(signal);
+          }
+          return Promise.resolve();
+        },
+        data: function (chunk: Uint8Array): Promise<void> {
+          const n = Math.min(prefix - fed, chunk.length);
+          fed += n;
+          return n > 0 ? sink.write(chunk.subarray(0, n)) : Promise.resolve();
+        },
+        cancelled: function (): boolean { return ctx.cancelled() || fed >= prefix; },
+      }).then(function () {
+        if (fed < prefix) {
+          throw otaError('download-truncated', 'The CDN ended the header replay at byte ' + fed + ' of ' + prefix + '.', true);
+        }
+      });
+    }).then(undefined, function (error: unknown) {
+      live.sink = null;
+      throw error;
+    });
   }
-  return ctx.fetcher.fetch({
+
+  return prepare().then(function () {
+    if (total >= 0 && requested >= total) return undefined;
+    return ctx.fetcher.fetch({
     url: release.url,
     offset: requested,
+    end: -1,
     validator: requested > 0 ? release.validator : null,
     timeoutMs: ctx.policy.requestTimeoutMs,
     start: start,
@@ -246,6 +280,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       return feed(bytes, 0).then(function () { progress(false); });
     },
     cancelled: ctx.cancelled,
+  });
   }).then(function () {
     if (ctx.cancelled() && live.pos < total) return false;
     if (live.head !== null && live.sink === null) {

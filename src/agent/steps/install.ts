@@ -3,10 +3,21 @@ import type { AgentContext } from '../context.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
 import { allStatus, anyTrial, fail, primaryStatus } from './common.js';
-import { reopenSink } from './verify.js';
+import { targetFor } from '../sinks/sink.js';
 
 // staged: the verified release is activated (each part marked pending, in the manifest's order), then the
 // device reboots into the trial. rebooting: runs after that reboot and reads what the bootloader did.
+
+/** Activates the targets of `types` in that order. */
+function activateInOrder(ctx: AgentContext, types: string[]): Promise<void> {
+  function next(i: number): Promise<void> {
+    if (i >= types.length) return Promise.resolve();
+    const target = targetFor(ctx.targets, types[i]);
+    if (target === null) return next(i + 1);
+    return target.activate().then(function () { return next(i + 1); });
+  }
+  return next(0);
+}
 
 /** The staged state. */
 export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState> {
@@ -18,27 +29,29 @@ export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState
       return state;
     }
     return primaryStatus(ctx).then(function (status) {
-      return reopenSink(ctx, state).then(function (sink) {
-        if (sink === null) {
-          state.phase = 'verifying';
-          return state;
-        }
-        // A reopened sink has not verified in this power cycle: verify again before activating anything.
-        const verified = ctx.live !== null && ctx.live.sink === sink ? Promise.resolve() : sink.finish();
-        return verified.then(function () { return sink.activate(); }).then(function () {
-          const release = state.release;
-          state.trial = {
-            deadline: 0,
-            version: release !== null ? release.version : null,
-            previous: status !== null ? status.runningVersion : null,
-            softwareTypes: sink.softwareTypes(),
-          };
-          ctx.emit({ type: 'staged', at: ctx.clock.now(), version: state.trial.version });
-          state.phase = 'rebooting';
-          ctx.live = null;
-          ctx.rebootRequested = true;
-          return state;
-        });
+      const download = state.download;
+      const live = ctx.live !== null && state.release !== null && ctx.live.releaseId === state.release.id ? ctx.live.sink : null;
+      const order = download !== null && download.activation !== undefined ? download.activation : null;
+      if (live === null && order === null) {
+        state.phase = 'verifying';
+        return state;
+      }
+      // Verified in this power cycle (live sink), or before it (each target's slot is recorded "staged" only after
+      // its read-back check, and activate() refuses anything else).
+      const activation = live !== null ? live.activate() : activateInOrder(ctx, order as string[]);
+      return activation.then(function () {
+        const release = state.release;
+        state.trial = {
+          deadline: 0,
+          version: release !== null ? release.version : null,
+          previous: status !== null ? status.runningVersion : null,
+          softwareTypes: order !== null ? order : [],
+        };
+        ctx.emit({ type: 'staged', at: ctx.clock.now(), version: state.trial.version });
+        state.phase = 'rebooting';
+        ctx.live = null;
+        ctx.rebootRequested = true;
+        return state;
       });
     }).then(undefined, function (error: unknown) {
       ctx.live = null;

@@ -36,6 +36,18 @@ function confirmAll(ctx: AgentContext): Promise<void> {
   return next(0);
 }
 
+/** Rejects every running trial on targets that can (SlotTarget.revert); the bootloader reverts the rest. */
+function revertTrials(ctx: AgentContext): Promise<void> {
+  function next(i: number): Promise<void> {
+    if (i >= ctx.targets.length) return Promise.resolve();
+    const target = ctx.targets[i] as unknown as { revert?: () => Promise<void>; status: () => Promise<{ trial: boolean }> };
+    return target.status().then(function (status) {
+      return status.trial && typeof target.revert === 'function' ? target.revert() : undefined;
+    }).then(function () { return next(i + 1); });
+  }
+  return next(0);
+}
+
 /** The trial state. */
 export function trial(ctx: AgentContext, input: AgentState): Promise<AgentState> {
   const state = cloneState(input);
@@ -60,7 +72,7 @@ export function trial(ctx: AgentContext, input: AgentState): Promise<AgentState>
     info.deadline = -1;
     state.phase = 'rebooting';
     ctx.rebootRequested = true;
-    return state;
+    return revertTrials(ctx).then(function () { return state; });
   });
 }
 

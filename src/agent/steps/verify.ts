@@ -18,7 +18,10 @@ export function reopenSink(ctx: AgentContext, state: AgentState): Promise<Payloa
   for (let i = 0; i < ctx.formats.length; i++) {
     if (ctx.formats[i].name === download.format) {
       return ctx.formats[i].open({ size: release.size, version: release.version, softwareType: ctx.softwareType, targets: ctx.targets,
-        resumeAt: release.size, resumeState: download.sink });
+        resumeAt: release.size, resumeState: download.sink }).then(function (sink) {
+        // A sink that needs its prefix replayed (a bundle header) is finished through the download step.
+        return sink.replayPrefix() > 0 ? null : sink;
+      });
     }
   }
   return Promise.resolve(null);
@@ -43,6 +46,7 @@ export function verifying(ctx: AgentContext, input: AgentState): Promise<AgentSt
       download.offset = release.size;
       download.hashOffset = release.size;
       download.sink = sink.resumeState();
+      download.activation = sink.softwareTypes();
       if (sink.version() !== null) release.version = sink.version();
       ctx.emit({ type: 'verified', at: ctx.clock.now(), version: release.version, total: release.size });
       state.phase = 'staged';

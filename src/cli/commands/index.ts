@@ -10,6 +10,12 @@ import { deviceMoveCommand } from './device-move.js';
 import { faultsAddCommand } from './faults-add.js';
 import { faultsClearCommand } from './faults-clear.js';
 import { faultsListCommand } from './faults-list.js';
+import { certsListCommand } from './certs-list.js';
+import { certsExportCommand } from './certs-export.js';
+import { bundleCreateCommand } from './bundle-create.js';
+import { bundleInspectCommand } from './bundle-inspect.js';
+import { bundleVerifyCommand } from './bundle-verify.js';
+import { keysGenerateCommand } from './keys-generate.js';
 
 /** Every `ota` command. Each lives in its own file beside this one; add new ones to this list. */
 export const commands: Command[] = [
@@ -24,4 +30,10 @@ export const commands: Command[] = [
   faultsAddCommand,
   faultsClearCommand,
   faultsListCommand,
+  certsListCommand,
+  certsExportCommand,
+  bundleCreateCommand,
+  bundleInspectCommand,
+  bundleVerifyCommand,
+  keysGenerateCommand,
 ];

@@ -6,9 +6,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { otaError } from '../../util/errors.js';
 
+// The project's lib (ES2022, Node types) has no WebAssembly declarations; these are the few parts used here.
+/** A compiled wasm module (opaque). */
+export type WasmModule = object;
+/** Linear memory of an instance. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Instance: new (module: WasmModule, imports: object) => { exports: object };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 /** The functions glue.c exports (pointers and sizes are numbers; see glue.c for each one's contract). */
 export interface MbedTlsExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   _initialize(): void;
   ota_alloc(size: number): number;
   ota_dealloc(ptr: number): void;
@@ -79,17 +92,17 @@ export function mbedTlsWasmPath(): string {
   return join(projectRoot(), 'mbedtls', 'build', MBEDTLS_WASM_FILE);
 }
 
-const modules: { [path: string]: Promise<WebAssembly.Module> } = {};
+const modules: { [path: string]: Promise<WasmModule> } = {};
 
 /** Compiles the module at `path` once per process; rejects with `mbedtls-not-built` naming the build command. */
-export function loadMbedTlsModule(path: string = mbedTlsWasmPath()): Promise<WebAssembly.Module> {
+export function loadMbedTlsModule(path: string = mbedTlsWasmPath()): Promise<WasmModule> {
   const cached = modules[path];
   if (cached !== undefined) return cached;
   if (!existsSync(path)) {
     return Promise.reject(otaError('mbedtls-not-built', `The mbedTLS wasm module ${path} does not exist. Build it with "npm run build:mbedtls" ` +
       `(needs the Debian packages: ${MBEDTLS_APT_PACKAGES}).`, false, { path }));
   }
-  const loading = WebAssembly.compile(readFileSync(path));
+  const loading = wasmApi.compile(readFileSync(path));
   modules[path] = loading;
   loading.catch(() => { delete modules[path]; });
   return loading;
@@ -106,7 +119,7 @@ export class MbedTlsEngine {
   private constructor(readonly exports: MbedTlsExports) {}
 
   /** Instantiates `module` with `host` providing the clock. */
-  static create(module: WebAssembly.Module, host: MbedTlsHost): MbedTlsEngine {
+  static create(module: WasmModule, host: MbedTlsHost): MbedTlsEngine {
     let engine: MbedTlsEngine | null = null;
     const imports = {
       ota: {
@@ -120,7 +133,7 @@ export class MbedTlsEngine {
         now_ms: (): number => host.now(),
       },
     };
-    const instance = new WebAssembly.Instance(module, imports);
+    const instance = new wasmApi.Instance(module, imports);
     engine = new MbedTlsEngine(instance.exports as unknown as MbedTlsExports);
     engine.exports._initialize();
     return engine;

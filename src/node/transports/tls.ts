@@ -77,12 +77,12 @@ export function classifyVerifyCode(code: string): VerifyFailure | null {
       return 'expired';
     case 'CERT_NOT_YET_VALID':
       return 'not-yet-valid';
+    // OpenSSL 3 reports a signer without CA:TRUE or keyCertSign with codes Node has no name for ("UNSPECIFIED");
+    // every other outcome (trust, name, dates) has a named code above.
     case 'INVALID_CA':
     case 'PATH_LENGTH_EXCEEDED':
     case 'INVALID_PURPOSE':
     case 'INVALID_NON_CA':
-    // OpenSSL 3 reports a signer without CA:TRUE or keyCertSign with codes Node has no name for; every other
-    // outcome (trust, name, dates) has a named code above.
     case 'UNSPECIFIED':
       return 'invalid-chain';
     default:
@@ -196,8 +196,8 @@ export class NodeTlsTransport implements Transport {
         // there is no path that lets an unverified socket through.
         rejectUnauthorized: false,
         checkServerIdentity: (name, cert) => checkServerIdentity(name, cert),
-        noDelay: true,
       });
+      socket.setNoDelay(true);
       const fail = (error: OtaError): void => {
         if (settled) return;
         settled = true;

@@ -1,0 +1,69 @@
+import type { Flash } from '../flash.js';
+import type { HashFactory } from '../../src/integrity/hash.js';
+import { Slots } from '../slots.js';
+import type { SlotsOptions } from '../slots.js';
+import { SlotTarget } from '../slot-target.js';
+import { SimBootloader } from './bootloader.js';
+import type { BootResult } from './bootloader.js';
+import { makeLayout, defaultLayoutSpec } from './layout.js';
+import type { DeviceLayout, LayoutSpec } from './layout.js';
+import { provision } from './provision.js';
+
+// One simulated MCU with A/B banks: a flash part, its partitions, a bootloader. Every boot() is a power-on: the
+// part comes back (if it was cut) and every object above the flash is built afresh, so nothing survives in RAM.
+
+/** What a SimDevice is made of. */
+export interface SimDeviceOptions {
+  /** The flash part; a SimFlash or a FileFlash (anything with an optional powerCycle()). */
+  flash: Flash & { powerCycle?: () => void };
+  softwareType: string;
+  hashes: HashFactory;
+  /** Partition sector ranges (default: defaultLayoutSpec). */
+  layout?: LayoutSpec;
+  slots?: SlotsOptions;
+  readChunk?: number;
+}
+
+/** A simulated device: boot it, then update it through target(). */
+export class SimDevice {
+  readonly flash: Flash & { powerCycle?: () => void };
+  readonly layout: DeviceLayout;
+  readonly softwareType: string;
+  private readonly options: SimDeviceOptions;
+  private current: SlotTarget | null = null;
+
+  /** See SimDeviceOptions. */
+  constructor(options: SimDeviceOptions) {
+    this.options = options;
+    this.flash = options.flash;
+    this.softwareType = options.softwareType;
+    this.layout = makeLayout(options.flash, options.layout ?? defaultLayoutSpec(options.flash));
+  }
+
+  /** Factory-programs `image` as the confirmed image of slot A. */
+  provision(image: Uint8Array, version: string): Promise<void> {
+    return provision(this.layout, image, { version, softwareType: this.softwareType, hashes: this.options.hashes });
+  }
+
+  /** Power on: restores power, runs a fresh bootloader, and makes a fresh target for the booted image. */
+  async boot(): Promise<BootResult> {
+    if (this.flash.powerCycle) this.flash.powerCycle();
+    this.current = null;
+    const loader = new SimBootloader({ records: this.layout.records, images: this.layout.slots, hashes: this.options.hashes,
+      slots: this.options.slots, readChunk: this.options.readChunk });
+    const result = await loader.boot();
+    this.current = this.makeTarget();
+    return result;
+  }
+
+  /** The ImageTarget of the running firmware (fresh after each boot). */
+  target(): SlotTarget {
+    if (this.current === null) this.current = this.makeTarget();
+    return this.current;
+  }
+
+  private makeTarget(): SlotTarget {
+    return new SlotTarget({ softwareType: this.softwareType, slots: new Slots(this.layout.records, this.options.slots),
+      images: this.layout.slots, hashes: this.options.hashes, readChunk: this.options.readChunk });
+  }
+}

@@ -1,0 +1,52 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from '../command.js';
+import { EXIT_OK } from '../exit-codes.js';
+import { UsageError, stringOption } from '../args.js';
+import { cHeader, derToPem, loadBundle } from '../../tools/certs.js';
+
+/** `ota certs export`: the bundle as PEM, DER files or a C header of DER arrays for firmware. */
+export const certsExportCommand: Command = {
+  name: 'certs export',
+  summary: 'Export the bundled root certificates as PEM, DER or a C header',
+  usage: '--format pem|der|c-header [-o FILE|DIR] [--all] [--name NAME]',
+  options: {
+    format: { kind: 'string', description: 'pem (concatenated), der (one file per certificate, -o is a directory unless --name), or c-header', valueName: 'FORMAT' },
+    output: { kind: 'string', short: 'o', description: 'Output file (directory for der); stdout when absent (pem, c-header)', valueName: 'PATH' },
+    all: { kind: 'boolean', description: 'Include the legacy DigiCert Global Root CA' },
+    name: { kind: 'string', description: 'Only this certificate, e.g. DigiCert_Global_Root_G2', valueName: 'NAME' },
+    dir: { kind: 'string', description: 'Certificate directory with manifest.json (default: the bundled certs/)', valueName: 'DIR', env: 'OTA_CERTS_DIR' },
+  },
+  async run(args, io) {
+    const format = stringOption(args, 'format');
+    if (format !== 'pem' && format !== 'der' && format !== 'c-header') throw new UsageError('--format must be pem, der or c-header');
+    const name = stringOption(args, 'name');
+    let certs = loadBundle(args.options.all || name ? 'all' : 'device', stringOption(args, 'dir'));
+    if (name) {
+      certs = certs.filter((cert) => cert.entry.name === name);
+      if (certs.length === 0) throw new UsageError(`no certificate named "${name}"; see "ota certs list --all"`);
+    }
+    const output = stringOption(args, 'output');
+    const path = output ? resolve(io.cwd, output) : undefined;
+    if (format === 'der') {
+      if (!path) throw new UsageError('--format der writes binary files: give -o FILE (with --name) or -o DIR');
+      if (certs.length === 1 && name) {
+        writeFileSync(path, certs[0].der);
+        io.err(`wrote ${path}\n`);
+      } else {
+        mkdirSync(path, { recursive: true });
+        for (const cert of certs) writeFileSync(join(path, cert.entry.der), cert.der);
+        io.err(`wrote ${certs.length} DER files to ${path}\n`);
+      }
+      return EXIT_OK;
+    }
+    const text = format === 'pem' ? certs.map((cert) => `# ${cert.entry.commonName} (SHA-256 ${cert.entry.sha256})\n${derToPem(cert.der)}`).join('') : cHeader(certs);
+    if (path) {
+      writeFileSync(path, text);
+      io.err(`wrote ${path}\n`);
+    } else {
+      io.out(text);
+    }
+    return EXIT_OK;
+  },
+};

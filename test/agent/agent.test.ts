@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createAgent } from '../../src/agent/agent.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+import type { Journal } from '../../src/agent/journal.js';
+import { FakeApi, FakeCdn, FakeTarget, InstantClock, makeJournal, payloadOf, text } from './fakes.js';
+import type { ApiResponse } from '../../src/api/http-port.js';
+
+const URL_OK = 'https://cdn.example/a/b/fw-1?token=t&expires=1900000000';
+
+interface Rig {
+  target: FakeTarget;
+  cdn: FakeCdn;
+  api: FakeApi;
+  journal: Journal;
+  clock: InstantClock;
+  events: AgentEvent[];
+  agent: ReturnType<typeof createAgent>;
+  reboots: number;
+  selfTest: () => Promise<boolean>;
+  remake(): void;
+}
+
+function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: { latestJson?: boolean; sector?: number } = {}): Rig {
+  const r = {} as Rig;
+  r.target = new FakeTarget('main', '0.0.1', opts.sector ?? 64);
+  r.cdn = new FakeCdn(payload);
+  r.api = new FakeApi(answer ?? ((url) => url.includes('current_version=0.0.1') ? text(200, URL_OK + '\n') : text(204, '', { 'memfault-reason': 'latest' })));
+  r.journal = makeJournal(2048).journal;
+  r.clock = new InstantClock();
+  r.events = [];
+  r.reboots = 0;
+  r.selfTest = () => Promise.resolve(true);
+  r.remake = () => {
+    r.agent = createAgent({
+      api: { baseUrl: 'https://api.example', projectKey: 'secret-key' },
+      device: { serial: 'SN1', hardwareVersion: 'evt' },
+      softwareType: 'main',
+      transport: { http: r.api, fetcher: r.cdn },
+      targets: [r.target],
+      journal: r.journal,
+      clock: r.clock,
+      random: () => 0.5,
+      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, progressIntervalMs: 0 },
+      onEvent: (e) => r.events.push(e),
+      selfTest: () => r.selfTest(),
+      reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
+    });
+  };
+  r.remake();
+  return r;
+}
+
+function types(events: AgentEvent[]): string[] {
+  return events.filter((e) => e.type !== 'state' && e.type !== 'download-progress').map((e) => e.type);
+}
+
+describe('agent: check classification', () => {
+  it('204 latest is up to date and sends current_version from the running slot', async () => {
+    const r = rig(payloadOf(10), () => text(204, '', { 'memfault-reason': 'latest' }));
+    const result = await r.agent.runOnce();
+    expect(result.outcome).toBe('up-to-date');
+    expect(r.api.calls[0]).toContain('/api/v0/releases/latest/url?device_serial=SN1&hardware_version=evt&software_type=main&current_version=0.0.1');
+    expect(types(r.events)).toEqual(['checking', 'up-to-date']);
+  });
+
+  it('204 rate-limited is a transient failure with backoff, not up to date', async () => {
+    const r = rig(payloadOf(10), () => text(204, '', { 'memfault-reason': 'rate-limited' }));
+    const result = await r.agent.runOnce();
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toMatchObject({ code: 'api-rate-limited', retryable: true });
+    expect(types(r.events)).toContain('backoff');
+    expect(types(r.events)).not.toContain('up-to-date');
+  });
+
+  it('400 stops polling and names the field; 403 names the project key without printing it', async () => {
+    const bad = rig(payloadOf(10), () => text(400, '{"error":{"message":"unknown hardware_version","type":"InvalidUsageError"}}'));
+    const r1 = await bad.agent.runOnce();
+    expect(r1.outcome).toBe('halted');
+    expect(r1.error).toMatchObject({ code: 'api-bad-request', details: undefined === undefined ? expect.anything() : undefined });
+    expect(r1.error!.message).toContain('hardware_version');
+    const forbidden = rig(payloadOf(10), () => text(403, '{"error":{"message":"bad key"}}'));
+    const r2 = await forbidden.agent.runOnce();
+    expect(r2.outcome).toBe('halted');
+    expect(r2.error!.message).toContain('projectKey');
+    expect(JSON.stringify(forbidden.events)).not.toContain('secret-key');
+    expect((await forbidden.agent.state()).notBefore).toBe(-1);
+  });
+
+  it('503 with Retry-After backs off at least that long; 429 too', async () => {
+    for (const status of [503, 429]) {
+      const r = rig(payloadOf(10), () => text(status, '', { 'retry-after': '900' }));
+      await r.agent.runOnce();
+      const backoff = r.events.find((e) => e.type === 'backoff')!;
+      expect(backoff.delayMs).toBeGreaterThanOrEqual(900_000);
+      expect((await r.agent.state()).notBefore).toBeGreaterThanOrEqual(r.clock.now() + 900_000);
+    }
+  });
+
+  it('a 3xx or an empty 200 on the check is an error', async () => {
+    const redirect = rig(payloadOf(10), () => text(302, '', { location: 'https://elsewhere/' }));
+    expect((await redirect.agent.runOnce()).error).toMatchObject({ code: 'api-redirect' });
+    const empty = rig(payloadOf(10), () => text(200, '  \n'));
+    expect((await empty.agent.runOnce()).error).toMatchObject({ code: 'api-empty-answer' });
+  });
+
+  it('/latest JSON: file_size and md5 are checked; a bad md5 activates nothing and the next cycle downloads again', async () => {
+    const payload = payloadOf(1000);
+    const md5 = createHash('md5').update(payload).digest('hex');
+    let advertised = '0'.repeat(32);
+    const json = () => JSON.stringify({ version: '1.0.0', artifacts: [{ url: URL_OK, file_size: 1000, md5: advertised }] });
+    const r = rig(payload, (url) => url.includes('current_version=0.0.1') ? text(200, json()) : text(204, '', { 'memfault-reason': 'latest' }), { latestJson: true });
+    const first = await r.agent.runOnce();
+    expect(r.api.calls[0]).toContain('/api/v0/releases/latest?');
+    expect(first.outcome).toBe('failed');
+    expect(first.error!.code).toBe('md5-mismatch');
+    expect(r.target.stagedState).toBe('writing');
+    expect(r.reboots).toBe(0);
+    advertised = md5;
+    const second = await r.agent.runOnce();
+    expect(second.outcome).toBe('rebooting');
+    expect(r.cdn.requests.map((q) => q.offset)).toEqual([0, 0]);
+    expect(r.target.running!.version).toBe('1.0.0');
+  });
+});
+
+describe('agent: the whole update', () => {
+  it('downloads, verifies, stages, reboots into the trial, confirms; then 204 latest', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload, (url) => url.includes('current_version=0.0.1') ? text(200, URL_OK) : text(204, '', { 'memfault-reason': 'latest' }));
+    r.target.expected = payload;
+    const first = await r.agent.runOnce();
+    expect(first.outcome).toBe('rebooting');
+    expect(types(r.events)).toEqual(['checking', 'update-available', 'download-started', 'verified', 'staged', 'rebooting']);
+    expect(r.reboots).toBe(1);
+    expect(r.target.trialRunning).toBe(true);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+    r.events.length = 0;
+    const second = await r.agent.runOnce();
+    expect(second.outcome).toBe('confirmed');
+    expect(types(r.events)).toEqual(['trial-started', 'confirmed']);
+    expect(r.target.trialRunning).toBe(false);
+    // The raw image via /url carries no version; the fake target reports '' and the API answers 204 below.
+    r.events.length = 0;
+    r.api.answer = () => text(204, '', { 'memfault-reason': 'latest' });
+    expect((await r.agent.runOnce()).outcome).toBe('up-to-date');
+  });
+
+  it('a dropped connection resumes in the same cycle with Range from the byte it stopped at', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    r.cdn.drops = [333, 250];
+    const result = await r.agent.runOnce();
+    expect(result.outcome).toBe('rebooting');
+    expect(r.cdn.requests.map((q) => q.offset)).toEqual([0, 333, 583]);
+    expect(r.cdn.requests[1].validator).toBe('"v1"');
+    expect(r.cdn.bytesSent).toBe(1000);
+    expect(r.events.filter((e) => e.type === 'download-resumed').map((e) => e.offset)).toEqual([333, 583]);
+  });
+
+  it('a power loss mid-download resumes from the journal at the durable sector, re-reading at most a sector', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    // Stop after ~450 bytes: the agent stops at the next chunk; the RAM side is then thrown away (power loss).
+    const origData = r.cdn.fetch.bind(r.cdn);
+    let seen = 0;
+    r.cdn.fetch = (req) => origData({ ...req, data: (c) => { seen += c.length; if (seen >= 450) void r.agent.stop(); return req.data(c); } });
+    const first = await r.agent.runOnce();
+    expect(first.outcome).toBe('stopped');
+    r.cdn.fetch = origData;
+    const state = await r.agent.state();
+    expect(state.phase).toBe('downloading');
+    expect(state.download!.offset % 64).toBe(0);
+    expect(state.download!.offset).toBeGreaterThan(0);
+    r.remake();
+    const second = await r.agent.runOnce();
+    expect(second.outcome).toBe('rebooting');
+    expect(r.cdn.requests[1].offset).toBe(state.download!.hashOffset);
+    expect(r.cdn.bytesSent).toBeLessThanOrEqual(1000 + 64);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('a server that ignores Range restarts from zero once and completes', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    r.cdn.drops = [500];
+    r.cdn.ignoreRange = true;
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r.cdn.requests.map((q) => q.offset)).toEqual([0, 500]);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('a changed ETag (If-Range mismatch) restarts from zero; a 416 on resume restarts once and does not loop', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    r.cdn.drops = [500];
+    const orig = r.cdn.fetch.bind(r.cdn);
+    r.cdn.fetch = (req) => { if (r.cdn.requests.length === 1) r.cdn.etag = '"v2"'; return orig(req); };
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r.cdn.requests.map((q) => q.offset)).toEqual([0, 500]);
+    expect(r.cdn.requests[1].validator).toBe('"v1"');
+
+    const p2 = payloadOf(700, 9);
+    const r2 = rig(p2);
+    r2.target.expected = p2;
+    r2.cdn.drops = [300];
+    r2.cdn.statuses = [0, 416].map((s) => s) as number[];
+    r2.cdn.statuses = [];
+    const orig2 = r2.cdn.fetch.bind(r2.cdn);
+    let n = 0;
+    r2.cdn.fetch = (req) => { n++; if (n === 2) r2.cdn.statuses = [416]; return orig2(req); };
+    expect((await r2.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r2.cdn.requests.map((q) => q.offset)).toEqual([0, 300, 0]);
+
+    const r3 = rig(p2);
+    r3.cdn.drops = [300, 10];
+    const orig3 = r3.cdn.fetch.bind(r3.cdn);
+    r3.cdn.fetch = (req) => { if (req.offset > 0) r3.cdn.statuses = [416]; return orig3(req); };
+    const looped = await r3.agent.runOnce();
+    expect(looped.outcome).toBe('failed');
+    expect(looped.error!.code).toBe('download-restart-loop');
+    expect(r3.cdn.requests.length).toBeLessThanOrEqual(4);
+  });
+
+  it('an expired or refused CDN link is re-queried and the download continues', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    r.cdn.drops = [400];
+    const orig = r.cdn.fetch.bind(r.cdn);
+    r.cdn.fetch = (req) => { if (r.cdn.requests.length === 1) r.cdn.statuses = [403]; return orig(req); };
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r.api.calls.length).toBe(2);
+    expect(r.cdn.requests.map((q) => q.offset)).toEqual([0, 400, 400]);
+
+    const expired = rig(payload, (url) => url.includes('current_version=0.0.1')
+      ? text(200, 'https://cdn.example/a/b/fw-1?token=t&expires=' + Math.floor(1_700_000_000 + 30)) : text(204, ''));
+    expired.target.expected = payload;
+    await expired.agent.runOnce();
+    // Expires within the refresh margin: asked again before the download.
+    expect(expired.api.calls.length).toBe(2);
+  });
+
+  it('a withdrawn release (rollout aborted) drops the partial download', async () => {
+    const payload = payloadOf(1000);
+    let offered = true;
+    const r = rig(payload, () => offered ? text(200, URL_OK) : text(204, '', { 'memfault-reason': 'latest' }));
+    r.cdn.drops = [300];
+    const orig = r.cdn.fetch.bind(r.cdn);
+    r.cdn.fetch = (req) => { if (r.cdn.requests.length === 1) { r.cdn.statuses = [410]; offered = false; } return orig(req); };
+    const result = await r.agent.runOnce();
+    expect(result.outcome).toBe('failed');
+    expect(r.events.some((e) => e.code === 'release-withdrawn')).toBe(true);
+    expect((await r.agent.state()).release).toBeNull();
+  });
+
+  it('a failing self-test reverts; a trial that never confirms reverts at the health deadline', async () => {
+    for (const mode of ['fails', 'silent'] as const) {
+      const payload = payloadOf(500);
+      const r = rig(payload);
+      r.target.expected = payload;
+      r.selfTest = mode === 'fails' ? () => Promise.resolve(false) : () => new Promise<boolean>(() => undefined);
+      expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+      const start = r.clock.now();
+      const trial = await r.agent.runOnce();
+      expect(trial.outcome).toBe('rebooting');
+      expect(r.events.some((e) => e.code === (mode === 'fails' ? 'self-test-failed' : 'health-deadline'))).toBe(true);
+      if (mode === 'silent') expect(r.clock.now() - start).toBeGreaterThanOrEqual(300_000);
+      const after = await r.agent.runOnce();
+      expect(after.outcome).toBe('rolled-back');
+      expect(r.target.running!.version).toBe('0.0.1');
+      // The rejected release is not installed again.
+      const again = await r.agent.runOnce();
+      expect(again.outcome).toBe('up-to-date');
+      expect(r.reboots).toBe(2);
+    }
+  });
+
+  it('refuses to download while the running image is an unconfirmed trial: it settles the trial first', async () => {
+    const r = rig(payloadOf(100));
+    r.target.trialRunning = true;
+    r.selfTest = () => Promise.resolve(true);
+    const result = await r.agent.runOnce();
+    expect(result.outcome).toBe('confirmed');
+    expect(r.cdn.requests.length).toBe(0);
+    expect(r.api.calls.length).toBe(0);
+  });
+
+  it('gives up on a release after the attempt cap', async () => {
+    const r = rig(payloadOf(1000));
+    r.cdn.statuses = Array(20).fill(500);
+    for (let i = 0; i < 10; i++) expect((await r.agent.runOnce()).outcome).toBe('failed');
+    const capped = await r.agent.runOnce();
+    expect(r.events.some((e) => e.code === 'release-attempts-exhausted')).toBe(true);
+    expect(capped.outcome).toBe('failed');
+    expect((await r.agent.runOnce()).outcome).toBe('up-to-date');
+  });
+
+  it('start() polls after the first-check delay and stop() leaves a resumable state', async () => {
+    const r = rig(payloadOf(10), () => text(204, '', { 'memfault-reason': 'latest' }));
+    const t0 = r.clock.now();
+    r.agent.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await r.agent.stop();
+    expect(r.api.calls.length).toBeGreaterThan(1);
+    expect(r.clock.now() - t0).toBeGreaterThanOrEqual(60_000 + 30_000);
+    const state = await r.agent.state();
+    expect(state.phase).toBe('idle');
+  });
+});
