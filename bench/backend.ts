@@ -2,7 +2,7 @@
 // The backend and the ceiling server run in this process; the load comes from a second process over loopback
 // (keep-alive connections, one request in flight each). Ratios, not absolute numbers, are the result: the
 // machine is shared and noisy. Options: --connections N (default 64), --seconds S per phase (default 2),
-// --rounds R (default 2; each phase's best round counts).
+// --rounds R (default 3; each phase's best round counts).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ function flag(name: string, fallback: number): number {
 }
 const connections = flag('connections', 64);
 const durationMs = flag('seconds', 2) * 1000;
-const rounds = flag('rounds', 2);
+const rounds = flag('rounds', 3);
 const warmupMs = 700;
 const DEVICES = 2000;
 

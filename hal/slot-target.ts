@@ -87,7 +87,7 @@ class SlotWriter implements ImageWriter {
   private readonly sectors: FlashSector[];
 
   constructor(private readonly target: SlotTarget, private readonly slot: number, private readonly flash: Flash,
-    private readonly part: ImagePart, resumeAt: number) {
+    private readonly part: ImagePart, resumeAt: number, private readonly alreadyStaged: boolean) {
     this.pos = resumeAt;
     this.durable = resumeAt;
     this.programPos = resumeAt;
@@ -171,6 +171,12 @@ class SlotWriter implements ImageWriter {
         { slot: this.slot });
       }
       this.finished = true;
+      if (this.alreadyStaged) {
+        const entry = this.target.slots.entry(this.slot);
+        if (entry.state === 'staged' && entry.crc32 === digest.crc32 && bytesEqual(entry.sha256, digest.sha256)) return undefined;
+        throw otaError('image-changed', 'Slot ' + this.slot + ' no longer holds the staged image it recorded; restart at 0.',
+          false, { slot: this.slot });
+      }
       return this.target.slots.stage(this.slot, { size: size, crc32: digest.crc32, sha256: digest.sha256,
         version: part.version, softwareType: this.target.softwareType });
     });
@@ -304,19 +310,26 @@ export class SlotTarget implements ImageTarget {
       checkRecordText('Version', part.version, 32);
       if (resumeAt === 0) {
         return this.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: this.softwareType,
-          sha256: part.sha256 }).then(() => { return new SlotWriter(this, slot, flash, part, 0) as ImageWriter; });
+          sha256: part.sha256 }).then(() => { return new SlotWriter(this, slot, flash, part, 0, false) as ImageWriter; });
       }
       const entry = this.slots.entry(slot);
-      const same = entry.state === 'writing' && entry.size === part.size && entry.version === part.version &&
-        entry.softwareType === this.softwareType && (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
-      if (!same) {
-        throw otaError('resume-mismatch', 'Slot ' + slot + ' is ' + entry.state + ' with ' + (entry.version || 'no image') +
-          ' (' + entry.size + ' bytes), not being written with ' + part.version + ' (' + part.size + ' bytes); ' +
-          'restart this image at 0.', false, { slot: slot, state: entry.state });
+      const same = entry.size === part.size && entry.version === part.version && entry.softwareType === this.softwareType &&
+        (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
+      if (same && entry.state === 'writing') {
+        return this.slots.settle().then(() => new SlotWriter(this, slot, flash, part, resumeAt, false) as ImageWriter);
       }
-      return this.slots.settle().then(() => {
-        return new SlotWriter(this, slot, flash, part, resumeAt) as ImageWriter;
-      });
+      if (same && entry.state === 'staged') {
+        // A cut after the image was recorded but before the caller saved that fact: nothing to rewrite at the end;
+        // in the middle, mark it writing again before touching it.
+        if (resumeAt === part.size) {
+          return this.slots.settle().then(() => new SlotWriter(this, slot, flash, part, resumeAt, true) as ImageWriter);
+        }
+        return this.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: this.softwareType,
+          sha256: part.sha256 }).then(() => new SlotWriter(this, slot, flash, part, resumeAt, false) as ImageWriter);
+      }
+      throw otaError('resume-mismatch', 'Slot ' + slot + ' is ' + entry.state + ' with ' + (entry.version || 'no image') +
+        ' (' + entry.size + ' bytes), not being written with ' + part.version + ' (' + part.size + ' bytes); ' +
+        'restart this image at 0.', false, { slot: slot, state: entry.state });
     });
   }
 

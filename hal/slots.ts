@@ -39,6 +39,12 @@ export interface ImageIntent {
   sha256?: Uint8Array;
 }
 
+/** True for errors that mean "these cells cannot be read", as opposed to a dead device. */
+export function isUnreadable(error: unknown): boolean {
+  const c = error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  return c === 'flash-read-error' || c === 'flash-ecc-error';
+}
+
 /** True for states whose image the bootloader may start. */
 export function bootable(state: SlotState): boolean {
   return state === 'pending' || state === 'trial' || state === 'confirmed';
@@ -74,11 +80,10 @@ export class Slots {
 
   /** Reads both copies; the newest valid one wins. Resolves null on a device with no valid record. */
   load(): Promise<BootRecord | null> {
-    const area = this.area;
-    return area.read(this.copyOffsets[0], this.recordLength).then((first) => {
-      return area.read(this.copyOffsets[1], this.recordLength).then((second) => {
-        const a = decodeBootRecord(first);
-        const b = decodeBootRecord(second);
+    return this.readCopy(0).then((first) => {
+      return this.readCopy(1).then((second) => {
+        const a = first === null ? null : decodeBootRecord(first);
+        const b = second === null ? null : decodeBootRecord(second);
         let winner = -1;
         if (a !== null && (b === null || !seqNewer(b.seq, a.seq))) winner = 0;
         else if (b !== null) winner = 1;
@@ -268,6 +273,14 @@ export class Slots {
           'the record area may be failing.', false, { copy: copy });
       }
       this.stable = true;
+    });
+  }
+
+  /** A copy's bytes, or null when the part reports the cells unreadable (ECC error on a torn unit, read error). */
+  private readCopy(copy: number): Promise<Uint8Array | null> {
+    return this.area.read(this.copyOffsets[copy], this.recordLength).then(null, (e) => {
+      if (isUnreadable(e)) return null;
+      throw e;
     });
   }
 

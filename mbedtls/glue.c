@@ -151,6 +151,21 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
     return (int) n;
 }
 
+/*
+ * The alert mbedTLS sends on its own initiative. Most fatal alerts go through mbedtls_ssl_pend_fatal_alert (seen in
+ * leave() via alert_type), but certificate verification and a few others call mbedtls_ssl_send_alert_message
+ * directly; the link wraps those calls (-Wl,--wrap) so the glue sees them too. The session is the first member of
+ * `session`, so the context pointer is the session pointer.
+ */
+int __real_mbedtls_ssl_send_alert_message(mbedtls_ssl_context *ssl, unsigned char level, unsigned char message);
+
+int __wrap_mbedtls_ssl_send_alert_message(mbedtls_ssl_context *ssl, unsigned char level, unsigned char message) {
+    if (ssl != NULL && level == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+        ((session *) (void *) ssl)->alert_sent = message;
+    }
+    return __real_mbedtls_ssl_send_alert_message(ssl, level, message);
+}
+
 /* Every entry point selects the session's record buffer size first (see mbedtls_config.h). */
 static void enter(session *s) {
     ota_in_content_len = s->in_content_len;

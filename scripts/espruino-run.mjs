@@ -44,7 +44,7 @@ f.close();
 print("UPLOADED " + JSON.stringify({ size: size, stored: S.read("ota-agent").length }));
 `;
 
-function selfTest(port, hmac) {
+export function selfTest(port, hmac) {
   return `
 var r = { errors: [] };
 process.memory();
@@ -59,27 +59,39 @@ for (var i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 255;
 var sha = new Uint8Array(require("crypto").SHA256(data));
 var part = { size: data.length, version: "2.0.0", sha256: sha, crc32: E.CRC32(data) };
 var target = new ota.StorageFileTarget({ softwareType: "app", banks: ["st.a.js", "st.b.js"], pointerPrefix: "st", capacity: 8192 });
-function writeAll(writer, bytes, at) {
-  if (at >= bytes.length) return writer.finish();
-  var end = at + 536 < bytes.length ? at + 536 : bytes.length;
-  return writer.write(new Uint8Array(bytes.subarray(at, end))).then(function () { return writeAll(writer, bytes, end); });
+// A flat pump: each step's promise settles before the next starts, so no chain grows with the data (DESIGN.md).
+function pump(step) {
+  return new Promise(function (resolve, reject) {
+    function next() { step().then(function (more) { if (more) next(); else resolve(); }, reject); }
+    next();
+  });
+}
+function writeAll(writer, bytes) {
+  var at = 0;
+  return pump(function () {
+    var end = at + 536 < bytes.length ? at + 536 : bytes.length;
+    return writer.write(new Uint8Array(bytes.subarray(at, end))).then(function () { at = end; return at < bytes.length; });
+  }).then(function () { return writer.finish(); });
 }
 var events = [];
 var transport = new ota.EspruinoTransport({ onEvent: function (e) { events.push(e.code); } });
-function readAll(connection, state) {
-  return connection.read().then(function (chunk) {
-    if (chunk === null) return state;
-    state.bytes += chunk.length; state.chunks++; state.crc = ota.crc32Update(state.crc, chunk, 0, chunk.length);
-    return readAll(connection, state);
-  });
+function readAll(connection) {
+  var state = { bytes: 0, chunks: 0, crc: 0 };
+  return pump(function () {
+    return connection.read().then(function (chunk) {
+      if (chunk === null) return false;
+      state.bytes += chunk.length; state.chunks++; state.crc = ota.crc32Update(state.crc, chunk, 0, chunk.length);
+      return true;
+    });
+  }).then(function () { return state; });
 }
 Promise.resolve().then(function () {
-  return target.begin(part, 0).then(function (w) { return writeAll(w, data, 0); }).then(function () { return target.activate(); })
+  return target.begin(part, 0).then(function (w) { return writeAll(w, data); }).then(function () { return target.activate(); })
     .then(function () { return target.status(); }).then(function (s) { r.trialAfterActivate = s.trial; r.version = s.runningVersion; return target.confirm(); })
     .then(function () { return target.status(); }).then(function (s) { r.trialAfterConfirm = s.trial; r.storageTarget = "ok"; }, fail("storage-target"));
 }).then(function () {
   var bad = new Uint8Array(data); bad[1000] ^= 1;
-  return target.begin(part, 0).then(function (w) { return writeAll(w, bad, 0); })
+  return target.begin(part, 0).then(function (w) { return writeAll(w, bad); })
     .then(function () { r.corrupted = "accepted"; }, function (e) { r.corrupted = e.code; });
 }).then(function () {
   var verifier = ota.hmacVerifier(ota.nativeHashes(), ota.fromHex("${hmac.key}"), null);
@@ -88,7 +100,8 @@ Promise.resolve().then(function () {
     .then(function (ok) { r.hmacForged = ok; });
 }).then(function () {
   return transport.connect({ host: "127.0.0.1", port: ${port}, tls: false, timeoutMs: 5000 }).then(function (c) {
-    return c.write(ota.asciiToBytes("hello")).then(function () { return readAll(c, { bytes: 0, chunks: 0, crc: 0 }); });
+    return c.write(ota.asciiToBytes("hello")).then(function () { return readAll(c); })
+      .then(function (s) { s.peakQueued = c.peakQueued; return s; });
   }).then(function (s) { r.stream = s; r.warnings = events; }, fail("transport"));
 }).then(function () {
   var m2 = process.memory();
@@ -129,6 +142,8 @@ function runEspruino(bin, dir, script, marker, timeoutMs) {
   });
 }
 
+/**
+/** The device self-test script for a TCP server on `port` and an HMAC vector `hmac` ({key, message, tag} in hex). */
 /**
  * Runs the bundle in each interpreter. Returns one result per binary.
  * @param {{ bins: string[], bundle: string }} options

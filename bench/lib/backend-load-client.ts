@@ -35,7 +35,7 @@ async function run(): Promise<void> {
     finished.push(new Promise<void>((resolve, reject) => {
       const socket = connect({ port: job.port, host: '127.0.0.1', noDelay: true });
       sockets.push(socket);
-      let buffer = Buffer.alloc(0);
+      let buffer: Buffer = Buffer.alloc(0);
       let sentAt = 0;
       const send = (): void => {
         if (stopping) { socket.end(); resolve(); return; }

@@ -4,7 +4,7 @@ import type { OtaError } from '../../src/util/errors.js';
 import { otaError } from '../../src/util/errors.js';
 import { bytesEqual } from '../../src/util/bytes.js';
 import type { SlotEntry } from '../boot-record.js';
-import { Slots } from '../slots.js';
+import { Slots, isUnreadable } from '../slots.js';
 import type { SlotsOptions } from '../slots.js';
 import { digestFlash } from '../slot-target.js';
 import type { FirmwareBehaviour } from './firmware-image.js';
@@ -105,7 +105,13 @@ export class SimBootloader {
     const flash = this.images[slot];
     const capacity = flash.geometry.sectors.reduce((n, s) => n + s.size, 0);
     if (entry.size <= 0 || entry.size > capacity) return false;
-    const digest = await digestFlash(flash, entry.size, this.readChunk, this.hashes);
+    let digest;
+    try {
+      digest = await digestFlash(flash, entry.size, this.readChunk, this.hashes);
+    } catch (e) {
+      if (isUnreadable(e)) return false; // an unreadable image does not verify
+      throw e;
+    }
     return digest.crc32 === entry.crc32 && bytesEqual(digest.sha256, entry.sha256);
   }
 

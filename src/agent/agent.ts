@@ -51,6 +51,8 @@ export interface AgentOptions {
   reboot?: () => Promise<void>;
   /** Payload formats besides the raw image (e.g. bundles), tried in order; the raw image is the fallback. */
   formats?: SinkFormat[];
+  /** The raw-image format to fall back to (default: rawImageFormat, which reads no version from the image). */
+  rawFormat?: SinkFormat;
 }
 
 /** What one cycle ended with. */
@@ -102,11 +104,12 @@ export function createAgent(options: AgentOptions): Agent {
     copy.phase = phase;
     return copy;
   }
-  const formats: SinkFormat[] = (options.formats !== undefined ? options.formats : []).concat([rawImageFormat]);
+  const formats: SinkFormat[] = (options.formats !== undefined ? options.formats : []).concat([options.rawFormat !== undefined ? options.rawFormat : rawImageFormat]);
 
   function emit(event: AgentEvent): void {
     if (event.type === 'error') {
       lastError = { code: event.code as string, message: event.message as string, retryable: event.retryable === true };
+      if (event.details !== undefined) lastError.details = event.details;
     }
     if (options.onEvent === undefined) return;
     try {

@@ -21,6 +21,8 @@ export interface AgentEvent {
   code?: string;
   retryable?: boolean;
   message?: string;
+  /** error: structured facts (status, field, offsets); never secrets. */
+  details?: { [key: string]: unknown };
   /** up-to-date / backoff: the server's memfault-reason, when it gave one. */
   reason?: string;
 }

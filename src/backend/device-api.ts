@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendContext } from './context.js';
 import { answerStatusFault, sendWithFaults } from './fault-response.js';
-import type { FaultRoute } from './faults.js';
+import type { FaultRoute, FaultRule } from './faults.js';
 import { sendError } from './http-util.js';
 import type { Artifact, Release } from './model.js';
 import { selectRelease } from './release-selection.js';
@@ -38,11 +38,10 @@ export function releaseJson(release: Release, artifact: Artifact, url: string): 
   };
 }
 
-function noContent(res: ServerResponse, reason: string | null, mockReason: string): void {
+function noContent(res: ServerResponse, reason: string | null, mockReason: string, faults: FaultRule[]): void {
   const headers: { [name: string]: string } = { 'x-mock-reason': mockReason };
   if (reason) headers['memfault-reason'] = reason;
-  res.writeHead(204, headers);
-  res.end();
+  void sendWithFaults(res, 204, headers, null, faults, 0, true);
 }
 
 /** Counts a request of `serial` against its daily quota; true when it is over. */
@@ -99,7 +98,7 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
   }
   const serial = serialParam as string;
   if (overQuota(ctx, serial)) {
-    noContent(res, 'rate-limited', 'rate-limited');
+    noContent(res, 'rate-limited', 'rate-limited', faults);
     return;
   }
   const state = ctx.store.state;
@@ -115,11 +114,11 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
   ctx.store.touch();
   const selection = selectRelease(state, serial, device.cohort, device.hardwareVersion, softwareType as string, currentVersion);
   if (selection.kind === 'latest') {
-    noContent(res, 'latest', selection.why);
+    noContent(res, 'latest', selection.why, faults);
     return;
   }
   if (selection.kind === 'none') {
-    noContent(res, null, selection.why);
+    noContent(res, null, selection.why, faults);
     return;
   }
   const url = payloadUrl(ctx, selection.artifact, serial);

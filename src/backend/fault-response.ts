@@ -41,8 +41,18 @@ function reset(socket: Socket | null): void {
 
 function writeAndWait(res: ServerResponse, chunk: Buffer): Promise<void> {
   return new Promise((resolve) => {
-    if (res.write(chunk)) resolve();
-    else res.once('drain', resolve);
+    if (res.write(chunk)) {
+      resolve();
+      return;
+    }
+    // A client that goes away never drains: settle on close too, so the file stream is released.
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
   });
 }
 
@@ -66,6 +76,15 @@ async function* chunksOf(body: Body): AsyncGenerator<Buffer> {
  * offset whatever range is served. Without faults the body streams straight from disk.
  */
 export async function sendWithFaults(res: ServerResponse, status: number, headers: { [name: string]: string }, body: Body | null, faults: FaultRule[], payloadOffset: number, head: boolean): Promise<void> {
+  try {
+    await send(res, status, headers, body, faults, payloadOffset, head);
+  } catch {
+    // A file that vanished or a socket that broke mid-answer: nothing sensible is left to say on this connection.
+    reset(res.socket);
+  }
+}
+
+async function send(res: ServerResponse, status: number, headers: { [name: string]: string }, body: Body | null, faults: FaultRule[], payloadOffset: number, head: boolean): Promise<void> {
   if (faults.length === 0) {
     res.writeHead(status, headers);
     if (!body || head) { res.end(); return; }

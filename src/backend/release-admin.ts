@@ -69,6 +69,7 @@ function md5Matches(given: string, hex: string): boolean {
 export class ReleaseAdmin {
   private readonly pending = new Map<string, StagedUpload | null>();
 
+  /** Works on the shared backend context (state, payload store, settings). */
   constructor(private readonly ctx: BackendContext) {}
 
   private nowIso(): string {

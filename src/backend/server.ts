@@ -67,6 +67,8 @@ export interface Backend {
   /** The two roots separately (PEM text), for clients that pin per host. */
   apiCaPem?: string;
   cdnCaPem?: string;
+  /** Both roots as DER, what a device bundles (the portable transports take `ca: Uint8Array[]`). Empty with `http`. */
+  trustedRootsDer: Uint8Array[];
   projectKey: string;
   orgToken: string;
   org: string;
@@ -88,7 +90,8 @@ function splitUrl(url: string): { path: string; query: string } {
 }
 
 function onClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+  // Only HTTP parse errors get an answer; TLS failures and resets just close.
+  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage || !(error.code ?? '').startsWith('HPE_')) {
     socket.destroy();
     return;
   }
@@ -114,8 +117,18 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function makeServer(tls: { certPem: string; keyPem: string } | null, maxHeaderBytes: number, requireSni: boolean, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function makeServer(tls: { certPem: string; keyPem: string } | null, maxHeaderBytes: number, requireSni: boolean, route: (req: IncomingMessage, res: ServerResponse) => void, log: (line: string) => void): Server {
   const options = { maxHeaderSize: maxHeaderBytes, keepAlive: true };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      route(req, res);
+    } catch (error) {
+      // A bug must cost one request, never the server (and the tests and demo running on it).
+      log(`internal error on ${req.method} ${(req.url ?? '').split('?')[0]}: ${error instanceof Error ? error.stack : JSON.stringify(error)}`);
+      if (!res.headersSent) sendError(res, 500, 'Internal error in the mock backend');
+      else res.destroy();
+    }
+  };
   const server: Server = tls
     ? createHttpsServer({ ...options, cert: tls.certPem, key: tls.keyPem }, handler)
     : createHttpServer(options, handler);
@@ -147,7 +160,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
     maxJsonBytes: options.maxJsonBytes ?? 1024 * 1024,
   };
-  const tls: TlsIdentities | null = options.http ? null : loadTlsIdentities(join(dataDir, 'tls'), host);
+  const tls: TlsIdentities | null = options.http ? null : loadTlsIdentities(join(dataDir, 'tls'), host, tempDir !== null);
   const ctx: BackendContext = {
     store, payloads, settings, log,
     signer: new UrlSigner(store.state.urlSecret),
@@ -170,12 +183,12 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
       req.resume();
       sendError(res, 404, `No route ${url.path.slice(0, 200)}; the device API is /api/v0/releases/latest/url`);
     }
-  });
+  }, log);
   const cdn = makeServer(tls ? tls.cdn : null, maxHeaderBytes, Boolean(options.requireSni), (req, res) => {
     const url = splitUrl(req.url ?? '/');
     req.resume();
     handleCdn(ctx, req, res, url.path, url.query);
-  });
+  }, log);
   const scheme = tls ? 'https' : 'http';
   try {
     const apiPort = await listen(api, options.port ?? 0, host);
@@ -196,6 +209,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     caPath: tls ? tls.bundlePath : undefined,
     apiCaPem: tls ? tls.api.caPem : undefined,
     cdnCaPem: tls ? tls.cdn.caPem : undefined,
+    trustedRootsDer: tls ? [tls.api.caDer, tls.cdn.caDer] : [],
     projectKey: store.state.projectKey,
     orgToken: store.state.orgToken,
     org: store.state.org,

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createServerIdentity, type ServerIdentity } from '../tools/pki.js';
@@ -14,14 +14,16 @@ export interface TlsIdentities {
 /**
  * Loads or makes the test PKI under `dir`: one CA + server certificate for the API (`dir/api`) and another for
  * the CDN (`dir/cdn`), because the real CDN chains to a different root than the device API. Certificates cover
- * localhost, 127.0.0.1 and the listen host.
+ * localhost, 127.0.0.1 and the listen host. With `reuseInProcess` (a throwaway data directory) the identities are
+ * the process-wide cached ones, so tests that start many backends pay for key generation once.
  */
-export function loadTlsIdentities(dir: string, host: string): TlsIdentities {
+export function loadTlsIdentities(dir: string, host: string, reuseInProcess = false): TlsIdentities {
   const hosts = ['localhost', '127.0.0.1'];
   if (host !== '' && host !== '0.0.0.0' && host !== '::' && !hosts.includes(host)) hosts.push(host);
   if (isIP(host) === 6 && !hosts.includes('::1')) hosts.push('::1');
-  const api = createServerIdentity(join(dir, 'api'), hosts, { caName: 'ota-agent mock device API root CA' });
-  const cdn = createServerIdentity(join(dir, 'cdn'), hosts, { caName: 'ota-agent mock CDN root CA' });
+  const api = createServerIdentity(reuseInProcess ? undefined : join(dir, 'api'), hosts, { caName: 'ota-agent mock device API root CA' });
+  const cdn = createServerIdentity(reuseInProcess ? undefined : join(dir, 'cdn'), hosts, { caName: 'ota-agent mock CDN root CA' });
+  mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, 'ca.pem');
   writeFileSync(bundlePath, api.caPem + cdn.caPem);
   return { api, cdn, bundlePath };

@@ -404,15 +404,25 @@ export class BundleUnpacker {
   /** Opens the current part's writer at `offset` (its first flash operation) and enters the data phase. */
   private beginPart(offset: number, crc: number): Promise<void> {
     const part = this.parts[this.partIndex];
-    this.partFed = offset;
-    this.crc = crc;
-    this.checkpoints = [{ offset: offset, crc: crc }];
-    this.grain = this.options.checkpointGrain !== undefined ? this.options.checkpointGrain : DEFAULT_GRAIN;
-    this.position = this.isRaw ? offset : partDataOffset((this.verified as VerifiedHeader).headerLength, this.sizes(), this.partIndex) + offset;
-    return this.staged[this.partIndex].target.begin(part, offset).then((writer) => {
+    const target = this.staged[this.partIndex].target;
+    const place = (at: number, seed: number): void => {
+      this.partFed = at;
+      this.crc = seed;
+      this.checkpoints = [{ offset: at, crc: seed }];
+      this.grain = this.options.checkpointGrain !== undefined ? this.options.checkpointGrain : DEFAULT_GRAIN;
+      this.position = this.isRaw ? at : partDataOffset((this.verified as VerifiedHeader).headerLength, this.sizes(), this.partIndex) + at;
+    };
+    place(offset, crc);
+    return target.begin(part, offset).then((writer) => writer, (error: unknown) => {
+      if (offset === 0 || (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0))) throw error;
+      // The target cannot continue there (an offset it does not accept, or the image already recorded staged
+      // before the journal moved on): restart this part from its first byte; nextOffset() tells the caller.
+      place(0, 0);
+      return target.begin(part, 0);
+    }).then((writer) => {
       this.writer = writer;
       this.phase = 'data';
-      if (offset === part.size) return this.finishPart();
+      if (this.partFed === part.size) return this.finishPart();
       return undefined;
     });
   }

@@ -90,6 +90,7 @@ interface Reply {
 
 /** A client of the mock backend's admin API; every failure is an OtaError with `details.status` when the server answered. */
 export class AdminClient {
+  /** A client for one backend connection. */
   constructor(readonly connection: AdminConnection) {}
 
   private send(method: string, url: string, body: Buffer | { path: string; size: number } | null, auth: boolean, contentType = 'application/json'): Promise<Reply> {

@@ -17,6 +17,7 @@ import { parseUrl } from '../http/url.js';
 import { BundleUnpacker } from '../bundle/unpacker.js';
 import { readCbor, MANIFEST_LIMITS } from '../bundle/cbor-reader.js';
 import { createAgent } from '../agent/agent.js';
+import { apiOverHttp, fetcherOverHttp } from '../agent/http-adapter.js';
 import { Journal } from '../agent/journal.js';
 import { bundleFormat } from '../agent/sinks/bundle.js';
 
@@ -37,7 +38,7 @@ const api = {
   EVENT_HEAD: EVENT_HEAD, EVENT_BODY: EVENT_BODY, EVENT_DONE: EVENT_DONE,
   writeRequestHead: writeRequestHead, HttpClient: HttpClient, downloadWithResume: downloadWithResume, parseUrl: parseUrl,
   BundleUnpacker: BundleUnpacker, readCbor: readCbor, MANIFEST_LIMITS: MANIFEST_LIMITS,
-  createAgent: createAgent, Journal: Journal, bundleFormat: bundleFormat,
+  createAgent: createAgent, apiOverHttp: apiOverHttp, fetcherOverHttp: fetcherOverHttp, Journal: Journal, bundleFormat: bundleFormat,
 };
 
 if (typeof module === 'object' && module !== null) module.exports = api;

@@ -16,7 +16,16 @@ export interface EspruinoTransportOptions {
   runtime?: EspruinoRuntime;
   /** Receives the start-up warning about Espruino's unauthenticated TLS. */
   onEvent?: (event: EspruinoEvent) => void;
+  /**
+   * Most received bytes held while the reader is behind; default 8192. Espruino sockets have no back-pressure (the
+   * firmware reads the network whether or not anyone consumes), so past this the connection fails with a retryable
+   * `receive-overflow` instead of running the board out of memory; the download then resumes with a Range request.
+   */
+  maxQueuedBytes?: number;
 }
+
+/** Default limit of bytes queued per connection. */
+export const DEFAULT_MAX_QUEUED_BYTES = 8192;
 
 interface Waiter {
   resolve: (value: Uint8Array | null) => void;
@@ -27,25 +36,38 @@ interface Waiter {
 class SocketConnection implements Connection {
   info: ConnectionInfo;
   private queue: Uint8Array[] = [];
+  private queued = 0;
+  /** Most bytes ever queued on this connection, for diagnostics. */
+  peakQueued = 0;
   private ended = false;
   private failure: OtaError | null = null;
   private waiter: Waiter | null = null;
 
-  constructor(private socket: EspruinoSocket, private runtime: EspruinoRuntime, tls: boolean) {
+  constructor(private socket: EspruinoSocket, private runtime: EspruinoRuntime, tls: boolean, private limit: number) {
     // No servername: Espruino sends no SNI, and saying otherwise would mislead whoever reads the logs.
     this.info = { protocol: tls ? 'espruino-tls' : 'tcp' };
   }
 
   /** Called for each `data` string. */
   push(data: string): void {
-    const bytes = this.runtime.E.toUint8Array(data);
+    if (this.ended) return;
     const waiter = this.waiter;
     if (waiter !== null) {
       this.waiter = null;
-      waiter.resolve(bytes);
-    } else {
-      this.queue.push(bytes);
+      waiter.resolve(this.runtime.E.toUint8Array(data));
+      return;
     }
+    if (this.queued + data.length > this.limit) {
+      this.queue = [];
+      this.queued = 0;
+      this.socket.end();
+      this.finish(otaError('receive-overflow', 'More than ' + this.limit + ' received bytes waited for the reader (Espruino sockets ' +
+        'cannot pause the sender); the connection was closed to protect memory: resume from the bytes kept.', true, { limit: this.limit }));
+      return;
+    }
+    this.queue.push(this.runtime.E.toUint8Array(data));
+    this.queued += data.length;
+    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
   }
 
   /** Called at `close`, or with an error; a later failure never replaces the first outcome. */
@@ -72,7 +94,11 @@ class SocketConnection implements Connection {
 
   /** The next chunk, or null at the end of the stream. */
   read(): Promise<Uint8Array | null> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as Uint8Array);
+    if (this.queue.length > 0) {
+      const chunk = this.queue.shift() as Uint8Array;
+      this.queued -= chunk.length;
+      return Promise.resolve(chunk);
+    }
     if (this.ended) return this.failure !== null ? Promise.reject(this.failure) : Promise.resolve(null);
     if (this.waiter !== null) {
       return Promise.reject(otaError('read-in-progress', 'A read is already pending on this connection; wait for it before reading again.', false));
@@ -92,10 +118,12 @@ class SocketConnection implements Connection {
 /** Connects over require("net") or require("tls"). Emits the unauthenticated-TLS warning when it is made. */
 export class EspruinoTransport implements Transport {
   private runtime: EspruinoRuntime;
+  private limit: number;
 
   constructor(options?: EspruinoTransportOptions) {
     const given = options === undefined ? undefined : options;
     this.runtime = given !== undefined && given.runtime !== undefined ? given.runtime : deviceRuntime();
+    this.limit = given !== undefined && given.maxQueuedBytes !== undefined ? given.maxQueuedBytes : DEFAULT_MAX_QUEUED_BYTES;
     if (given !== undefined && given.onEvent !== undefined) given.onEvent(TLS_UNAUTHENTICATED_WARNING);
   }
 
@@ -103,6 +131,7 @@ export class EspruinoTransport implements Transport {
   connect(options: ConnectOptions): Promise<Connection> {
     const runtime = this.runtime;
     const host = options.host;
+    const limit = this.limit;
     return new Promise(function (resolve, reject) {
       const net = runtime.require(options.tls ? 'tls' : 'net') as EspruinoNet | undefined;
       if (net === undefined || net === null || typeof net.connect !== 'function') {
@@ -120,13 +149,22 @@ export class EspruinoTransport implements Transport {
         reject(otaError('connect-timeout', 'No connection to ' + host + ':' + options.port + ' within ' + options.timeoutMs +
           ' ms; check the network and the host.', true, { host: host, port: options.port }));
       }, options.timeoutMs);
-      socket = net.connect({ host: host, port: options.port }, function () {
-        if (settled) return;
+      try {
+        socket = net.connect({ host: host, port: options.port }, function () {
+          if (settled) return;
+          settled = true;
+          runtime.clearTimeout(timer);
+          resolve(connection as SocketConnection);
+        });
+      } catch (error) {
+        // Espruino throws at once when it cannot even create the socket (no network interface, refused on Linux).
         settled = true;
         runtime.clearTimeout(timer);
-        resolve(connection as SocketConnection);
-      });
-      connection = new SocketConnection(socket, runtime, options.tls);
+        reject(otaError('connect-failed', 'Could not open a socket to ' + host + ':' + options.port + ' (' + String(error) + '); ' +
+          'check the network connection.', true, { host: host, port: options.port }));
+        return;
+      }
+      connection = new SocketConnection(socket, runtime, options.tls, limit);
       const opened = connection;
       socket.on('data', function (data) {
         opened.push(data as string);

@@ -14,8 +14,9 @@ export interface DownloadSink {
   /** Drops everything written so far: the server is sending the payload again from byte 0. */
   restart(): Promise<void> | void;
   /**
-   * Where to resume after a dropped connection: bytes held durably (e.g. flushed to flash). Without it, the
-   * resume loop continues after the last byte written.
+   * Where to resume after a dropped connection: bytes held durably (e.g. flushed to flash). The sink drops anything
+   * written after that point, because the next write continues there. Without it, the resume loop continues after
+   * the last byte written.
    */
   resumeOffset?(): number;
 }

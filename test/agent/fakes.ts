@@ -12,7 +12,10 @@ import type { Clock } from '../../src/util/clock.js';
 export class InstantClock implements Clock {
   constructor(public time = 1_700_000_000_000) {}
   now(): number { return this.time; }
-  sleep(ms: number): Promise<void> { this.time += Math.max(0, ms); return Promise.resolve(); }
+  sleep(ms: number): Promise<void> {
+    // A macrotask later, so work that settles in microtasks (a self-test) wins a race against a deadline.
+    return new Promise((resolve) => setImmediate(() => { this.time += Math.max(0, ms); resolve(); }));
+  }
 }
 
 /** An in-memory A/B target: sector-buffered writer, pending/trial/confirmed bookkeeping, a reboot. */
@@ -50,6 +53,7 @@ export class FakeTarget implements ImageTarget {
       return Promise.reject(otaError('resume-mismatch', 'not writing this image', false));
     }
     this.stagedPart = part;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     let pos = resumeAt;
     let durable = resumeAt;
@@ -134,6 +138,7 @@ export class FakeCdn implements PayloadFetcher {
     if (partial && start >= this.payload.length) return Promise.reject(otaError('http-status', '416', false, { status: 416 }));
     const stopAt = partial ? end : this.payload.length;
     const drop = this.drops.shift();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     return request.start({ offset: start, partial, total: this.payload.length, validator: this.etag }).then(function () {
       let at = start;

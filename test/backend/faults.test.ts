@@ -123,6 +123,18 @@ describe('fault injection', () => {
     expect(reply.reset).toBe(true);
   });
 
+  it('drop and stall also act on 204 answers of the device API', async () => {
+    backend.faults.add({ route: 'device-api', kind: 'drop', serial: 'F1' });
+    const check = `GET /api/v0/releases/latest/url?device_serial=F1&hardware_version=evt&software_type=main&current_version=1.1.0 HTTP/1.1\r\nHost: x\r\nMemfault-Project-Key: ${backend.projectKey}\r\nConnection: close\r\n\r\n`;
+    const dropped = await captureUntilClose(backend.baseUrl, check);
+    expect(dropped.head).toBe('');
+    backend.faults.add({ route: 'device-api', kind: 'stall', ms: 500, serial: 'F1' });
+    const stalled = await captureUntilClose(backend.baseUrl, check);
+    expect(stalled.status).toBe(204);
+    expect(stalled.headers['memfault-reason']).toBe('latest');
+    expect(stalled.firstByteAfterMs).toBeGreaterThanOrEqual(450);
+  });
+
   it('stall: nothing arrives during the stall, then the full answer', async () => {
     backend.faults.add({ route: 'cdn', kind: 'stall', ms: 800 });
     const reply = await captureUntilClose(backend.cdnBaseUrl, get('F1'));

@@ -78,7 +78,7 @@ describe('SlotTarget', () => {
     const flash = dev.flash as SimFlash;
     const writer = await dev.target().begin({ size: v2.length, version: '2.0.0', sha256: sha256(v2) }, 0);
     let durable = 0;
-    flash.armCut({ op: flash.ops + 7, mode: 'torn-unstable' }); // the first write into sector 1
+    flash.armCut({ op: flash.ops + 8, mode: 'torn-unstable' }); // the sixth chunk, inside sector 1
     try {
       for (let at = 0; at < v2.length; at += 1000) {
         await writer.write(v2.subarray(at, Math.min(at + 1000, v2.length)));
@@ -92,7 +92,8 @@ describe('SlotTarget', () => {
     const t = dev.target();
     const before = flash.eraseCounts();
     await stage(t, v2, '2.0.0', 1000, durable);
-    expect(flash.eraseCounts().map((n, i) => n - before[i])).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 0]);
+    // Record copy 0 once (the staged record); slot B: sector 1 again (it held the torn tail), then sector 2.
+    expect(flash.eraseCounts().map((n, i) => n - before[i])).toEqual([1, 0, 0, 0, 0, 0, 0, 1, 1, 0]);
     expect(flash.peek(dev.layout.slots[1].offset, v2.length)).toEqual(v2);
     await t.activate();
     expect((await dev.boot()).version).toBe('2.0.0');
@@ -111,6 +112,28 @@ describe('SlotTarget', () => {
     expect(await code(t.begin({ size: v2.length + 1, version: '2.0.0' }, 4096))).toBe('resume-mismatch');
     expect(await code(t.begin(part, 4096))).toBe('ok');
     expect(await code(t.begin({ size: 1 << 20, version: '9' }, 0))).toBe('image-too-large');
+  });
+
+  it('a resume of an image already recorded staged re-verifies it (at the end) or re-marks it writing (inside)', async () => {
+    const dev = device();
+    await dev.provision(v1, '1.0.0');
+    await dev.boot();
+    const flash = dev.flash as SimFlash;
+    const t = dev.target();
+    await stage(t, v2, '2.0.0');
+    const seq = t.slots.record()!.seq;
+    const ops = flash.ops;
+    const atEnd = await t.begin({ size: v2.length, version: '2.0.0', sha256: sha256(v2) }, v2.length);
+    await atEnd.finish();
+    expect(t.slots.record()!.seq).toBe(seq); // nothing rewritten
+    expect(flash.ops - ops).toBe(1); // only the settle replay
+    const inside = await t.begin({ size: v2.length, version: '2.0.0', sha256: sha256(v2) }, 4096);
+    expect(t.slots.entry(1).state).toBe('writing');
+    for (let at = 4096; at < v2.length; at += 1000) await inside.write(v2.subarray(at, Math.min(at + 1000, v2.length)));
+    await inside.finish();
+    expect(t.slots.entry(1).state).toBe('staged');
+    await t.activate();
+    expect((await dev.boot()).version).toBe('2.0.0');
   });
 
   it('rejects wrong sizes and digests and never records such an image staged', async () => {

@@ -1,7 +1,7 @@
 // Shared pieces of the mbedTLS transport tests: building the wasm module on demand and local TLS servers.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Connection } from '../../src/http/transport.js';
@@ -60,13 +60,16 @@ export function pattern(offset: number, length: number): Buffer {
 /** Starts a TLS server with `options` on 127.0.0.1, port 0. */
 export function startServer(options: TlsOptions, behaviour: ServerBehaviour = echo): Promise<TestServer> {
   const servernames: (string | false)[] = [];
-  const sockets = new Set<TLSSocket>();
+  const sockets = new Set<Socket>();
   const server = createServer(options, (socket) => {
     servernames.push(socket.servername ?? false);
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => { /* the client side asserts */ });
     behaviour(socket);
+  });
+  // Raw TCP sockets, so close() also ends connections still in their handshake.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
   server.on('tlsClientError', () => { /* expected in failure tests */ });
   return new Promise((resolve) => {

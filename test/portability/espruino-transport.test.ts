@@ -111,6 +111,37 @@ describe('EspruinoTransport', () => {
     expect(tls.peers[0].ended).toBe(true);
   });
 
+  it('closes with a retryable receive-overflow instead of queueing past its limit (Espruino cannot pause a sender)', async () => {
+    const tls = new FakeNet('tls', (peer) => {
+      peer.accept();
+      setTimeout(() => peer.send(payload(5000)), 1);
+    });
+    const transport = new EspruinoTransport({ runtime: fakeRuntime({ tls }), maxQueuedBytes: 2048 });
+    const connection = await transport.connect({ host: 'h', port: 443, tls: true, timeoutMs: 1000 });
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(connection.read()).rejects.toMatchObject({ code: 'receive-overflow', retryable: true });
+    expect(tls.peers[0].ended).toBe(true);
+  });
+
+  it('hands chunks to a waiting reader without queueing them', async () => {
+    const tls = new FakeNet('tls', (peer) => peer.accept());
+    const transport = new EspruinoTransport({ runtime: fakeRuntime({ tls }), maxQueuedBytes: 600 });
+    const connection = await transport.connect({ host: 'h', port: 443, tls: true, timeoutMs: 1000 });
+    let total = 0;
+    for (let i = 0; i < 10; i++) {
+      const next = connection.read();
+      tls.peers[0].send(payload(536));
+      total += (await next)?.length ?? 0;
+    }
+    expect(total).toBe(5360);
+  });
+
+  it('rejects with connect-failed when the firmware throws while creating the socket', async () => {
+    const net = { connect: () => { throw new Error('Unable to create socket'); } };
+    const transport = new EspruinoTransport({ runtime: fakeRuntime({ net }) });
+    await expect(transport.connect({ host: 'h', port: 80, tls: false, timeoutMs: 1000 })).rejects.toMatchObject({ code: 'connect-failed', retryable: true });
+  });
+
   it('says so when the board has no tls module', async () => {
     const transport = new EspruinoTransport({ runtime: fakeRuntime({}) });
     await expect(transport.connect({ host: 'h', port: 443, tls: true, timeoutMs: 20 }))

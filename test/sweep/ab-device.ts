@@ -27,6 +27,8 @@ export interface SweepGeometry {
   imageSize: number;
   /** Bytes per ImageWriter.write call. */
   chunk: number;
+  /** ECC part: a torn unit fails to read instead of reading random bits. */
+  ecc?: boolean;
 }
 
 /** An update in a scenario. */
@@ -60,7 +62,7 @@ export const SCENARIOS: Scenario[] = [
 
 /** Name of a geometry, for reports. */
 export function geometryName(g: SweepGeometry): string {
-  return `${g.preset}/a${g.writeAlign}/e${g.eraseValue === 0 ? '00' : 'ff'}`;
+  return `${g.preset}/a${g.writeAlign}/e${g.eraseValue === 0 ? '00' : 'ff'}${g.ecc ? '/ecc' : ''}`;
 }
 
 /** Image and chunk sizes per preset: small, unaligned, and crossing sector boundaries. */
@@ -79,6 +81,8 @@ export function geometryMatrix(full: boolean): SweepGeometry[] {
   for (const preset of ['uniform-4k', 'stm32f4-mixed', 'pages-512'] as GeometryPreset[]) {
     for (const align of [1, 4, 8, 16, 32]) for (const erase of [0xff, 0x00]) out.push(sweepGeometry(preset, align, erase));
   }
+  // ECC parts (STM32L4/H7-like: 8- or 32-byte units whose torn reads fault).
+  out.push({ ...sweepGeometry('uniform-4k', 8, 0xff), ecc: true }, { ...sweepGeometry('stm32f4-mixed', 32, 0xff), ecc: true });
   return out;
 }
 
@@ -103,7 +107,8 @@ async function provisionedFlash(g: SweepGeometry, scenario: Scenario): Promise<{
   const key = geometryName(g) + '|' + scenario.name;
   const cached = provisioned.get(key);
   if (cached) return cached;
-  const flash = new SimFlash(presetGeometry(g.preset, g.writeAlign, g.eraseValue), { strict: true, allowReplay: true });
+  const flash = new SimFlash(presetGeometry(g.preset, g.writeAlign, g.eraseValue), { strict: true, allowReplay: true,
+    faults: { eccOnTorn: g.ecc ?? false } });
   const images = new Map<string, KnownImage>();
   images.set(FACTORY, { bytes: buildFirmwareImage({ version: FACTORY, size: g.imageSize }), index: 0, behaviour: 'healthy' });
   scenario.updates.forEach((u, i) => {
@@ -148,6 +153,9 @@ export function neededSlots(r: BootRecord): number[] {
   return out;
 }
 
+/** Deliberate bugs, to prove the checks bite. */
+export type Misbehaviour = 'none' | 'erase-fallback';
+
 /** The A/B device under a plan of updates. */
 class AbSubject implements SweepSubject {
   flashes: SimFlash[];
@@ -162,7 +170,7 @@ class AbSubject implements SweepSubject {
   private lastBoot: BootResult | null = null;
 
   constructor(private readonly g: SweepGeometry, private readonly scenario: Scenario, flash: SimFlash,
-    private readonly images: Map<string, KnownImage>) {
+    private readonly images: Map<string, KnownImage>, private readonly misbehave: Misbehaviour = 'none') {
     this.flashes = [flash];
     this.settleLeft = scenario.settleBoots;
     this.device = new SimDevice({ flash, softwareType: SOFTWARE_TYPE, hashes: nodeHashes });
@@ -225,6 +233,10 @@ class AbSubject implements SweepSubject {
       await writer.finish();
       this.journal.durable = image.bytes.length;
       await target.activate();
+      if (this.misbehave === 'erase-fallback') {
+        const fallback = this.device.layout.slots[1 - slot];
+        await fallback.erase(0, fallback.geometry.sectors[0].size);
+      }
       return;
     }
   }
@@ -299,13 +311,13 @@ async function baselineErases(g: SweepGeometry, scenario: Scenario): Promise<num
 }
 
 /** The sweep case for `scenario` on geometry `g`. */
-export function abDeviceCase(scenario: Scenario, g: SweepGeometry): SweepCase {
+export function abDeviceCase(scenario: Scenario, g: SweepGeometry, misbehave: Misbehaviour = 'none'): SweepCase {
   return {
     name: scenario.name,
     config: geometryName(g),
     async make(seed: number): Promise<SweepSubject> {
       const base = await provisionedFlash(g, scenario);
-      return new AbSubject(g, scenario, base.flash.clone(seed), base.images);
+      return new AbSubject(g, scenario, base.flash.clone(seed), base.images, misbehave);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { SimFlash } from '../../hal/sim/sim-flash.js';
 import type { CutMode, PowerCut } from '../../hal/sim/faults.js';
-import { CUT_MODES } from '../../hal/sim/faults.js';
+import { CUT_MODES, TORN_MODES } from '../../hal/sim/faults.js';
 import { randomInt, seededRandom } from '../../hal/sim/random.js';
 import { isOtaError } from '../../src/util/errors.js';
 
@@ -51,17 +51,20 @@ export interface RunOutcome {
   ops: number[];
 }
 
+/** tornAt meaning "the last unit or sector of the operation" (SimFlash clamps it). */
+export const LAST = 0x7fffffff;
+
 /** Stop a run that does not converge. */
 export const MAX_CYCLES = 60;
 
 /** Runs one subject under a schedule to completion. */
-export async function runSubject(kase: SweepCase, seed: number, schedule: CutSchedule): Promise<RunOutcome> {
+export async function runSubject(kase: SweepCase, seed: number, schedule: CutSchedule, first?: AimedCut): Promise<RunOutcome> {
   const subject = await kase.make(seed);
   const start = subject.flashes.map((f) => f.ops);
   const since = (): number[] => subject.flashes.map((f, i) => f.ops - start[i]);
   const done: AimedCut[] = [];
   const violations = subject.violations;
-  let armed: AimedCut | null = schedule(0, since());
+  let armed: AimedCut | null = first ?? schedule(0, since());
   const arm = (): void => {
     subject.flashes.forEach((f) => f.armCut(null));
     if (armed !== null) {
@@ -170,6 +173,8 @@ export interface SweepOptions {
   modes?: CutMode[];
   /** Every `stride`-th op for the single-cut pass (default 1: every op). */
   stride?: number;
+  /** Where torn modes tear: a seeded random unit/sector, and/or the last one (default ['random']). */
+  tears?: ('random' | 'last')[];
   /** Linear multi-cut schedules to run, starting at evenly spread ops (default 0). */
   linear?: number;
   /** Seeded random multi-cut schedules (up to 5 cuts) to run (default 0). */
@@ -206,8 +211,13 @@ export async function sweepCase(kase: SweepCase, options: SweepOptions): Promise
   for (let flash = 0; flash < base.ops.length; flash++) {
     for (let op = 0; op < base.ops[flash]; op += stride) {
       for (const mode of modes) {
-        const seed = (options.seed * 7919 + op * 131 + modes.indexOf(mode) * 17 + flash) >>> 0;
-        record(`single ${describe([{ flash, op, mode, seed }])}`, seed, await runSubject(kase, seed, singleCut(flash, op, mode, seed)));
+        const tears = TORN_MODES.includes(mode) ? options.tears ?? ['random'] : ['random'];
+        for (const tear of tears) {
+          const seed = (options.seed * 7919 + op * 131 + modes.indexOf(mode) * 17 + flash + (tear === 'last' ? 7 : 0)) >>> 0;
+          const cut: AimedCut = { flash, op, mode, seed };
+          if (tear === 'last') cut.tornAt = LAST;
+          record(`single ${describe([cut])}`, seed, await runSubject(kase, seed, () => null, cut));
+        }
       }
     }
   }

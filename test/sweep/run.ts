@@ -12,8 +12,8 @@ function option(name: string): string | undefined {
 }
 
 /** The sweep sizes. */
-export function sweepPlan(full: boolean): { linear: number; random: number } {
-  return full ? { linear: 6, random: 12 } : { linear: 2, random: 3 };
+export function sweepPlan(full: boolean): { linear: number; random: number; tears: ('random' | 'last')[] } {
+  return full ? { linear: 6, random: 12, tears: ['random', 'last'] } : { linear: 2, random: 3, tears: ['random'] };
 }
 
 /** Runs the sweep and returns its report (used by the runner and by the vitest wrapper). */
@@ -26,7 +26,7 @@ export async function runSweep(full: boolean, seed: number, filter: { scenario?:
       const kase = abDeviceCase(scenario, g);
       if (filter.scenario && scenario.name !== filter.scenario) continue;
       if (filter.geometry && !kase.config.includes(filter.geometry)) continue;
-      mergeReport(report, await sweepCase(kase, { seed, linear: plan.linear, random: plan.random,
+      mergeReport(report, await sweepCase(kase, { seed, linear: plan.linear, random: plan.random, tears: plan.tears,
         onRun: (_o, f) => { if (f) onFailure(f); } }));
     }
   }
@@ -54,10 +54,12 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   const rate = Math.round(report.cutPoints / seconds);
-  console.log(`sweep ${full ? 'full' : 'default'}: ${report.scenarios} scenarios, ${report.runs} runs, ${report.cutPoints} cut points ` +
+  const scenarios = new Set(SCENARIOS.map((x) => x.name)).size;
+  console.log(`sweep ${full ? 'full' : 'default'}: ${scenarios} scenarios x ${report.scenarios / scenarios} geometries, ${report.runs} runs, ${report.cutPoints} cut points ` +
     `(${Object.entries(report.modes).map(([k, v]) => `${k} ${v}`).join(', ')}), ${report.failures.length} failures, ` +
     `${rate} cut points/s`);
-  console.log(JSON.stringify({ scenarios: report.scenarios, cutPoints: report.cutPoints, failures: report.failures.length }));
+  console.log(JSON.stringify({ scenarios, cutPoints: report.cutPoints, failures: report.failures.length, cases: report.scenarios,
+    runs: report.runs, cutPointsPerSecond: rate }));
   process.exitCode = report.failures.length === 0 ? 0 : 1;
 }
 

@@ -54,15 +54,16 @@ function closeServer(server: NetServer | TlsServer, sockets: Socket[]): Promise<
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A TLS echo server recording SNI; `serve` may replace the echo. */
-async function tlsServer(options: TlsOptions, serve?: (socket: TLSSocket) => void): Promise<RunningServer> {
+/** A TLS echo server recording SNI; `serve` may replace the echo (`raw` is the TCP socket under the TLS one). */
+async function tlsServer(options: TlsOptions, serve?: (socket: TLSSocket, raw: Socket) => void): Promise<RunningServer> {
   const sni: (string | false)[] = [];
   const ended: Promise<void>[] = [];
   const sockets: Socket[] = [];
   const server = createTlsServer(options, (socket) => {
-    sni.push(socket.servername ?? false);
+    sni.push((socket as TLSSocket & { servername?: string | false }).servername ?? false);
     ended.push(new Promise((resolve) => socket.once('end', () => resolve())));
-    if (serve) serve(socket);
+    const raw = sockets.find((candidate) => candidate.remotePort === socket.remotePort) as Socket;
+    if (serve) serve(socket, raw);
     else {
       socket.on('data', (data) => socket.write(data));
       socket.on('end', () => socket.end());
@@ -85,6 +86,11 @@ async function tcpServer(onSocket: (socket: Socket) => void): Promise<RunningSer
   });
   const port = await listen(server);
   return { port, sni: [], ended: [], close: () => closeServer(server, sockets) };
+}
+
+/** Waits (bounded) until the server has accepted `count` TLS connections: it may finish after the client does. */
+async function accepted(server: RunningServer, count: number): Promise<void> {
+  for (let i = 0; i < 500 && server.sni.length < count; i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 function serverOptions(cert: CertKey, extra: TlsOptions = {}): TlsOptions {
@@ -141,6 +147,7 @@ export function describeTransportConformance(name: string, makeTransport: MakeTr
           const server = await tlsServer(serverOptions(pkis[kind].leaf));
           try {
             const connection = await open(server, 'localhost');
+            await accepted(server, 1);
             expect(server.sni).toEqual(['localhost']);
             expect(connection.info?.servername).toBe('localhost');
             const message = randomBytes(3000);
@@ -158,6 +165,7 @@ export function describeTransportConformance(name: string, makeTransport: MakeTr
           const server = await tlsServer(serverOptions(pkis[kind].leaf));
           try {
             const connection = await open(server, '127.0.0.1', {}, 'localhost');
+            await accepted(server, 1);
             expect(server.sni).toEqual(['localhost']);
             connection.close();
           } finally {
@@ -169,6 +177,7 @@ export function describeTransportConformance(name: string, makeTransport: MakeTr
           const server = await tlsServer(serverOptions(pkis[kind].leaf));
           try {
             const connection = await open(server, '127.0.0.1');
+            await accepted(server, 1);
             expect(server.sni).toEqual([false]);
             connection.close();
             const wrong = await tlsServer(serverOptions(pkis[kind].wrongHostLeaf));
@@ -322,9 +331,9 @@ export function describeTransportConformance(name: string, makeTransport: MakeTr
     });
 
     it('reports a reset after the handshake as a retryable connection-reset', async () => {
-      const server = await tlsServer(serverOptions(anyKind().leaf), (socket) => {
+      const server = await tlsServer(serverOptions(anyKind().leaf), (socket, raw) => {
         socket.once('data', () => {
-          socket.write(Buffer.alloc(1000, 1), () => setTimeout(() => socket.resetAndDestroy(), 20));
+          socket.write(Buffer.alloc(1000, 1), () => setTimeout(() => raw.resetAndDestroy(), 20));
         });
       });
       try {

@@ -28,9 +28,9 @@ async function httpsServer(cert: { chainPem: string; keyPem: string }) {
   const sni: (string | false)[] = [];
   const server: Server = createServer({ cert: cert.chainPem, key: cert.keyPem }, (req, res) => {
     res.setHeader('Content-Type', 'text/plain');
-    res.end(`hello ${(req.socket as import('node:tls').TLSSocket).servername}`);
+    res.end(`hello ${(req.socket as import('node:tls').TLSSocket & { servername?: string }).servername}`);
   });
-  server.on('secureConnection', (socket) => sni.push(socket.servername ?? false));
+  server.on('secureConnection', (socket) => sni.push((socket as typeof socket & { servername?: string | false }).servername ?? false));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, sni, port: (server.address() as AddressInfo).port };
 }

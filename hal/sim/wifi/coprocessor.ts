@@ -89,10 +89,12 @@ export class WifiCoprocessor {
   }
 
   private async serve(request: Request): Promise<void> {
-    if (this.booted === null || this.port === null) return; // not running: the requester times out
+    const port = this.port;
+    const generation = this.generation;
+    if (this.booted === null || port === null) return; // not running: the requester times out
     if (request.seq === this.lastSeq && this.lastResponse !== null) {
       // A retransmission: the first answer was lost. Answer again without running the command twice.
-      await this.port.send(encodeFrame(this.lastResponse));
+      await port.send(encodeFrame(this.lastResponse));
       return;
     }
     let response: Uint8Array;
@@ -105,9 +107,11 @@ export class WifiCoprocessor {
       if (isOtaError(error) && error.code === 'power-cut') throw error;
       response = errorResponse(request.kind, request.seq, toOtaError(error, 'wifi-internal', false));
     }
+    // Work begun before a power cycle must not answer on the new link or fill the new cache.
+    if (generation !== this.generation) return;
     this.lastSeq = request.seq;
     this.lastResponse = response;
-    await this.port.send(encodeFrame(response));
+    await port.send(encodeFrame(response));
     if (reboot) await this.powerOn();
   }
 

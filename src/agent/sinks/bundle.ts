@@ -97,6 +97,7 @@ class BundleSink implements PayloadSink {
 export function bundleFormat(config: BundleConfig): SinkFormat {
   return {
     name: 'bundle',
+    headBytes: 4,
     recognizes: function (head: Uint8Array): boolean { return head.length >= 4 && hasMagic(head); },
     open: function (options: SinkOpen): Promise<PayloadSink> {
       const resume = options.resumeAt > 0 && isUnpackState(options.resumeState) ? options.resumeState : null;

@@ -7,7 +7,8 @@ import { otaError } from '../../util/errors.js';
 // queried, as the Memfault SDK does with its single binary.
 
 class RawImageSink implements PayloadSink {
-  constructor(private readonly writer: ImageWriter, private readonly options: SinkOpen, private readonly activateFn: () => Promise<void>) {}
+  constructor(private readonly writer: ImageWriter, private readonly options: SinkOpen, private readonly imageVersion: string | null,
+    private readonly activateFn: () => Promise<void>) {}
 
   /** Appends image bytes. */
   write(chunk: Uint8Array): Promise<void> {
@@ -44,18 +45,14 @@ class RawImageSink implements PayloadSink {
     return [this.options.softwareType];
   }
 
-  /** A raw image declares no version of its own. */
+  /** The version read from the image header, when there is one. */
   version(): string | null {
-    return null;
+    return this.imageVersion;
   }
 }
 
-/** The raw single-image format: the fallback when no other format recognizes the payload. */
-export const rawImageFormat: SinkFormat = {
-  name: 'raw',
-  recognizes: function (): boolean { return true; },
-  open: function (options: SinkOpen): Promise<PayloadSink> {
-    const target = targetFor(options.targets, options.softwareType);
+function openRaw(options: SinkOpen, version: string | null): Promise<PayloadSink> {
+  const target = targetFor(options.targets, options.softwareType);
     if (target === null) {
       return Promise.reject(otaError('no-target', 'No image target is configured for software type "' + options.softwareType +
         '"; map it to a flash target when creating the agent.', false, { softwareType: options.softwareType }));
@@ -65,9 +62,31 @@ export const rawImageFormat: SinkFormat = {
         '" slot holds ' + target.capacity() + '; build a smaller image or enlarge the slot.', false,
       { size: options.size, capacity: target.capacity() }));
     }
-    const part = { size: options.size, version: options.version !== null ? options.version : '' };
+    const part = { size: options.size, version: version !== null ? version : '' };
     return target.begin(part, options.resumeAt).then(function (writer) {
-      return new RawImageSink(writer, options, function () { return target.activate(); }) as PayloadSink;
+      return new RawImageSink(writer, options, part.version !== '' ? part.version : null, function () { return target.activate(); }) as PayloadSink;
     });
-  },
-};
+}
+
+/** Reads an image's version from its first bytes (its header), or null when it has none. */
+export type ImageVersionReader = (head: Uint8Array) => string | null;
+
+/**
+ * The raw single-image format, the fallback when no other format recognizes the payload. The image's version (for
+ * the slot record, and so for current_version) comes from /latest, else from `versionOf` reading the image header.
+ */
+export function rawImage(versionOf: ImageVersionReader | null, headBytes: number): SinkFormat {
+  return {
+    name: 'raw',
+    headBytes: headBytes,
+    recognizes: function (): boolean { return true; },
+    open: function (options: SinkOpen): Promise<PayloadSink> {
+      let version = options.version;
+      if (version === null && versionOf !== null && options.head.length > 0) version = versionOf(options.head);
+      return openRaw(options, version);
+    },
+  };
+}
+
+/** The raw format without a header reader. */
+export const rawImageFormat: SinkFormat = rawImage(null, 0);

@@ -32,6 +32,8 @@ export interface SinkOpen {
   /** The software type the device queried (a raw image goes to its target). */
   softwareType: string;
   targets: ImageTarget[];
+  /** The payload's first bytes (the format's headBytes), or an empty array when resuming. */
+  head: Uint8Array;
   /** Resume point: the payload offset and the sink state saved with it (offset 0 = fresh). */
   resumeAt: number;
   resumeState: unknown;
@@ -40,7 +42,9 @@ export interface SinkOpen {
 /** Opens sinks of one payload format. */
 export interface SinkFormat {
   name: string;
-  /** True when `head` (the first bytes, at least 16 or the whole payload) is this format. */
+  /** Bytes of the payload's start this format needs to see before it opens (the agent waits for the largest). */
+  headBytes: number;
+  /** True when `head` (the first bytes: at least the largest headBytes, or the whole payload) is this format. */
   recognizes(head: Uint8Array): boolean;
   open(options: SinkOpen): Promise<PayloadSink>;
 }

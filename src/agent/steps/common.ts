@@ -37,7 +37,7 @@ export function anyTrial(statuses: TargetStatus[]): boolean {
 /** Reports `error` and returns the backoff state (or a halted idle state for configuration errors). */
 export function fail(ctx: AgentContext, state: AgentState, error: OtaError): AgentState {
   const next = cloneState(state);
-  ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: error.retryable, message: error.message });
+  ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: error.retryable, message: error.message, details: error.details });
   next.lastError = error.code;
   const details = error.details !== undefined ? error.details : {};
   if (details.stopPolling === true) {

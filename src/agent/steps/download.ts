@@ -16,7 +16,6 @@ import { allStatus, anyTrial, fail, giveUp, settle } from './common.js';
 // flash sector), with the running checksums of the last snapshot at or below it. After a power cut the
 // download continues from there with Range + If-Range; a 200 or 416 restarts from zero once, never in a loop.
 
-const HEAD_BYTES = 16;
 /** Refresh a signed URL this long before its `expires`. */
 const EXPIRY_MARGIN_MS = 60000;
 
@@ -57,6 +56,12 @@ function resetLive(live: LiveDownload, release: ReleaseState): void {
   live.head = null;
   live.snapshots = fresh.snapshots;
   live.durable = 0;
+}
+
+function headBytes(ctx: AgentContext): number {
+  let most = 4;
+  for (let i = 0; i < ctx.formats.length; i++) if (ctx.formats[i].headBytes > most) most = ctx.formats[i].headBytes;
+  return most;
 }
 
 function formatFor(ctx: AgentContext, name: string): SinkFormat | null {
@@ -132,9 +137,11 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       format = recognize(ctx, head);
       download.format = format.name;
     }
-    return format.open({ size: total, version: release.version, softwareType: ctx.softwareType, targets: ctx.targets,
+    return format.open({ size: total, version: release.version, head: head, softwareType: ctx.softwareType, targets: ctx.targets,
       resumeAt: live.durable, resumeState: download.sink }).then(function (sink) {
       live.sink = sink;
+      // A version read from the payload (image header, manifest) is journaled with the next checkpoint.
+      if (release.version === null && sink.version() !== null) release.version = sink.version();
     });
   }
 
@@ -150,7 +157,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     }
     if (i >= chunk.length) return Promise.resolve();
     if (live.sink === null) {
-      const needed = Math.min(HEAD_BYTES, total - live.pos);
+      const needed = Math.min(headBytes(ctx), total - live.pos);
       if (dl().format === null && chunk.length - i < needed) {
         live.head = new Uint8Array(chunk.subarray(i));
         return Promise.resolve();

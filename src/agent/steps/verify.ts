@@ -17,7 +17,7 @@ export function reopenSink(ctx: AgentContext, state: AgentState): Promise<Payloa
   if (download.offset < release.size || download.format === null) return Promise.resolve(null);
   for (let i = 0; i < ctx.formats.length; i++) {
     if (ctx.formats[i].name === download.format) {
-      return ctx.formats[i].open({ size: release.size, version: release.version, softwareType: ctx.softwareType, targets: ctx.targets,
+      return ctx.formats[i].open({ size: release.size, version: release.version, head: new Uint8Array(0), softwareType: ctx.softwareType, targets: ctx.targets,
         resumeAt: release.size, resumeState: download.sink }).then(function (sink) {
         // A sink that needs its prefix replayed (a bundle header) is finished through the download step.
         return sink.replayPrefix() > 0 ? null : sink;

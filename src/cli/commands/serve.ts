@@ -5,6 +5,7 @@ import { dataDirOf, SERVER_FILE, type ServerRecord } from '../admin-client.js';
 import { intOption, stringOption, UsageError } from '../args.js';
 import type { CliIo, Command, ParsedArgs } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
+import { otaError } from '../../util/errors.js';
 
 /** Starts the backend for `ota serve` and records how to reach it in `<data>/server.json`; returns the running backend. */
 export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend> {
@@ -23,6 +24,11 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
     requireSni: Boolean(args.options['require-sni']),
     urlLifetimeSeconds: intOption(args, 'url-lifetime', 1, 7 * 24 * 3600),
     dailyRequestLimit: intOption(args, 'daily-limit', 1, 1_000_000_000),
+  }).catch((error: Error & { code?: string; port?: number }) => {
+    if (error.code === 'EADDRINUSE') {
+      throw otaError('port-in-use', `port ${error.port ?? port} is already in use (another \`ota serve\`?); pass --port P --cdn-port Q, or --port 0 for any free ports`, false);
+    }
+    throw error;
   });
   const record: ServerRecord = {
     baseUrl: backend.baseUrl, cdnBaseUrl: backend.cdnBaseUrl, caPath: backend.caPath, org: backend.org, project: backend.project,

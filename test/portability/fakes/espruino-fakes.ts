@@ -85,10 +85,12 @@ export class FakeStorage {
     return true;
   }
 
-  /** The file as a (memory-mapped) string, or undefined. */
-  read(name: string): string | undefined {
+  /** The file (or `length` bytes of it from `offset`) as a (memory-mapped) string, or undefined. */
+  read(name: string, offset?: number, length?: number): string | undefined {
     const file = this.files.get(name);
-    return file === undefined ? undefined : bytesToString(file);
+    if (file === undefined) return undefined;
+    const start = offset ?? 0;
+    return bytesToString(file.subarray(start, length === undefined ? file.length : start + length));
   }
 
   readJSON(name: string, noExceptions: boolean): unknown {

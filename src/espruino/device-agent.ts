@@ -1,0 +1,87 @@
+import type { ImageTarget } from '../../hal/image-target.js';
+import { createAgent } from '../agent/agent.js';
+import type { Agent } from '../agent/agent.js';
+import type { SelfTest } from '../agent/context.js';
+import type { AgentEvent } from '../agent/events.js';
+import { apiOverHttp, fetcherOverHttp } from '../agent/http-adapter.js';
+import type { Journal } from '../agent/journal.js';
+import type { Policy } from '../agent/policy.js';
+import { bundleFormat } from '../agent/sinks/bundle.js';
+import { HttpClient } from '../http/client.js';
+import type { Clock } from '../util/clock.js';
+import { espruinoClock } from './clock.js';
+import { nativeHashes } from './native-hashes.js';
+import type { EspruinoRuntime } from './runtime.js';
+import { deviceRuntime } from './runtime.js';
+import type { EspruinoEvent } from './tls-warning.js';
+import { EspruinoTransport } from './transport.js';
+import { espruinoTrust } from './trust.js';
+
+// The agent wired for an Espruino board: sockets from require("net"/"tls"), bundles authenticated by HMAC-SHA256 over
+// the native SHA-256 (unsigned ones refused unless allowUnsigned), a small working buffer, and load() as the reboot.
+
+/** Options of createEspruinoAgent. */
+export interface EspruinoAgentOptions {
+  api: { baseUrl: string; projectKey: string };
+  device: { serial: string; hardwareVersion: string };
+  softwareType: string;
+  targets: ImageTarget[];
+  journal: Journal;
+  /** The per-device HMAC key that bundle manifests are MACed with (COSE_Mac0); required unless allowUnsigned. */
+  hmacKey?: Uint8Array;
+  keyId?: Uint8Array | null;
+  /** Development only: accept unsigned bundles. */
+  allowUnsigned?: boolean;
+  /** Sequence of the last confirmed bundle (anti-rollback); 0 when none. */
+  installedSequence?: () => number;
+  policy?: { [K in keyof Policy]?: Policy[K] };
+  /** Agent events and the adapters' warnings (type "warning"). */
+  onEvent?: (event: AgentEvent | EspruinoEvent) => void;
+  selfTest?: SelfTest;
+  /** Restarts into the new application; default load() (reset, then .bootcde runs the loader). */
+  reboot?: () => Promise<void>;
+  /** Working buffer in bytes (1 KiB and up); default 1024. */
+  bufferSize?: number;
+  /** Bytes the socket may queue ahead of the reader; default 8192. */
+  maxQueuedBytes?: number;
+  clock?: Clock;
+  random?: () => number;
+  runtime?: EspruinoRuntime;
+}
+
+declare function load(): void;
+
+function reload(): Promise<void> {
+  load();
+  return Promise.resolve();
+}
+
+/** Creates the agent for an Espruino device; throws `espruino-unsigned-refused` without an HMAC key or allowUnsigned. */
+export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
+  const runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+  const trust = espruinoTrust({ hmacKey: options.hmacKey, keyId: options.keyId, allowUnsigned: options.allowUnsigned, runtime: runtime });
+  const clock = options.clock !== undefined ? options.clock : espruinoClock(runtime);
+  const transport = new EspruinoTransport({ runtime: runtime, onEvent: options.onEvent, maxQueuedBytes: options.maxQueuedBytes });
+  const client = new HttpClient({ transport: transport, clock: clock, bufferSize: options.bufferSize !== undefined ? options.bufferSize : 1024 });
+  const installed = options.installedSequence;
+  return createAgent({
+    api: options.api,
+    device: options.device,
+    softwareType: options.softwareType,
+    transport: { http: apiOverHttp(client), fetcher: fetcherOverHttp(client) },
+    targets: options.targets,
+    journal: options.journal,
+    clock: clock,
+    random: options.random !== undefined ? options.random : Math.random,
+    policy: options.policy,
+    onEvent: options.onEvent,
+    selfTest: options.selfTest,
+    reboot: options.reboot !== undefined ? options.reboot : reload,
+    formats: [bundleFormat({
+      trust: trust,
+      hashes: nativeHashes({ runtime: runtime }),
+      hardwareVersion: options.device.hardwareVersion,
+      installedSequence: installed !== undefined ? installed : function (): number { return 0; },
+    })],
+  });
+}

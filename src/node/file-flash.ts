@@ -1,0 +1,152 @@
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import type { Flash, FlashGeometry, FlashSector } from '../../hal/flash.js';
+import { flashSize } from '../../hal/flash.js';
+import type { OtaError } from '../util/errors.js';
+import { otaError } from '../util/errors.js';
+
+// A flash part backed by a file: NOR semantics (program = AND, or OR on 0x00-erased parts; erase whole sectors),
+// every operation written through and fsynced before it resolves. Killing the process is then a real power loss:
+// whatever reached the file is what the next process boots from. Synchronous I/O on purpose, so an operation is
+// never half-queued when the process dies between two of them.
+
+/** Options for FileFlash.open. */
+export interface FileFlashOptions {
+  /** fsync after every mutating operation (default true; tests that only want persistence may turn it off). */
+  sync?: boolean;
+}
+
+/** A Flash over a file of exactly the geometry's size. */
+export class FileFlash implements Flash {
+  readonly geometry: FlashGeometry;
+  private fd: number | null;
+  private readonly size: number;
+  private readonly sync: boolean;
+  private opCount = 0;
+  private readonly erases: number[];
+
+  private constructor(readonly path: string, geometry: FlashGeometry, fd: number, sync: boolean) {
+    this.geometry = geometry;
+    this.fd = fd;
+    this.size = flashSize(geometry);
+    this.sync = sync;
+    this.erases = geometry.sectors.map(() => 0);
+  }
+
+  /** Opens `path`, creating it fully erased when missing. Rejects a file of another size. */
+  static open(path: string, geometry: FlashGeometry, options: FileFlashOptions = {}): FileFlash {
+    const size = flashSize(geometry);
+    const fresh = !existsSync(path);
+    const fd = openSync(path, fresh ? 'w+' : 'r+');
+    const flash = new FileFlash(path, geometry, fd, options.sync ?? true);
+    if (fresh) {
+      const chunk = new Uint8Array(Math.min(size, 65536)).fill(geometry.eraseValue);
+      for (let at = 0; at < size; at += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+      fsyncSync(fd);
+    } else {
+      const actual = fstatSync(fd).size;
+      if (actual !== size) {
+        closeSync(fd);
+        throw otaError('flash-file-size', `Flash image ${path} is ${actual} bytes, the geometry needs ${size}; delete it or ` +
+          'open it with the geometry it was made with.', false, { path, size, actual });
+      }
+    }
+    return flash;
+  }
+
+  /** Mutating operations done through this handle. */
+  get ops(): number {
+    return this.opCount;
+  }
+
+  /** Erases per sector through this handle. */
+  eraseCounts(): number[] {
+    return this.erases.slice();
+  }
+
+  /** Reads `length` bytes from the file. */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const bad = this.check('read', offset, length, false);
+    if (bad !== null) return Promise.reject(bad);
+    const out = new Uint8Array(length);
+    this.readInto(out, offset);
+    return Promise.resolve(out);
+  }
+
+  /** Programs aligned `data`: only erased-direction bits change. */
+  write(offset: number, data: Uint8Array): Promise<void> {
+    const bad = this.check('write', offset, data.length, true);
+    if (bad !== null) return Promise.reject(bad);
+    const cells = new Uint8Array(data.length);
+    this.readInto(cells, offset);
+    const ones = this.geometry.eraseValue !== 0;
+    for (let i = 0; i < cells.length; i++) cells[i] = ones ? cells[i] & data[i] : cells[i] | data[i];
+    this.opCount++;
+    this.put(cells, offset);
+    return Promise.resolve();
+  }
+
+  /** Erases the whole sectors covering exactly [offset, offset + length). */
+  erase(offset: number, length: number): Promise<void> {
+    const bad = this.check('erase', offset, length, false);
+    if (bad !== null) return Promise.reject(bad);
+    const sectors = this.sectorsExactly(offset, length);
+    if (sectors === null) {
+      return Promise.reject(otaError('flash-erase-unaligned', `Erase of [${offset}, ${offset + length}) does not cover whole ` +
+        'sectors; erase from a sector start to a sector end.', false, { offset, length }));
+    }
+    this.opCount++;
+    for (const index of sectors) {
+      const s: FlashSector = this.geometry.sectors[index];
+      this.put(new Uint8Array(s.size).fill(this.geometry.eraseValue), s.offset);
+      this.erases[index]++;
+    }
+    return Promise.resolve();
+  }
+
+  /** Closes the file; later operations fail. */
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private readInto(out: Uint8Array, offset: number): void {
+    let done = 0;
+    while (done < out.length) {
+      const n = readSync(this.fd as number, out, done, out.length - done, offset + done);
+      if (n <= 0) break;
+      done += n;
+    }
+  }
+
+  private put(bytes: Uint8Array, offset: number): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd as number, bytes, done, bytes.length - done, offset + done);
+    if (this.sync) fsyncSync(this.fd as number);
+  }
+
+  private check(op: string, offset: number, length: number, aligned: boolean): OtaError | null {
+    if (this.fd === null) return otaError('flash-closed', `${op} on closed flash file ${this.path}; open it again.`, false);
+    if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 && offset + length <= this.size)) {
+      return otaError('flash-out-of-range', `${op} of ${length} bytes at ${offset} is outside the ${this.size}-byte device.`, false,
+        { op, offset, length, size: this.size });
+    }
+    const align = this.geometry.writeAlign;
+    if (aligned && (offset % align !== 0 || length % align !== 0)) {
+      return otaError('flash-misaligned', `Write of ${length} bytes at ${offset} is not aligned to the ${align}-byte program ` +
+        `unit; pad the data and start on a multiple of ${align}.`, false, { offset, length, writeAlign: align });
+    }
+    return null;
+  }
+
+  private sectorsExactly(offset: number, length: number): number[] | null {
+    const out: number[] = [];
+    let at = offset;
+    this.geometry.sectors.forEach((s, i) => {
+      if (at < offset + length && s.offset === at) {
+        out.push(i);
+        at += s.size;
+      }
+    });
+    return at === offset + length && length > 0 ? out : null;
+  }
+}

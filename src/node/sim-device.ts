@@ -1,0 +1,258 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Flash, FlashGeometry } from '../../hal/flash.js';
+import { FlashArea, uniformGeometry } from '../../hal/flash.js';
+import type { ImageTarget } from '../../hal/image-target.js';
+import type { BootResult } from '../../hal/sim/bootloader.js';
+import { SimDevice as SimMcu } from '../../hal/sim/sim-device.js';
+import type { LayoutSpec } from '../../hal/sim/layout.js';
+import { SimFlash } from '../../hal/sim/sim-flash.js';
+import { WifiCoprocessor } from '../../hal/sim/wifi/coprocessor.js';
+import { SerialLink } from '../../hal/sim/wifi/serial-link.js';
+import { WifiTarget } from '../../hal/sim/wifi/wifi-target.js';
+import { createAgent } from '../agent/agent.js';
+import type { Agent, AgentNetwork, CycleResult } from '../agent/agent.js';
+import type { AgentEvent } from '../agent/events.js';
+import { networkOverHttp } from '../agent/http-adapter.js';
+import { Journal } from '../agent/journal.js';
+import type { Policy } from '../agent/policy.js';
+import { bundleFormat } from '../agent/sinks/bundle.js';
+import type { AgentState } from '../agent/state.js';
+import { decodeState } from '../agent/state.js';
+import type { TrustPolicy } from '../bundle/header.js';
+import { HttpClient } from '../http/client.js';
+import type { Transport } from '../http/transport.js';
+import type { Clock, Random } from '../util/clock.js';
+import { FileFlash } from './file-flash.js';
+import { systemClock } from './clock.js';
+import { nodeHashes } from './crypto.js';
+import { NodeTlsTransport } from './transports/tls.js';
+import { TcpTransport } from './transports/tcp.js';
+
+// A simulated device for Node: the main MCU (bootloader, A/B banks, the agent's journal area) and the WiFi
+// co-processor behind its serial link, a clock and the agent. With `dir`, both flashes are files, so killing the
+// process is a real power loss and running it again resumes. Every boot() is a power-on: all objects above the
+// flash are rebuilt, nothing survives in RAM.
+
+/** Sectors of the main MCU: 2 boot-record sectors, 2 journal sectors, then slots A and B. */
+export const MAIN_SECTOR_SIZE = 4096;
+const MAIN_SLOT_SECTORS = 64;
+const WIFI_SLOT_SECTORS = 32;
+
+/** How a simulated device is built. */
+export interface SimDeviceOptions {
+  /** Directory for file-backed flash (main.flash, wifi.flash); in-memory SimFlash when absent. */
+  dir?: string;
+  /** Explicit flash parts (sweeps pass SimFlash with armed power cuts). */
+  mainFlash?: Flash & { powerCycle?: () => void };
+  wifiFlash?: Flash & { powerCycle?: () => void };
+  /** Geometry of a created main flash (default: 4 KiB sectors, 2 + 2 + 2 x 64). */
+  mainGeometry?: FlashGeometry;
+  wifiGeometry?: FlashGeometry;
+  serial: string;
+  hardwareVersion: string;
+  /** Software type of the main MCU, the one the device queries (default "main-fw"). */
+  softwareType?: string;
+  /** Include the WiFi co-processor (default true). */
+  wifi?: boolean;
+  wifiType?: string;
+  /** Serial link speed (default 2 000 000 baud, so a simulated transfer stays short in real time). */
+  baud?: number;
+  api: { baseUrl: string; projectKey: string };
+  /** Trusted roots (DER) for HTTPS. */
+  ca?: Uint8Array[];
+  /** Network ports (default: HTTP client over node:tls / TCP). */
+  network?: AgentNetwork;
+  transport?: Transport;
+  clock?: Clock;
+  random?: Random;
+  policy?: { [K in keyof Policy]?: Policy[K] };
+  /** Bundle trust (default: unsigned bundles and raw images accepted, for development). */
+  trust?: TrustPolicy;
+  onEvent?: (event: AgentEvent) => void;
+  /** HTTP working buffer (bytes). */
+  bufferSize?: number;
+}
+
+/** What one power-on did. */
+export interface DeviceBoot {
+  main: BootResult;
+  wifi: BootResult | null;
+  /** Extra boots because the image crashed on boot. */
+  crashes: number;
+}
+
+/** A slot of one MCU, for status displays. */
+export interface SlotView {
+  slot: number;
+  state: string;
+  version: string;
+  size: number;
+  attempts: number;
+}
+
+/** Everything `ota device status` shows. */
+export interface DeviceStatus {
+  main: { softwareType: string; running: string | null; trial: boolean; slots: SlotView[] };
+  wifi: { softwareType: string; running: string | null; trial: boolean; slots: SlotView[] } | null;
+  journal: { seq: number; bank: number; offset: number; state: AgentState | null }[];
+  agent: AgentState | null;
+}
+
+function mainLayout(geometry: FlashGeometry): LayoutSpec {
+  const n = geometry.sectors.length;
+  const half = 4 + Math.floor((n - 4) / 2);
+  return { records: [0, 2], a: [4, half], b: [half, n] };
+}
+
+/** A simulated two-MCU device running the agent. */
+export class SimDevice {
+  readonly mainFlash: Flash & { powerCycle?: () => void };
+  readonly wifiFlash: (Flash & { powerCycle?: () => void }) | null;
+  readonly main: SimMcu;
+  readonly wifi: WifiCoprocessor | null;
+  readonly journalArea: FlashArea;
+  readonly clock: Clock;
+  readonly softwareType: string;
+  agent: Agent | null = null;
+  targets: ImageTarget[] = [];
+  lastBoot: DeviceBoot | null = null;
+  private readonly options: SimDeviceOptions;
+  private linkSeed = 1;
+  private client: HttpClient | null = null;
+  private rebooted = 0;
+
+  /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given. */
+  constructor(options: SimDeviceOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.softwareType = options.softwareType ?? 'main-fw';
+    const mainGeometry = options.mainGeometry ?? uniformGeometry(MAIN_SECTOR_SIZE, 4 + 2 * MAIN_SLOT_SECTORS, 8, 0xff);
+    const wifiGeometry = options.wifiGeometry ?? uniformGeometry(MAIN_SECTOR_SIZE, 2 + 2 * WIFI_SLOT_SECTORS, 4, 0xff);
+    if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
+    this.mainFlash = options.mainFlash ?? (options.dir !== undefined ? FileFlash.open(join(options.dir, 'main.flash'), mainGeometry)
+      : new SimFlash(mainGeometry));
+    const withWifi = options.wifi ?? true;
+    this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (options.dir !== undefined
+      ? FileFlash.open(join(options.dir, 'wifi.flash'), wifiGeometry) : new SimFlash(wifiGeometry));
+    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: nodeHashes, layout: mainLayout(this.mainFlash.geometry) });
+    const sectors = this.mainFlash.geometry.sectors;
+    this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
+    this.wifi = this.wifiFlash === null ? null
+      : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: nodeHashes, softwareType: options.wifiType ?? 'wifi-fw' });
+  }
+
+  /** True when the main MCU has a valid boot record (it was provisioned). */
+  async isProvisioned(): Promise<boolean> {
+    try {
+      const record = await this.main.target().record();
+      return record !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Factory-programs both MCUs (confirmed images in slot A). */
+  async provision(mainImage: Uint8Array, mainVersion: string, wifiImage?: Uint8Array, wifiVersion?: string): Promise<void> {
+    await this.main.provision(mainImage, mainVersion);
+    if (this.wifi !== null && wifiImage !== undefined && wifiVersion !== undefined) await this.wifi.provision(wifiImage, wifiVersion);
+  }
+
+  /** Power-on: both bootloaders run (an image that crashes on boot is booted again, spending its attempts), then a fresh agent. */
+  async boot(): Promise<DeviceBoot> {
+    if (this.wifiFlash !== null && this.wifiFlash.powerCycle) this.wifiFlash.powerCycle();
+    let main = await this.main.boot();
+    let crashes = 0;
+    while (main.behaviour === 'crash-on-boot' && crashes < 16) {
+      crashes++;
+      main = await this.main.boot();
+    }
+    let wifi: BootResult | null = null;
+    this.targets = [this.main.target()];
+    if (this.wifi !== null) {
+      const link = new SerialLink({ clock: this.clock, baud: this.options.baud ?? 2_000_000, seed: this.linkSeed++ });
+      this.wifi.attach(link.ports[1]);
+      wifi = await this.wifi.powerOn();
+      if (wifi !== null) {
+        this.targets.push(await WifiTarget.connect({ port: link.ports[0], clock: this.clock, baud: this.options.baud ?? 2_000_000,
+          chunkSize: 960, softwareType: this.options.wifiType ?? 'wifi-fw' }));
+      }
+    }
+    this.lastBoot = { main, wifi, crashes };
+    this.agent = this.makeAgent(main);
+    return this.lastBoot;
+  }
+
+  /** Runs agent cycles until one ends without a reboot (a reboot boots the device and continues). */
+  async runOnce(maxReboots = 8): Promise<CycleResult> {
+    if (this.agent === null) await this.boot();
+    for (let i = 0; ; i++) {
+      const before = this.rebooted;
+      const result = await (this.agent as Agent).runOnce();
+      if (this.rebooted === before || i >= maxReboots) return result;
+    }
+  }
+
+  /** Slots, versions, states and the journal. */
+  async status(): Promise<DeviceStatus> {
+    const slotsOf = async (mcu: SimMcu): Promise<{ running: string | null; trial: boolean; slots: SlotView[] }> => {
+      const target = mcu.target();
+      const record = await target.record().catch(() => null);
+      const status = await target.status().catch(() => ({ runningVersion: null, trial: false }));
+      const slots: SlotView[] = record === null ? [] : record.slots.map((s, i) => ({ slot: i, state: s.state, version: s.version, size: s.size, attempts: s.attempts }));
+      return { running: status.runningVersion, trial: status.trial, slots };
+    };
+    const main = { softwareType: this.softwareType, ...(await slotsOf(this.main)) };
+    const wifi = this.wifi === null ? null : { softwareType: this.options.wifiType ?? 'wifi-fw', ...(await slotsOf(this.wifi.device)) };
+    const journal = new Journal(this.journalArea);
+    const records = await journal.scan();
+    const payload = await journal.load();
+    return {
+      main, wifi,
+      journal: records.map((r) => ({ seq: r.seq, bank: r.bank, offset: r.offset, state: decodeState(r.payload) })),
+      agent: payload === null ? null : decodeState(payload),
+    };
+  }
+
+  /** Closes files and connections. */
+  close(): void {
+    if (this.client !== null) this.client.close();
+    for (const flash of [this.mainFlash, this.wifiFlash]) {
+      const closable = flash as unknown as { close?: () => void };
+      if (closable !== null && typeof closable.close === 'function') closable.close();
+    }
+  }
+
+  private network(): AgentNetwork {
+    if (this.options.network !== undefined) return this.options.network;
+    if (this.client === null) {
+      this.client = new HttpClient({ transport: this.options.transport ?? new NodeTlsTransport({ ca: this.options.ca }),
+        plainTransport: new TcpTransport(), clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize });
+    }
+    return networkOverHttp(this.client);
+  }
+
+  private makeAgent(main: BootResult): Agent {
+    const behaviour = main.behaviour;
+    const trust = this.options.trust ?? { verifiers: [], allowUnsigned: true };
+    return createAgent({
+      api: this.options.api,
+      device: { serial: this.options.serial, hardwareVersion: this.options.hardwareVersion },
+      softwareType: this.softwareType,
+      transport: this.network(),
+      targets: this.targets,
+      journal: new Journal(this.journalArea),
+      clock: this.clock,
+      random: this.options.random ?? Math.random,
+      policy: this.options.policy,
+      onEvent: this.options.onEvent,
+      formats: [bundleFormat({ trust, hashes: nodeHashes, hardwareVersion: this.options.hardwareVersion, installedSequence: () => 0 })],
+      // The simulated application: a healthy image passes its self-test, a "never-confirm" one never answers.
+      selfTest: () => behaviour === 'never-confirm' ? new Promise<boolean>(() => undefined) : Promise.resolve(true),
+      reboot: async () => {
+        this.rebooted++;
+        await this.boot();
+      },
+    });
+  }
+}

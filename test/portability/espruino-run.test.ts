@@ -1,0 +1,41 @@
+// The Espruino bundle in a real Espruino 2v29 interpreter (a Linux build). Espruino is not on npm or Debian, so this
+// runs only when ESPRUINO_BIN points at one (docs/portability.md says how to build it); otherwise it says so.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runOnEspruino } from '../../scripts/espruino-run.mjs';
+import { espruinoBundle } from './bundles.js';
+
+const bin = process.env.ESPRUINO_BIN;
+if (bin === undefined || bin === '') {
+  console.warn('test/portability/espruino-run.test.ts: ESPRUINO_BIN is not set, so the Espruino bundle was NOT run in a real ' +
+    'Espruino interpreter (the static gate and the QuickJS runs still ran). Build one with /work/shared/tools/espruino-linux.sh ' +
+    'or as docs/portability.md describes, then set ESPRUINO_BIN=/path/to/bin/espruino.');
+}
+
+describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
+  it.runIf(bin !== undefined && bin !== '')('loads with require("ota-agent") from Storage and passes the device self-test', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-espruino-bundle-'));
+    try {
+      const bundle = join(dir, 'ota-agent.espruino.js');
+      writeFileSync(bundle, await espruinoBundle());
+      const [result] = await runOnEspruino({ bins: [bin as string], bundle });
+      console.log(`real Espruino (${result.memory?.total} variables): the agent costs ${result.memory?.agentBlocks} blocks; ` +
+        `${result.memory?.freeAfterLoad} free after loading it`);
+      expect(result.errors).toEqual([]);
+      expect(result.uploaded.stored).toBe(result.uploaded.size);
+      expect(result.trialAfterActivate).toBe(true);
+      expect(result.trialAfterConfirm).toBe(false);
+      expect(result.version).toBe('2.0.0');
+      expect(result.corrupted).toBe('image-digest-mismatch');
+      expect(result.hmacValid).toBe(true);
+      expect(result.hmacForged).toBe(false);
+      expect(result.stream?.bytes).toBe(result.expectedStream?.bytes);
+      expect(result.stream?.crc).toBe(result.expectedStream?.crc32);
+      expect(result.warnings).toEqual(['espruino-tls-unauthenticated']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
