@@ -156,6 +156,7 @@ async function main(): Promise<void> {
       if (!spec.jsonKey) continue;
       json[`${spec.jsonKey}OverNodeTls`] = Number((stats[spec.name].median / stats[spec.baseline ?? 'ours'].median).toFixed(4));
       json[`${spec.jsonKey}HandshakeMs`] = Number(stats[spec.name].handshake.toFixed(1));
+      json[`${spec.jsonKey}Cipher`] = `${stats[spec.name].protocol} ${stats[spec.name].cipher}`;
     }
     console.log(JSON.stringify(json));
   } finally {

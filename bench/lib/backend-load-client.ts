@@ -1,5 +1,6 @@
-// The load generator of bench/backend.ts, run as a second process: C keep-alive connections, one request in
-// flight each, for a fixed time; prints one JSON line with the request count and latency percentiles.
+// The load generator of bench/backend.ts, run as a second process (forked, jobs over IPC): C keep-alive
+// connections, one request in flight each, for a fixed time; answers each job with the request counts and
+// latency percentiles.
 import { connect, type Socket } from 'node:net';
 
 interface Job {
@@ -14,17 +15,17 @@ interface Job {
   expectStatus: number;
 }
 
-const job = JSON.parse(process.argv[2]) as Job;
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))];
 }
 
-async function run(): Promise<void> {
+async function run(job: Job): Promise<{ count: number; total: number; rps: number; p50ms: number; p99ms: number; wrongStatus: number }> {
   const requests = Array.from({ length: job.devices }, (_, i) => Buffer.from(`GET ${job.pathTemplate.replace('{i}', String(i))} HTTP/1.1\r\nHost: 127.0.0.1\r\n${job.headers}\r\n`));
   const latencies: number[] = [];
   let count = 0;
+  let total = 0;
   let wrongStatus = 0;
   let next = 0;
   let measuring = false;
@@ -55,6 +56,7 @@ async function run(): Promise<void> {
           if (buffer.length < end + 4 + length) return;
           const status = Number(head.slice(9, 12));
           buffer = buffer.subarray(end + 4 + length);
+          total++;
           if (measuring) {
             count++;
             latencies.push(performance.now() - sentAt);
@@ -75,7 +77,10 @@ async function run(): Promise<void> {
   await Promise.all(finished);
   for (const socket of sockets) socket.destroy();
   const sorted = Float64Array.from(latencies).sort();
-  process.stdout.write(JSON.stringify({ count, rps: count / elapsed, p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), wrongStatus }) + '\n');
+  return { count, total, rps: count / elapsed, p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), wrongStatus };
 }
 
-run().catch((error) => { process.stderr.write(String(error) + '\n'); process.exit(1); });
+process.on('message', (job: Job | 'exit') => {
+  if (job === 'exit') { process.disconnect(); return; }
+  run(job).then((result) => process.send?.(result), (error) => { process.stderr.write(String(error) + '\n'); process.exit(1); });
+});

@@ -19,7 +19,13 @@ const result = await runner(JSON.parse(jobText) as Job);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 // What the process still holds once garbage is collected: separates retention (a leak, a growing buffer) from
 // Node's per-read Buffers that merely wait for the collector.
-(globalThis as { gc?: () => void }).gc?.();
+// Two collections with a turn of the event loop between them, so freed Buffers' backing stores are released too.
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc) {
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
 const memory = process.memoryUsage();
 const retainedMiB = (memory.heapUsed + memory.external) / 1024 / 1024;
 process.stdout.write(JSON.stringify({ ...result, peakRssMiB, retainedMiB }) + '\n');

@@ -32,4 +32,9 @@ export const CLIENTS: ClientSpec[] = [
   { name: 'ours', label: 'ours: HttpClient + NodeTlsTransport -> CRC-32 sink (native)' },
   { name: 'ours-js-crc', label: 'ours -> CRC-32 sink (portable JS crc32Update)', informational: true },
   { name: 'ours-no-sink', label: 'ours -> no-op sink', informational: true },
+  // mbedTLS in wasm through the same HttpClient and sink, once on the server's suite (AES-256-GCM under TLS 1.3, the
+  // same as `ours`) and once offering only ChaCha20-Poly1305, against node:tls forced onto that suite too.
+  { name: 'ours-chacha', label: 'ours, node:tls offering only ChaCha20-Poly1305 (baseline of mbedTLS ChaCha)', informational: true },
+  { name: 'mbedtls', label: 'ours over MbedTlsTransport (mbedTLS 3.6 wasm), server suite AES-256-GCM', maxRuns: 3, jsonKey: 'mbedtls' },
+  { name: 'mbedtls-chacha', label: 'ours over MbedTlsTransport offering only ChaCha20-Poly1305', maxRuns: 3, jsonKey: 'mbedtlsChacha', baseline: 'ours-chacha' },
 ];

@@ -122,10 +122,10 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
     return;
   }
   const url = payloadUrl(ctx, selection.artifact, serial);
-  const body = json ? Buffer.from(JSON.stringify(releaseJson(selection.release, selection.artifact, url))) : Buffer.from(url);
+  const text = json ? JSON.stringify(releaseJson(selection.release, selection.artifact, url)) : url;
   const headers = {
     'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8',
-    'Content-Length': String(body.length),
+    'Content-Length': String(Buffer.byteLength(text)),
   };
-  void sendWithFaults(res, 200, headers, { bytes: body }, faults, 0, req.method === 'HEAD');
+  void sendWithFaults(res, 200, headers, { text }, faults, 0, req.method === 'HEAD');
 }

@@ -4,8 +4,11 @@ import type { Socket } from 'node:net';
 import type { FaultRule } from './faults.js';
 import { sendError, sleep } from './http-util.js';
 
-/** The body of a response: bytes in memory, or a byte range [start, end] (inclusive) of a file. */
-export type Body = { bytes: Buffer } | { path: string; start: number; end: number };
+/**
+ * The body of a response: bytes in memory, UTF-8 text (sent in one write together with the head: the device API's
+ * hot path), or a byte range [start, end] (inclusive) of a file.
+ */
+export type Body = { bytes: Buffer } | { text: string } | { path: string; start: number; end: number };
 
 /** The first taken fault of `kind`, if any. */
 export function faultOf(faults: FaultRule[], kind: FaultRule['kind']): FaultRule | undefined {
@@ -57,6 +60,10 @@ function writeAndWait(res: ServerResponse, chunk: Buffer): Promise<void> {
 }
 
 async function* chunksOf(body: Body): AsyncGenerator<Buffer> {
+  if ('text' in body) {
+    yield Buffer.from(body.text, 'utf8');
+    return;
+  }
   if ('bytes' in body) {
     yield body.bytes;
     return;
@@ -88,6 +95,7 @@ async function send(res: ServerResponse, status: number, headers: { [name: strin
   if (faults.length === 0) {
     res.writeHead(status, headers);
     if (!body || head) { res.end(); return; }
+    if ('text' in body) { res.end(body.text, 'utf8'); return; }
     if ('bytes' in body) { res.end(body.bytes); return; }
     const stream = createReadStream(body.path, { start: body.start, end: body.end, highWaterMark: 64 * 1024 });
     stream.on('error', () => reset(res.socket));
@@ -109,7 +117,7 @@ async function send(res: ServerResponse, status: number, headers: { [name: strin
     else res.end();
     return;
   }
-  const length = 'bytes' in body ? body.bytes.length : body.end - body.start + 1;
+  const length = 'text' in body ? Buffer.byteLength(body.text) : 'bytes' in body ? body.bytes.length : body.end - body.start + 1;
   let cutAt = Infinity;
   if (drop && drop.afterBytes !== undefined) cutAt = drop.afterBytes;
   if (truncate) cutAt = Math.min(cutAt, truncate.afterBytes ?? Math.floor(length / 2));

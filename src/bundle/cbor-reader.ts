@@ -37,6 +37,7 @@ export class CborMap {
 
 /** A decoded tag (only tags the caller allowed reach here). */
 export class CborTag {
+  /** Tag number and the tagged item. */
   constructor(readonly tag: number, readonly value: CborValue) {}
 }
 

@@ -176,6 +176,20 @@ export class BundleUnpacker {
     };
   }
 
+  /**
+   * The absolute payload offset that state() stands for (where a resumed download continues after the header);
+   * 0 while state() is null. For a journaled state before the header is re-checked, the journal's offset is unknown
+   * here (it needs the part sizes): it returns 0 until then.
+   */
+  stateOffset(): number {
+    const state = this.state();
+    if (state === null) return 0;
+    if (this.isRaw || state.headerDigest === '') return state.partOffset;
+    if (this.verified === null) return 0;
+    if (state.partIndex >= this.parts.length) return bundleLength(this.verified.headerLength, this.sizes());
+    return partDataOffset(this.verified.headerLength, this.sizes(), state.partIndex) + state.partOffset;
+  }
+
   /** Feeds the bytes at nextOffset(). Resolves once they are accepted; rejects with a specific OtaError. */
   push(chunk: Uint8Array): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);

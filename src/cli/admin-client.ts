@@ -146,14 +146,14 @@ export class AdminClient {
   }
 
   /** Uploads an OTA payload the way memfault-cli does: open an upload, PUT the file, create the release payload. */
-  async uploadOtaPayload(file: string, meta: { hardwareVersion: string; softwareType: string; softwareVersion: string; notes?: string; revision?: string; extraInfo?: { [key: string]: string }; filename: string }): Promise<any> {
+  async uploadOtaPayload(file: string, meta: { hardwareVersion: string; softwareType: string; softwareVersion: string; notes?: string; revision?: string; extraInfo?: { [key: string]: string }; filename: string; mustPassThrough?: boolean }): Promise<any> {
     const slot = await this.call('POST', this.projectUrl('/upload'), {});
     const put = await this.send('PUT', slot.upload_url, { path: file, size: statSync(file).size }, false, 'application/octet-stream');
     const received = this.decode(put, 'PUT', slot.upload_url);
     return this.call('POST', this.projectUrl('/releases/ota_payload'), {
       file: { token: slot.token, md5: received.md5, name: meta.filename },
       software_version: { version: meta.softwareVersion, software_type: meta.softwareType, revision: meta.revision ?? '' },
-      hardware_version: meta.hardwareVersion, notes: meta.notes ?? '', must_pass_through: false, extra_info: meta.extraInfo ?? {},
+      hardware_version: meta.hardwareVersion, notes: meta.notes ?? '', must_pass_through: Boolean(meta.mustPassThrough), extra_info: meta.extraInfo ?? {},
     });
   }
 

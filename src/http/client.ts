@@ -236,7 +236,9 @@ export class HttpResponse {
           }
           if (parser.done()) break;
           watchdog.reading(true);
-          watchdog.guard(connection.read()).then(onChunk, fail);
+          // Not wrapped in watchdog.guard: on a timeout the watchdog calls `fail` itself (setAbort below), which
+          // keeps the hot path at one promise per read.
+          connection.read().then(onChunk, fail);
           return;
         }
         this.busy = false;
@@ -244,6 +246,7 @@ export class HttpResponse {
         resolve(parser.bodyBytes);
       };
       onChunk = (data: Uint8Array | null): void => {
+        if (failed) return;
         watchdog.reading(false);
         if (data === null) {
           try {
@@ -263,6 +266,7 @@ export class HttpResponse {
         this.pos = 0;
         step();
       };
+      watchdog.setAbort(fail);
       // A message may already be complete (no body, or the whole body came with the head).
       if (this.chunk !== null && this.pos >= this.chunk.length) this.chunk = null;
       step();

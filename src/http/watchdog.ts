@@ -33,6 +33,7 @@ export class Watchdog {
   private armedAt = -1;
   private pendingReject: ((error: OtaError) => void) | null = null;
   private onTrip: (() => void) | null = null;
+  private abort: ((error: OtaError) => void) | null = null;
   private stopped = false;
 
   /** `what` names the request in messages, e.g. "GET https://host/path". */
@@ -47,6 +48,11 @@ export class Watchdog {
   /** Registers what to do on a timeout (close the connection). */
   setOnTrip(action: (() => void) | null): void {
     this.onTrip = action;
+  }
+
+  /** Registers who fails with the timeout error (a pump that reads without `guard`). */
+  setAbort(action: ((error: OtaError) => void) | null): void {
+    this.abort = action;
   }
 
   /** Marks the start and end of the connect phase. */
@@ -66,6 +72,7 @@ export class Watchdog {
     this.stopped = true;
     this.pendingReject = null;
     this.onTrip = null;
+    this.abort = null;
     this.disarm();
   }
 
@@ -149,8 +156,11 @@ export class Watchdog {
     this.tripped = error;
     const reject = this.pendingReject;
     const onTrip = this.onTrip;
+    const abort = this.abort;
     this.pendingReject = null;
+    this.abort = null;
     if (onTrip) onTrip();
     if (reject) reject(error);
+    if (abort) abort(error);
   }
 }

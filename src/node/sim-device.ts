@@ -17,6 +17,8 @@ import { networkOverHttp } from '../agent/http-adapter.js';
 import { Journal } from '../agent/journal.js';
 import type { Policy } from '../agent/policy.js';
 import { bundleFormat } from '../agent/sinks/bundle.js';
+import { rawImage } from '../agent/sinks/raw-image.js';
+import { FIRMWARE_HEADER_LENGTH, parseFirmwareHeader } from '../../hal/sim/firmware-image.js';
 import type { AgentState } from '../agent/state.js';
 import { decodeState } from '../agent/state.js';
 import type { TrustPolicy } from '../bundle/header.js';
@@ -246,6 +248,7 @@ export class SimDevice {
       random: this.options.random ?? Math.random,
       policy: this.options.policy,
       onEvent: this.options.onEvent,
+      rawFormat: rawImage((head) => parseFirmwareHeader(head)?.version ?? null, FIRMWARE_HEADER_LENGTH),
       formats: [bundleFormat({ trust, hashes: nodeHashes, hardwareVersion: this.options.hardwareVersion, installedSequence: () => 0 })],
       // The simulated application: a healthy image passes its self-test, a "never-confirm" one never answers.
       selfTest: () => behaviour === 'never-confirm' ? new Promise<boolean>(() => undefined) : Promise.resolve(true),

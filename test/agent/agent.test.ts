@@ -253,8 +253,8 @@ describe('agent: the whole update', () => {
     const orig = r.cdn.fetch.bind(r.cdn);
     r.cdn.fetch = (req) => { if (r.cdn.requests.length === 1) { r.cdn.statuses = [410]; offered = false; } return orig(req); };
     const result = await r.agent.runOnce();
-    expect(result.outcome).toBe('failed');
-    expect(r.events.some((e) => e.code === 'release-withdrawn')).toBe(true);
+    expect(result.outcome).toBe('up-to-date');
+    expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-withdrawn')).toBe(true);
     expect((await r.agent.state()).release).toBeNull();
   });
 

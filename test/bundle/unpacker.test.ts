@@ -97,6 +97,7 @@ describe('resume', () => {
       if (keepHeader) await second.push(bytes.subarray(0, headerEnd));
       else for (let at = 0; at < headerEnd; at += 7) await second.push(bytes.subarray(at, Math.min(headerEnd, at + 7)));
       position = second.nextOffset();
+      expect(second.stateOffset()).toBe(position);
       const sizes = input.parts.map((p) => p.data.length);
       expect(position).toBe(state.partIndex >= sizes.length ? bytes.length : partDataOffset(state.headerLength, sizes, state.partIndex) + state.partOffset);
       expect(position).toBeLessThanOrEqual(Math.max(stopAt, 12 + state.headerLength));

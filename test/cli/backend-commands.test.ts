@@ -156,6 +156,9 @@ describe('release workflow through the ota CLI (in-process, HTTPS)', () => {
     const traversal = await ota(['upload-ota-payload', '--hardware-version', 'evt', '--software-type', 'main', '--software-version', '1.0;rm -rf', 'app-1.1.0.bin']);
     expect(traversal.code).toBe(1);
     expect(traversal.err).toMatch(/software_version\.version must be/);
+    const delta = await ota(['upload-ota-payload', '--hardware-version', 'evt', '--software-type', 'main', '--delta-from', '1.0.0', '--delta-to', '1.1.0', 'app-1.1.0.bin']);
+    expect(delta.code).toBe(2);
+    expect(delta.err).toMatch(/delta releases .* not modelled/);
     const untrusted = await runner(() => ({ ...env(), OTA_CA: undefined }), dir)(['devices']);
     expect(untrusted.code).toBe(1);
     expect(untrusted.err).toMatch(/--ca/);
@@ -206,6 +209,10 @@ describe('ota serve (child process)', () => {
       expect(JSON.parse(cohorts.out).map((c: { slug: string }) => c.slug)).toEqual(['default']);
       const reply = await httpCall(`${info.baseUrl}/api/v0/releases/latest/url?device_serial=A&hardware_version=evt&software_type=main`, { headers: { 'Memfault-Project-Key': 'pk-test' } });
       expect(reply.status).toBe(400);
+      const port = new URL(info.baseUrl).port;
+      const clash = await ota(['serve', '--port', port, '--http', '--data', 'other']);
+      expect(clash.code).toBe(1);
+      expect(clash.err).toMatch(/port [0-9]+ is already in use .*--port 0/);
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

@@ -217,6 +217,22 @@ describe('timeouts on a virtual clock', () => {
     expect(transport.connections[0].isClosed()).toBe(true);
   });
 
+  it('times out a body that stalls half way, closing the connection', async () => {
+    const { http, clock, transport } = client((req, c) => {
+      void c.write(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf'));
+    }, { idleTimeoutMs: 2000 });
+    const response = await http.open({ url: 'http://h/' });
+    const got: number[] = [];
+    const outcome = response.pipe((chunk) => { got.push(chunk.length); }).then(() => 'ok', (e) => e.code);
+    await settle();
+    clock.advance(1999);
+    await settle();
+    clock.advance(1);
+    expect(await outcome).toBe('read-timeout');
+    expect(got).toEqual([4]);
+    expect(transport.connections[0].isClosed()).toBe(true);
+  });
+
   it('keeps an idle timer from firing while bytes keep arriving, and enforces the whole-request limit', async () => {
     let conn: import('../../src/node/transports/memory.js').MemoryConnection | null = null;
     const { http, clock } = client((req, c) => {

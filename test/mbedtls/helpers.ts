@@ -62,7 +62,7 @@ export function startServer(options: TlsOptions, behaviour: ServerBehaviour = ec
   const servernames: (string | false)[] = [];
   const sockets = new Set<Socket>();
   const server = createServer(options, (socket) => {
-    servernames.push(socket.servername ?? false);
+    servernames.push((socket as TLSSocket & { servername?: string | false }).servername ?? false);
     socket.on('error', () => { /* the client side asserts */ });
     behaviour(socket);
   });

@@ -1,11 +1,14 @@
 // The mbedTLS-in-wasm transport against node:tls servers on 127.0.0.1: versions, key types, verification failures
 // with the same error codes as the node:tls transport, the clock, suites, curves and the hostname rules.
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HttpClient } from '../../src/http/client.js';
+import { systemClock } from '../../src/node/clock.js';
 import { MbedTlsTransport } from '../../src/node/transports/mbedtls.js';
 import type { MbedTlsConnectionInfo } from '../../src/node/mbedtls/connection.js';
 import { testPki, type KeyKind } from '../../src/tools/pki.js';
-import { drain, echo, ensureMbedTlsBuilt, patternSha256, rejection, sendPattern, startServer } from './helpers.js';
+import { drain, echo, ensureMbedTlsBuilt, pattern, patternSha256, rejection, sendPattern, startServer } from './helpers.js';
 
 beforeAll(() => {
   ensureMbedTlsBuilt();
@@ -251,5 +254,33 @@ describe('connection lifecycle', () => {
     const port = (gone.address() as AddressInfo).port;
     await new Promise<void>((r) => gone.close(() => r()));
     expect((await rejection(connectTo(transport, port, [pki.root.certDer]))).code).toBe('connection-refused');
+  });
+});
+
+describe('under the HTTP client', () => {
+  it('serves HttpClient requests over keep-alive, including a ranged one', async () => {
+    const pki = testPki('ecdsa');
+    const body = pattern(0, 200_000);
+    const server = createHttpsServer({ cert: pki.leaf.chainPem, key: pki.leaf.keyPem }, (req, res) => {
+      const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+      const start = range ? Number(range[1]) : 0;
+      res.writeHead(range ? 206 : 200, { 'Content-Length': String(body.length - start), ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+      res.end(body.subarray(start));
+    });
+    await new Promise<void>((r) => server.listen(0, HOST, () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const http = new HttpClient({ transport: new MbedTlsTransport(), ca: [pki.root.certDer], clock: systemClock });
+    try {
+      const whole = await http.request({ url: `https://localhost:${port}/blob` }, 1 << 20);
+      expect(whole.status).toBe(200);
+      expect(Buffer.from(whole.body).equals(body)).toBe(true);
+      const tail = await http.request({ url: `https://localhost:${port}/blob`, headers: [{ name: 'Range', value: 'bytes=150000-' }] }, 1 << 20);
+      expect(tail.status).toBe(206);
+      expect(Buffer.from(tail.body).equals(body.subarray(150_000))).toBe(true);
+    } finally {
+      http.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

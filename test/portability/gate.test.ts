@@ -42,6 +42,15 @@ const rejected: [string, string, string][] = [
   ['object-create-properties', 'two-argument Object.create', 'var o = Object.create(null, { a: { value: 1 } });'],
   ['error-instanceof', 'instanceof TypeError', 'var t = e instanceof TypeError;'],
   ['hoisting', 'call before declaration', 'f(); function f() {}'],
+  ['regex-unsupported', 'counted quantifier', 'var ok = /^[0-9]{1,5}$/.test(p);'],
+  ['regex-unsupported', 'exact count', 'var ok = /^a{2}$/.test(p);'],
+  ['regex-unsupported', 'non-capturing group', 'var ok = /^(?:ab)+$/.test(p);'],
+  ['regex-unsupported', 'lookahead', 'var ok = /a(?=b)/.test(p);'],
+  ['regex-unsupported', 'lazy quantifier', 'var ok = /a+?b/.test(p);'],
+  ['regex-unsupported', 'optional quantifier', 'var ok = /^colou?r$/.test(p);'],
+  ['regex-unsupported', 'quantified group', 'var ok = /^(ab)+$/.test(p);'],
+  ['regex-unsupported', 'unescaped slash in a class', 'var ok = /^[^\\s/]+$/.test(p);'],
+  ['regex-unsupported', 'new RegExp with a counted quantifier', 'var r = new RegExp("^[0-9]{1,3}$");'],
   ['hoisting', 'call before declaration inside a function', 'function g() { var x = h(); function h() { return 1; } return x; }'],
 ];
 
@@ -54,6 +63,7 @@ const accepted: [string, string][] = [
   ['declaration before use', 'function f() {} f();'],
   ['a call inside a nested function before the declaration', 'var g = function () { return f(); }; function f() { return 1; }'],
   ['Promise then/catch/all/resolve/reject', 'Promise.all([Promise.resolve(1)]).then(function () {}).catch(function () {}); Promise.reject(1);'],
+  ['regexes Espruino runs (classes, alternation, escapes, * and +, flags)', 'var a = /^[0-9]+$/.test(p) && /^(a|b)\\s*[^x{?]\\{\\?\\)+$/i.test(q) && /a.b*/.test(r);'],
   ['getters and setters', 'var o = { get a() { return 1; }, set a(v) {} };'],
   ['a prototype assignment of an own class', 'function A() {} A.prototype.f = function () {};'],
 ];

@@ -142,7 +142,8 @@ export function twoMcuCase(spec: TwoMcuSpec): SweepCase {
             try {
               await confirmRelease({ parts: stagedParts(boot.targets) });
             } catch (error) {
-              if (isOtaError(error) && error.code === 'release-not-running') {
+              // A trial reverted (its attempts spent by repeated cuts): the release failed, what runs stays.
+              if (isOtaError(error) && error.code === 'confirm-failed' && (error.cause as { code?: string } | undefined)?.code === 'release-not-running') {
                 journal.phase = 'failed';
                 return true;
               }

@@ -42,6 +42,7 @@ export class WifiCoprocessor {
   private queue: Promise<void> = Promise.resolve();
   private generation = 0;
 
+  /** A co-processor over `options.flash` (factory-program it with provision()). */
   constructor(options: WifiCoprocessorOptions) {
     this.flash = options.flash;
     this.device = new SimDevice({ flash: options.flash, softwareType: options.softwareType ?? 'wifi-fw', hashes: options.hashes,

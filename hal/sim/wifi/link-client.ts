@@ -33,6 +33,7 @@ export class LinkClient {
   private waiting: { seq: number; resolve: (r: Response) => void } | null = null;
   private busy = false;
 
+  /** Listens on `port` for responses. */
   constructor(private readonly port: LinkPort, private readonly options: LinkClientOptions) {
     port.onReceive((bytes) => {
       for (const frame of this.deframer.push(bytes)) {

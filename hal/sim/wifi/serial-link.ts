@@ -45,6 +45,7 @@ export class LinkPort {
   /** Time the line of this direction is busy until. */
   busyUntil = 0;
 
+  /** End `side` of `link`. */
   constructor(private readonly link: SerialLink, readonly side: 0 | 1) {}
 
   /** Transmits `bytes`; resolves when the last bit has left (the peer receives it then, unless lost). */
@@ -75,6 +76,7 @@ export class SerialLink {
   private powered = true;
   private epoch = 0;
 
+  /** A powered link on `options.clock`. */
   constructor(options: SerialLinkOptions) {
     this.clock = options.clock;
     this.baud = options.baud ?? 115200;

@@ -47,6 +47,7 @@ export class TwoMcuDevice {
   private readonly options: TwoMcuOptions;
   private seed: number;
 
+  /** Both MCUs over their flashes, with their power coupled. */
   constructor(options: TwoMcuOptions) {
     this.options = options;
     this.seed = options.linkSeed ?? 1;

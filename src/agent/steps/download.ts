@@ -340,9 +340,8 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
   let refreshed = false;
 
   function withdrawn(): AgentState {
-    ctx.emit({ type: 'error', at: ctx.clock.now(), code: 'release-withdrawn', retryable: false,
-      message: 'The server no longer offers release ' + (release.version !== null ? release.version : release.id) +
-        ' to this device (rollout aborted or replaced); the partial download is dropped.' });
+    // Not an error: the operator aborted the rollout (or replaced the release); the device simply stays.
+    ctx.emit({ type: 'up-to-date', at: ctx.clock.now(), version: release.version, reason: 'release-withdrawn' });
     ctx.live = null;
     const next = settle(ctx, state);
     next.release = null;

@@ -2,7 +2,7 @@ import { toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
-import { allStatus, anyTrial, fail, primaryStatus } from './common.js';
+import { allStatus, anyTrial, fail, primaryStatus, revertTrials } from './common.js';
 import { targetFor } from '../sinks/sink.js';
 
 // staged: the verified release is activated (each part marked pending, in the manifest's order), then the
@@ -69,13 +69,19 @@ export function rebooting(ctx: AgentContext, input: AgentState): Promise<AgentSt
       const trial = state.trial;
       const expected = trial !== null ? trial.version : null;
       const running = primary !== null ? primary.runningVersion : null;
+      const landed = expected !== null ? running === expected : (trial !== null && running !== trial.previous);
+      if (anyTrial(statuses) && !landed && primary !== null && !primary.trial) {
+        // The main image reverted (it crashed) while another part boots its trial: never confirm a half pair.
+        if (trial !== null) trial.deadline = -1;
+        ctx.rebootRequested = true;
+        return revertTrials(ctx).then(function () { return state; });
+      }
       if (anyTrial(statuses)) {
         if (trial !== null && trial.deadline === 0) trial.deadline = ctx.clock.now() + ctx.policy.healthDeadlineMs;
         ctx.emit({ type: 'trial-started', at: ctx.clock.now(), version: running });
         state.phase = 'trial';
         return state;
       }
-      const landed = expected !== null ? running === expected : (trial !== null && running !== trial.previous);
       state.phase = landed ? 'confirmed' : 'rolled-back';
       return state;
     });

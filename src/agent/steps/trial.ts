@@ -2,7 +2,7 @@ import { otaError, toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
-import { giveUp, settle } from './common.js';
+import { giveUp, revertTrials, settle } from './common.js';
 
 // trial: the new image runs unconfirmed. The application's self-test decides; if it says no, or says nothing
 // before the health deadline, the agent reboots without confirming and the bootloader reverts to the old pair.
@@ -31,18 +31,6 @@ function confirmAll(ctx: AgentContext): Promise<void> {
     const target = ctx.targets[i];
     return target.status().then(function (status) {
       return status.trial ? target.confirm() : undefined;
-    }).then(function () { return next(i + 1); });
-  }
-  return next(0);
-}
-
-/** Rejects every running trial on targets that can (SlotTarget.revert); the bootloader reverts the rest. */
-function revertTrials(ctx: AgentContext): Promise<void> {
-  function next(i: number): Promise<void> {
-    if (i >= ctx.targets.length) return Promise.resolve();
-    const target = ctx.targets[i] as unknown as { revert?: () => Promise<void>; status: () => Promise<{ trial: boolean }> };
-    return target.status().then(function (status) {
-      return status.trial && typeof target.revert === 'function' ? target.revert() : undefined;
     }).then(function () { return next(i + 1); });
   }
   return next(0);

@@ -16,6 +16,9 @@ import { bundleCreateCommand } from './bundle-create.js';
 import { bundleInspectCommand } from './bundle-inspect.js';
 import { bundleVerifyCommand } from './bundle-verify.js';
 import { keysGenerateCommand } from './keys-generate.js';
+import { demoCommand } from './demo.js';
+import { deviceRunCommand } from './device-run.js';
+import { deviceStatusCommand } from './device-status.js';
 
 /** Every `ota` command. Each lives in its own file beside this one; add new ones to this list. */
 export const commands: Command[] = [
@@ -36,4 +39,7 @@ export const commands: Command[] = [
   bundleInspectCommand,
   bundleVerifyCommand,
   keysGenerateCommand,
+  demoCommand,
+  deviceRunCommand,
+  deviceStatusCommand,
 ];

@@ -18,8 +18,14 @@ export const uploadOtaPayloadCommand: Command = {
     notes: { kind: 'string', description: 'release notes', valueName: 'TEXT' },
     revision: { kind: 'string', description: 'source revision of the build', valueName: 'REV' },
     'extra-metadata': { kind: 'multiple', description: 'artifact metadata as key=value', valueName: 'K=V' },
+    'must-pass-through': { kind: 'boolean', description: 'mark the release must-pass-through (stored and reported; not enforced by the mock)' },
+    'delta-from': { kind: 'string', description: 'delta releases are not modelled by the mock (refused)', valueName: 'V' },
+    'delta-to': { kind: 'string', description: 'delta releases are not modelled by the mock (refused)', valueName: 'V' },
   },
   async run(args, io) {
+    if (args.options['delta-from'] !== undefined || args.options['delta-to'] !== undefined) {
+      throw new UsageError('delta releases (--delta-from/--delta-to) are not modelled by the mock backend; upload a full payload with --software-version');
+    }
     const hardwareVersion = requireOption(args, 'hardware-version');
     const softwareType = requireOption(args, 'software-type');
     const softwareVersion = requireOption(args, 'software-version');
@@ -37,7 +43,7 @@ export const uploadOtaPayloadCommand: Command = {
       try {
         release = await client.uploadOtaPayload(file, {
           hardwareVersion, softwareType, softwareVersion, notes: stringOption(args, 'notes'), revision: stringOption(args, 'revision'),
-          extraInfo, filename: basename(file),
+          extraInfo, filename: basename(file), mustPassThrough: Boolean(args.options['must-pass-through']),
         });
       } catch (error) {
         if ((error as { code?: string }).code !== 'artifact-exists-identical') throw error;

@@ -19,6 +19,7 @@ export class HostBytes {
 export class GuestVm {
   private pending = 0;
   private failures: unknown[] = [];
+  private deferreds = new Set<{ alive: boolean; dispose(): void }>();
 
   private constructor(readonly runtime: QuickJSRuntime, readonly context: QuickJSContext, private readonly ops: HostOps) {}
 
@@ -50,6 +51,7 @@ export class GuestVm {
         lifetime.dispose();
       }
       const deferred = ctx.newPromise();
+      this.deferreds.add(deferred);
       const impl = this.ops[op];
       this.pending++;
       Promise.resolve()
@@ -66,7 +68,9 @@ export class GuestVm {
           },
           (error: unknown) => {
             if (!deferred.alive) return;
-            const shaped = error !== null && typeof error === 'object' && 'code' in (error as object) ? error
+            const e = error as { code?: unknown; message?: unknown; retryable?: unknown; details?: unknown };
+            const shaped = error !== null && typeof error === 'object' && typeof e.code === 'string'
+              ? { code: e.code, message: String(e.message), retryable: e.retryable === true, details: e.details }
               : { code: 'host-error', message: String((error as Error)?.message ?? error), retryable: true };
             const handle = ctx.newString(JSON.stringify(shaped));
             deferred.reject(handle);
@@ -74,6 +78,8 @@ export class GuestVm {
           },
         )
         .then(() => {
+          this.deferreds.delete(deferred);
+          if (!this.context.alive) return;
           if (deferred.alive) deferred.dispose();
           this.pending--;
           this.pump();
@@ -161,8 +167,11 @@ export class GuestVm {
     return this.pending;
   }
 
-  /** Frees the VM. */
+  /** Frees the VM (host operations still in flight are abandoned). */
   dispose(): void {
+    for (const deferred of this.deferreds) if (deferred.alive) deferred.dispose();
+    this.deferreds.clear();
+    this.runtime.executePendingJobs();
     this.context.dispose();
     this.runtime.dispose();
   }

@@ -17,12 +17,12 @@ export interface HostDevice {
   connects: number;
 }
 
-/** SimFlash parts for the update rig: the journal (2 x 2 KiB) and the main part (2 x 8 x 1 KiB A/B). */
+/** SimFlash parts for the update rig: the journal (2 x 2 KiB, 4-byte writes) and the main part (2 x 8 x 1 KiB A/B, byte writes). */
 export function hostDevice(): HostDevice {
   return {
     flashes: {
       journal: new SimFlash(uniformGeometry(2048, 2, 4, 0xff)),
-      main: new SimFlash(uniformGeometry(1024, 16, 4, 0xff)),
+      main: new SimFlash(uniformGeometry(1024, 16, 1, 0xff)),
     },
     connections: new Map(),
     bytesRead: 0,
@@ -88,7 +88,11 @@ export function nodeGuest(code: string, ops: HostOps, OtaAgent: unknown): { [nam
     Promise.resolve()
       .then(() => ops[op](JSON.parse(json), bytes === undefined ? null : new Uint8Array(bytes.slice(0))))
       .then((value) => value instanceof HostBytes ? value.bytes.slice().buffer : JSON.stringify(value === undefined ? null : value),
-        (error: unknown) => { throw JSON.stringify(error); });
+        (error: unknown) => {
+          const e = error as { code?: unknown; message?: unknown; retryable?: unknown; details?: unknown };
+          throw JSON.stringify(typeof e?.code === 'string' ? { code: e.code, message: String(e.message), retryable: e.retryable === true, details: e.details }
+            : { code: 'host-error', message: String((error as Error)?.message ?? error), retryable: true });
+        });
   const hostSync = (op: string, json: string): string => JSON.stringify(ops[op](JSON.parse(json), null) ?? null);
   return new Function('OtaAgent', '__host', '__hostSync', code + '; return guest;')(OtaAgent, host, hostSync);
 }

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SimDevice } from '../../node/sim-device.js';
+import { requireOption } from '../args.js';
+import type { Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
+import { formatBytes } from '../progress.js';
+
+// `ota device status`: what a simulated device's flash holds, read without booting it: both MCUs' slots, the
+// running versions and trial flags, and the agent's journal.
+
+/** `ota device status`. */
+export const deviceStatusCommand: Command = {
+  name: 'device status',
+  summary: 'Show a simulated device\'s slots, versions, states and agent journal (reads DIR, does not boot)',
+  usage: '--dir DIR [--json]',
+  options: {
+    dir: { kind: 'string', description: 'Directory holding the device flash', valueName: 'DIR' },
+    json: { kind: 'boolean', description: 'Print JSON' },
+  },
+  run: async (args, io) => {
+    const dir = resolve(io.cwd, requireOption(args, 'dir'));
+    if (!existsSync(join(dir, 'main.flash'))) {
+      io.err(`ota device status: ${dir} holds no device flash (main.flash); create one with "ota device run --dir ${dir} …"\n`);
+      return EXIT_FAILURE;
+    }
+    const device = new SimDevice({ dir, serial: 'status', hardwareVersion: 'status', wifi: existsSync(join(dir, 'wifi.flash')),
+      api: { baseUrl: 'http://127.0.0.1', projectKey: 'unused' } });
+    try {
+      const status = await device.status();
+      if (args.options.json === true) {
+        io.out(JSON.stringify(status, null, 2) + '\n');
+        return EXIT_OK;
+      }
+      for (const mcu of [status.main, status.wifi]) {
+        if (mcu === null) continue;
+        io.out(`${mcu.softwareType}: running ${mcu.running ?? 'nothing'}${mcu.trial ? ' (unconfirmed trial)' : ''}\n`);
+        for (const slot of mcu.slots) {
+          io.out(`  slot ${'AB'[slot.slot]}: ${slot.state.padEnd(9)} ${slot.version || '-'} ${slot.size > 0 ? formatBytes(slot.size) : ''}` +
+            `${slot.attempts > 0 && slot.state !== 'confirmed' ? `, ${slot.attempts} boot attempts left` : ''}\n`);
+        }
+      }
+      const agent = status.agent;
+      io.out(`journal: ${status.journal.length} valid records${status.journal.length > 0 ? `, newest seq ${status.journal[status.journal.length - 1].seq}` : ''}\n`);
+      if (agent !== null) {
+        io.out(`agent: ${agent.phase}${agent.lastError ? `, last error ${agent.lastError}` : ''}${agent.failures > 0 ? `, ${agent.failures} failures in a row` : ''}\n`);
+        if (agent.release !== null) {
+          io.out(`  release ${agent.release.version ?? agent.release.id}, ${agent.release.size >= 0 ? formatBytes(agent.release.size) : 'size unknown'}, ` +
+            `attempt ${agent.release.attempts}\n`);
+        }
+        if (agent.download !== null) {
+          io.out(`  download: ${formatBytes(agent.download.offset)} durable${agent.release && agent.release.size > 0 ? ` of ${formatBytes(agent.release.size)}` : ''}` +
+            ` (${agent.download.format ?? 'format unknown'}), resumes from byte ${agent.download.hashOffset}\n`);
+        }
+        if (agent.notBefore > 0) io.out(`  next check not before ${new Date(agent.notBefore).toISOString()}\n`);
+        if (agent.notBefore < 0) io.out('  polling stopped by a configuration error\n');
+      }
+      return EXIT_OK;
+    } finally {
+      device.close();
+    }
+  },
+};
