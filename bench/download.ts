@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     // Peak RSS and retained memory (after a forced GC) of our client and of the raw reader, 1 MiB vs 64 MiB.
     const memory: { [key: string]: { peak: number[]; retained: number[] } } = {};
     for (let i = 0; i < rssRuns; i++) {
-      for (const name of ['ours', 'raw']) {
+      for (const name of ['ours', 'raw', 'raw-onread']) {
         for (const path of ['/1m', '/64m']) {
           const m = await measure(CLIENTS.find((c) => c.name === name) as ClientSpec, path);
           const slot = (memory[`${name}${path}`] ??= { peak: [], retained: [] });
@@ -131,24 +131,27 @@ async function main(): Promise<void> {
     const cipher = `${stats.ours.protocol} ${stats.ours.cipher}`;
     const oursOverCurl = stats.ours.median / stats.curl.median;
     const oursOverRaw = stats.ours.median / stats.raw.median;
+    const oursOverRawOnread = stats.ours.median / stats['raw-onread'].median;
     console.log('');
     console.log(`cipher (ours): ${cipher}`);
-    console.log(`ours/curl ${oursOverCurl.toFixed(3)}   ours/raw ${oursOverRaw.toFixed(3)}   raw/curl ${(stats.raw.median / stats.curl.median).toFixed(3)}`);
+    console.log(`ours/curl ${oursOverCurl.toFixed(3)}   ours/raw ${oursOverRaw.toFixed(3)}   ours/raw-onread ${oursOverRawOnread.toFixed(3)}   raw/curl ${(stats.raw.median / stats.curl.median).toFixed(3)}`);
     console.log('');
     console.log(`| memory (medians of ${rssRuns}) | peak RSS 1 MiB | peak RSS 64 MiB | delta | retained after GC 1 MiB | 64 MiB | delta |`);
     console.log('|---|---|---|---|---|---|---|');
-    for (const name of ['ours', 'raw']) {
+    for (const name of ['ours', 'raw', 'raw-onread']) {
       console.log(`| ${name} | ${peak(`${name}/1m`).toFixed(1)} | ${peak(`${name}/64m`).toFixed(1)} | ${(peak(`${name}/64m`) - peak(`${name}/1m`)).toFixed(1)} | ` +
         `${retained(`${name}/1m`).toFixed(1)} | ${retained(`${name}/64m`).toFixed(1)} | ${(retained(`${name}/64m`) - retained(`${name}/1m`)).toFixed(1)} |`);
     }
     const json: { [key: string]: number | string } = {
       oursOverCurl: Number(oursOverCurl.toFixed(3)),
       oursOverRaw: Number(oursOverRaw.toFixed(3)),
+      oursOverRawOnread: Number(oursOverRawOnread.toFixed(3)),
       rssDeltaMiB: Number((rss64 - rss1).toFixed(1)),
       rawRssDeltaMiB: Number((peak('raw/64m') - peak('raw/1m')).toFixed(1)),
       retainedDeltaMiB: Number((retained('ours/64m') - retained('ours/1m')).toFixed(1)),
       curlMiBs: Number(stats.curl.median.toFixed(0)),
       rawMiBs: Number(stats.raw.median.toFixed(0)),
+      rawOnreadMiBs: Number(stats['raw-onread'].median.toFixed(0)),
       oursMiBs: Number(stats.ours.median.toFixed(0)),
       cipher,
     };

@@ -25,6 +25,8 @@ export interface SlotTargetOptions {
   hashes: HashFactory;
   /** Bytes per read when checking (default 1024; bounds memory). */
   readChunk?: number;
+  /** The slot this firmware executes from, when the bootloader hands it over; confirm() refuses records that disagree. */
+  runningSlot?: number;
 }
 
 /** Result of reading an image back from a slot. */
@@ -247,6 +249,8 @@ export class SlotTarget implements ImageTarget {
   readonly slots: Slots;
   readonly hashes: HashFactory;
   readonly readChunk: number;
+  /** The slot the bootloader started, when known. */
+  readonly runningSlot: number | undefined;
   private readonly images: Flash[];
 
   /** See SlotTargetOptions. */
@@ -261,6 +265,7 @@ export class SlotTarget implements ImageTarget {
     this.images = options.images;
     this.hashes = options.hashes;
     this.readChunk = options.readChunk !== undefined ? options.readChunk : 1024;
+    this.runningSlot = options.runningSlot;
   }
 
   /** The smaller of the two slots: any image that fits stages into either. */
@@ -350,7 +355,7 @@ export class SlotTarget implements ImageTarget {
 
   /** Confirms the running trial image (or makes an existing confirmation durable). */
   confirm(): Promise<void> {
-    return this.loaded().then(() => { return this.slots.confirm(); });
+    return this.loaded().then(() => { return this.slots.confirm(this.runningSlot); });
   }
 
   /** Rejects the trial or pending image; the confirmed fallback boots next. */

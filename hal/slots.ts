@@ -209,10 +209,18 @@ export class Slots {
     return this.commit(r);
   }
 
-  /** Confirms the running trial; when it is already confirmed, makes sure that record is durable. */
-  confirm(): Promise<void> {
+  /**
+   * Confirms the running trial; when it is already confirmed, makes sure that record is durable. `runningSlot` is
+   * the slot the caller knows it executes from (the bootloader's handoff); a record that disagrees is not touched.
+   */
+  confirm(runningSlot?: number): Promise<void> {
     const running = this.running();
     const r = this.base();
+    if (runningSlot !== undefined && runningSlot !== running) {
+      return Promise.reject(otaError('running-slot-mismatch', 'The records say slot ' + running + ' runs, but this image ' +
+        'runs from slot ' + runningSlot + '; nothing was confirmed. Reboot so the bootloader settles the records.', false,
+      { records: running, actual: runningSlot }));
+    }
     if (running >= 0 && r.slots[running].state === 'confirmed') return this.settle();
     if (running < 0 || r.slots[running].state !== 'trial') {
       return Promise.reject(otaError('nothing-to-confirm', 'No trial image is running (running slot ' + running +

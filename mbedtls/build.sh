@@ -72,6 +72,11 @@ fetch_candidate() {
 
 download="$build/download"
 mkdir -p "$download"
+# Test files build on demand and may start together: one build at a time, the others then find it done.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$build/.lock"
+  flock 9
+fi
 chosen=""
 for candidate in "${CANDIDATES[@]}"; do
   read -r suite version orig sha <<<"$candidate"

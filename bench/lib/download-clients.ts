@@ -28,7 +28,8 @@ export interface ClientSpec {
 /** Every client, in run order within a round. */
 export const CLIENTS: ClientSpec[] = [
   { name: 'curl', label: 'curl (--cacert, -o /dev/null)' },
-  { name: 'raw', label: 'raw node:tls reader (discards)' },
+  { name: 'raw', label: 'raw node:tls reader, \'data\' events (discards)' },
+  { name: 'raw-onread', label: 'raw node:tls reader, onread into one reused buffer (discards)' },
   { name: 'ours', label: 'ours: HttpClient + NodeTlsTransport -> CRC-32 sink (native)' },
   { name: 'ours-js-crc', label: 'ours -> CRC-32 sink (portable JS crc32Update)', informational: true },
   { name: 'ours-no-sink', label: 'ours -> no-op sink', informational: true },

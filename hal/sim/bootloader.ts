@@ -116,6 +116,8 @@ export class SimBootloader {
   }
 
   private async started(slot: number, rejected: RejectedImage[]): Promise<BootResult> {
+    // Never jump on a record that might read differently later (torn, marginal): the application re-reads it.
+    await this.slots.settle();
     const entry = this.slots.entry(slot);
     const header = await readFirmwareHeader(this.images[slot]);
     return { slot, version: entry.version, softwareType: entry.softwareType, size: entry.size,

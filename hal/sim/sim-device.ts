@@ -52,7 +52,7 @@ export class SimDevice {
     const loader = new SimBootloader({ records: this.layout.records, images: this.layout.slots, hashes: this.options.hashes,
       slots: this.options.slots, readChunk: this.options.readChunk });
     const result = await loader.boot();
-    this.current = this.makeTarget();
+    this.current = this.makeTarget(result.slot);
     return result;
   }
 
@@ -62,8 +62,8 @@ export class SimDevice {
     return this.current;
   }
 
-  private makeTarget(): SlotTarget {
+  private makeTarget(runningSlot?: number): SlotTarget {
     return new SlotTarget({ softwareType: this.softwareType, slots: new Slots(this.layout.records, this.options.slots),
-      images: this.layout.slots, hashes: this.options.hashes, readChunk: this.options.readChunk });
+      images: this.layout.slots, hashes: this.options.hashes, readChunk: this.options.readChunk, runningSlot });
   }
 }

@@ -35,6 +35,14 @@ function body(value: unknown): { [key: string]: unknown } {
   return value as { [key: string]: unknown };
 }
 
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw adminError(400, 'bad-path', `malformed percent-encoding in path segment ${JSON.stringify(segment.slice(0, 80))}`);
+  }
+}
+
 function field(object: unknown, name: string): unknown {
   return object !== null && typeof object === 'object' ? (object as { [key: string]: unknown })[name] : undefined;
 }
@@ -99,7 +107,7 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     const project = /^\/api\/v0\/organizations\/([^/]+)\/projects\/([^/]+)(\/.*)?$/.exec(path);
     if (!project) throw adminError(404, 'not-found', `no admin route ${method} ${path}`);
     const state = ctx.store.state;
-    if (decodeURIComponent(project[1]) !== state.org || decodeURIComponent(project[2]) !== state.project) {
+    if (decode(project[1]) !== state.org || decode(project[2]) !== state.project) {
       throw adminError(404, 'project-not-found', `no project ${project[1]}/${project[2]}; this backend serves organization "${state.org}", project "${state.project}" (--org, --project)`);
     }
     const rest = project[3] ?? '/';
@@ -141,8 +149,8 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     }
     const releaseMatch = /^\/releases\/([^/]+)$/.exec(rest);
     if (releaseMatch && method === 'GET') {
-      const release = state.releases[decodeURIComponent(releaseMatch[1])];
-      if (!release) throw adminError(404, 'release-not-found', `no release ${decodeURIComponent(releaseMatch[1])}`);
+      const release = state.releases[decode(releaseMatch[1])];
+      if (!release) throw adminError(404, 'release-not-found', `no release ${decode(releaseMatch[1])}`);
       sendJson(res, { data: releaseWire(release) });
       return;
     }
@@ -173,7 +181,7 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     }
     const abortMatch = /^\/cohorts\/([^/]+)\/deployment$/.exec(rest);
     if (abortMatch && method === 'DELETE') {
-      sendJson(res, { data: deploymentWire(admin.abortRollout(decodeURIComponent(abortMatch[1]))) });
+      sendJson(res, { data: deploymentWire(admin.abortRollout(decode(abortMatch[1]))) });
       return;
     }
     if (route === 'GET /devices') { sendJson(res, { data: admin.devices().map(deviceWire) }); return; }
@@ -189,7 +197,7 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     if (deviceMatch && method === 'PATCH') {
       const input = body(await readJsonBody(req, ctx.settings.maxJsonBytes));
       const cohortField = field(input, 'cohort');
-      const device = admin.moveDevice(decodeURIComponent(deviceMatch[1]), (typeof cohortField === 'object' ? field(cohortField, 'slug') : cohortField) as string);
+      const device = admin.moveDevice(decode(deviceMatch[1]), (typeof cohortField === 'object' ? field(cohortField, 'slug') : cohortField) as string);
       sendJson(res, { data: deviceWire(device) });
       return;
     }

@@ -84,3 +84,14 @@ export function activeDeployment(state: BackendState, cohort: string): Deploymen
   }
   return null;
 }
+
+/**
+ * The state's maps re-made without a prototype. Serials, versions and slugs are user input: "__proto__" is a valid
+ * serial and "constructor" a valid version, and neither may reach Object.prototype or find inherited members.
+ */
+export function withSafeMaps(state: BackendState): BackendState {
+  state.cohorts = Object.assign(Object.create(null), state.cohorts);
+  state.devices = Object.assign(Object.create(null), state.devices);
+  state.releases = Object.assign(Object.create(null), state.releases);
+  return state;
+}

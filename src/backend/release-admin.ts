@@ -174,7 +174,9 @@ export class ReleaseAdmin {
   /** Deploys a release to a cohort (a staged rollout below 100 percent); it supersedes the cohort's previous deployment. */
   deploy(request: DeployRequest): Deployment {
     const version = request.releaseVersion;
-    if (typeof version !== 'string' || !this.ctx.store.state.releases[version]) {
+    if (typeof version !== 'string' || version === '') throw adminError(400, 'invalid-field', 'release (the release version) is required');
+    if (typeof request.cohort !== 'string' || request.cohort === '') throw adminError(400, 'invalid-field', 'cohort (a cohort slug) is required');
+    if (!this.ctx.store.state.releases[version]) {
       throw adminError(404, 'release-not-found', `no release ${JSON.stringify(version)} in this project`, { release: version });
     }
     if (typeof request.cohort !== 'string' || !this.ctx.store.state.cohorts[request.cohort]) {
@@ -246,6 +248,7 @@ export class ReleaseAdmin {
 
   /** Moves a device to another cohort (Memfault's PATCH devices/{serial}). */
   moveDevice(serial: string, cohort: string): Device {
+    if (typeof cohort !== 'string' || cohort === '') throw adminError(400, 'invalid-field', 'cohort (a cohort slug) is required');
     if (typeof serial !== 'string' || !this.ctx.store.state.devices[serial]) throw adminError(404, 'device-not-found', `no device ${JSON.stringify(serial)}; devices appear on their first request (or create one with POST .../devices)`, { serial });
     if (typeof cohort !== 'string' || !this.ctx.store.state.cohorts[cohort]) throw adminError(404, 'cohort-not-found', `no cohort ${JSON.stringify(cohort)} in this project`, { cohort });
     return this.ctx.store.transact((state) => {
@@ -263,7 +266,7 @@ export class ReleaseAdmin {
   /** Every cohort with its device count and active deployment. */
   cohorts(): (Cohort & { deviceCount: number; deployment: Deployment | null })[] {
     const state = this.ctx.store.state;
-    const counts: { [slug: string]: number } = {};
+    const counts: { [slug: string]: number } = Object.create(null);
     for (const device of Object.values(state.devices)) counts[device.cohort] = (counts[device.cohort] ?? 0) + 1;
     return Object.values(state.cohorts).map((c) => {
       const active = activeDeployment(state, c.slug);

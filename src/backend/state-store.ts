@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { otaError } from '../util/errors.js';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
-import type { BackendState } from './model.js';
+import { withSafeMaps, type BackendState } from './model.js';
 
 /** What a fresh state needs; values already stored win unless given explicitly. */
 export interface StateDefaults {
@@ -43,11 +43,11 @@ export class StateStore {
       if (!loaded || loaded.schema !== 1) throw otaError('backend-state-schema', `${this.path} has an unknown schema; move it away to start fresh`, false);
     }
     const now = new Date().toISOString();
-    this.state = loaded ?? {
+    this.state = withSafeMaps(loaded ?? {
       schema: 1, org: 'acme', project: 'smart-sensor', projectKey: secret(16), orgToken: 'oat_' + secret(20),
       urlSecret: secret(32), nextId: 1, cohorts: { default: { name: 'default', slug: 'default', createdDate: now } },
       devices: {}, releases: {}, deployments: [],
-    };
+    });
     if (defaults.org) this.state.org = defaults.org;
     if (defaults.project) this.state.project = defaults.project;
     if (defaults.projectKey) this.state.projectKey = defaults.projectKey;
@@ -86,7 +86,7 @@ export class StateStore {
 
   /** Runs `change` on a deep copy and commits it only when it returns without throwing: a failed change alters nothing. */
   transact<T>(change: (draft: BackendState) => T): T {
-    const draft = structuredClone(this.state);
+    const draft = withSafeMaps(structuredClone(this.state));
     const result = change(draft);
     Object.assign(this.state, draft);
     this.save();

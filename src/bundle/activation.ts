@@ -42,12 +42,20 @@ function isRequiredLater(sorted: StagedPart[], index: number): boolean {
   return false;
 }
 
-function stepFailed(step: string, part: StagedPart, done: string[], error: unknown): object {
-  return otaError(step === 'activate' ? 'activation-failed' : 'confirm-failed', 'Could not ' + step + ' "' + part.softwareType + '" ' +
-    part.version + ' (' + (isOtaError(error) ? error.message : String(error)) + '). Done before it, in order: ' +
-    (done.length > 0 ? done.join(', ') : 'none') + '. ' + (step === 'activate' ? 'Do not confirm this release; its unconfirmed ' +
-    'images revert on their next boot.' : 'Retry confirming; unconfirmed images revert on their next boot.'),
-  isOtaError(error) ? error.retryable : false, { softwareType: part.softwareType, done: done }, error);
+function failure(part: StagedPart, done: string[], error: unknown): string {
+  return '"' + part.softwareType + '" ' + part.version + ' (' + (isOtaError(error) ? error.message : String(error)) + '). Done before it, ' +
+    'in order: ' + (done.length > 0 ? done.join(', ') : 'none') + '. ';
+}
+
+function activationFailed(part: StagedPart, done: string[], error: unknown): object {
+  return otaError('activation-failed', 'Could not activate ' + failure(part, done, error) + 'Do not confirm this release; its ' +
+    'unconfirmed images revert on their next boot.', isOtaError(error) ? error.retryable : false,
+  { softwareType: part.softwareType, done: done }, error);
+}
+
+function confirmFailed(part: StagedPart, done: string[], error: unknown): object {
+  return otaError('confirm-failed', 'Could not confirm ' + failure(part, done, error) + 'Retry confirming; unconfirmed images revert ' +
+    'on their next boot.', isOtaError(error) ? error.retryable : false, { softwareType: part.softwareType, done: done }, error);
 }
 
 /** Activates one part unless its target already runs it; switches and confirms it now when later parts need it. */
@@ -77,7 +85,7 @@ export function activateRelease(release: { parts: StagedPart[] }): Promise<void>
       done.push(sorted[i].softwareType);
       return next();
     }, function (error: unknown) {
-      throw stepFailed('activate', sorted[i], done, error);
+      throw activationFailed(sorted[i], done, error);
     });
   };
   return Promise.resolve().then(next);
@@ -101,7 +109,7 @@ export function confirmRelease(release: { parts: StagedPart[] }): Promise<void> 
       done.push(part.softwareType);
       return next();
     }, function (error: unknown) {
-      throw stepFailed('confirm', part, done, error);
+      throw confirmFailed(part, done, error);
     });
   };
   return Promise.resolve().then(next);

@@ -33,10 +33,9 @@ export interface CoseHeader {
   tag: Uint8Array;
 }
 
-function coseError(code: string, what: string): object {
-  return otaError(code, 'The bundle header is not a COSE object this device accepts: ' + what + '. Re-create the bundle with ' +
-    'the ota packer.', false);
-}
+// Message parts; the Espruino build replaces whole messages by their codes, so these cost nothing there.
+const BAD_COSE = 'The bundle header is not a COSE object this device accepts: ';
+const REDO = '. Re-create the bundle with the ota packer.';
 
 /** Reader limits for a COSE header of `maxBytes` bytes (the payload may use all of it). */
 export function headerLimits(maxBytes: number): CborLimits {
@@ -61,33 +60,33 @@ export function decodeHeader(data: Uint8Array, start: number, end: number, kind:
     { kind: kind });
   }
   const items = top.value;
-  if (!(items instanceof Array) || items.length !== 4) throw coseError('cose-malformed', 'expected an array of 4 items');
+  if (!(items instanceof Array) || items.length !== 4) throw otaError('cose-malformed', BAD_COSE + 'expected an array of 4 items' + REDO, false);
   const protectedBytes = items[0];
   const unprotected = items[1];
   const payload = items[2];
   const tag = items[3];
   if (!(protectedBytes instanceof Uint8Array) || protectedBytes.length === 0) {
-    throw coseError('cose-malformed', 'the protected header must be a non-empty byte string holding the algorithm');
+    throw otaError('cose-malformed', BAD_COSE + 'the protected header must be a non-empty byte string holding the algorithm' + REDO, false);
   }
   const prot = readCbor(protectedBytes, 0, protectedBytes.length, PROTECTED_LIMITS);
   if (!(prot instanceof CborMap) || prot.keys.length !== 1 || prot.keys[0] !== LABEL_ALG) {
-    throw coseError('cose-header-unsupported', 'the protected header must hold only the algorithm (label 1)');
+    throw otaError('cose-header-unsupported', BAD_COSE + 'the protected header must hold only the algorithm (label 1)' + REDO, false);
   }
   const alg = prot.get(LABEL_ALG);
-  if (typeof alg !== 'number') throw coseError('cose-malformed', 'the algorithm must be an integer');
-  if (!(unprotected instanceof CborMap)) throw coseError('cose-malformed', 'the unprotected header must be a map');
+  if (typeof alg !== 'number') throw otaError('cose-malformed', BAD_COSE + 'the algorithm must be an integer' + REDO, false);
+  if (!(unprotected instanceof CborMap)) throw otaError('cose-malformed', BAD_COSE + 'the unprotected header must be a map' + REDO, false);
   let keyId: Uint8Array | null = null;
   for (let i = 0; i < unprotected.keys.length; i++) {
     if (unprotected.keys[i] !== LABEL_KID) {
-      throw coseError('cose-header-unsupported', 'unprotected header label ' + unprotected.keys[i] + ' is not accepted (only kid, 4)');
+      throw otaError('cose-header-unsupported', BAD_COSE + 'unprotected header label ' + unprotected.keys[i] + ' is not accepted (only kid, 4)' + REDO, false);
     }
     const kid: CborValue = unprotected.values[i];
-    if (!(kid instanceof Uint8Array) || kid.length === 0 || kid.length > 64) throw coseError('cose-malformed', 'kid must be 1-64 bytes');
+    if (!(kid instanceof Uint8Array) || kid.length === 0 || kid.length > 64) throw otaError('cose-malformed', BAD_COSE + 'kid must be 1-64 bytes' + REDO, false);
     keyId = kid;
   }
-  if (payload === null) throw coseError('cose-payload-detached', 'the manifest payload is detached (nil); bundles attach it');
-  if (!(payload instanceof Uint8Array)) throw coseError('cose-malformed', 'the payload must be a byte string');
-  if (!(tag instanceof Uint8Array)) throw coseError('cose-malformed', 'the signature or MAC must be a byte string');
+  if (payload === null) throw otaError('cose-payload-detached', BAD_COSE + 'the manifest payload is detached (nil); bundles attach it' + REDO, false);
+  if (!(payload instanceof Uint8Array)) throw otaError('cose-malformed', BAD_COSE + 'the payload must be a byte string' + REDO, false);
+  if (!(tag instanceof Uint8Array)) throw otaError('cose-malformed', BAD_COSE + 'the signature or MAC must be a byte string' + REDO, false);
   return {
     kind: kind, structure: kind === KIND_MAC0 ? 'MAC0' : 'Signature1', alg: alg, keyId: keyId,
     protectedBytes: protectedBytes, payload: payload, tag: tag,

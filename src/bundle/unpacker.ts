@@ -299,11 +299,7 @@ export class BundleUnpacker {
         at += n;
         this.position += n;
         if (this.headerFill < header.length) continue;
-        return this.validate().then(() => {
-          // A resumed download jumps: the caller re-requests from nextOffset(), so the rest of this chunk is dropped.
-          if (this.options.resume !== undefined) return undefined;
-          return this.consume(chunk, at);
-        });
+        return this.afterHeader(chunk, at);
       } else if (this.phase === 'prefix') {
         while (at < chunk.length && this.prefixFill < PART_PREFIX_SIZE) this.prefix[this.prefixFill++] = chunk[at++];
         this.position = this.prefixPosition() + this.prefixFill;
@@ -315,25 +311,9 @@ export class BundleUnpacker {
             'framed as ' + length + ' bytes but signed as ' + part.size + '; the bundle is corrupt.', false,
           { partIndex: this.partIndex, framed: length, signed: part.size });
         }
-        return this.beginPart(0, 0).then(() => {
-          return this.consume(chunk, at);
-        });
+        return this.afterPrefix(chunk, at);
       } else if (this.phase === 'data') {
-        const part = this.parts[this.partIndex];
-        const n = Math.min(part.size - this.partFed, chunk.length - at);
-        const piece = chunk.subarray(at, at + n);
-        this.advanceCrc(chunk, at, at + n);
-        this.partFed += n;
-        this.position += n;
-        at += n;
-        const writer = this.writer as ImageWriter;
-        return writer.write(piece).then(() => {
-          this.pruneCheckpoints();
-          if (this.partFed < part.size) return this.consume(chunk, at);
-          return this.finishPart().then(() => {
-            return this.consume(chunk, at);
-          });
-        });
+        return this.writeData(chunk, at);
       } else if (this.phase === 'done') {
         throw otaError('trailing-bytes', 'Bytes follow the last part at offset ' + this.position + '; a bundle ends exactly after ' +
           'its last part. The staged parts will not be activated.', false, { offset: this.position });
@@ -342,6 +322,42 @@ export class BundleUnpacker {
       }
     }
     return Promise.resolve();
+  }
+
+  // The asynchronous steps of consume() live in their own methods, so no closure captures a loop variable (the
+  // ES5 lowering would wrap the loop body in a function per iteration otherwise).
+
+  /** Header complete: validate it, then continue with the rest of the chunk (dropped when resuming). */
+  private afterHeader(chunk: Uint8Array, at: number): Promise<void> {
+    return this.validate().then(() => {
+      // A resumed download jumps: the caller re-requests from nextOffset(), so the rest of this chunk is dropped.
+      if (this.options.resume !== undefined) return undefined;
+      return this.consume(chunk, at);
+    });
+  }
+
+  /** Prefix checked: open the part's writer, then continue. */
+  private afterPrefix(chunk: Uint8Array, at: number): Promise<void> {
+    return this.beginPart(0, 0).then(() => {
+      return this.consume(chunk, at);
+    });
+  }
+
+  /** Writes the part's bytes found at `at`, finishing the part when they complete it, then continues. */
+  private writeData(chunk: Uint8Array, at: number): Promise<void> {
+    const part = this.parts[this.partIndex];
+    const n = Math.min(part.size - this.partFed, chunk.length - at);
+    const next = at + n;
+    this.advanceCrc(chunk, at, next);
+    this.partFed += n;
+    this.position += n;
+    return (this.writer as ImageWriter).write(chunk.subarray(at, next)).then(() => {
+      this.pruneCheckpoints();
+      if (this.partFed < part.size) return this.consume(chunk, next);
+      return this.finishPart().then(() => {
+        return this.consume(chunk, next);
+      });
+    });
   }
 
   private prefixPosition(): number {

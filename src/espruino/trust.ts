@@ -25,7 +25,7 @@ export function espruinoTrust(options: EspruinoTrustOptions): TrustPolicy {
   if (key === undefined || key.length === 0) {
     if (options.allowUnsigned !== true) {
       throw otaError('espruino-unsigned-refused', 'Espruino TLS does not authenticate the server, so an Espruino device needs an ' +
-        'HMAC key to check signed bundles; pass hmacKey (ota keys generate --hmac), or allowUnsigned: true for development only.', false);
+        'HMAC key to check signed bundles; pass hmacKey (ota keys generate --type hmac), or allowUnsigned: true for development only.', false);
     }
     return { verifiers: [], allowUnsigned: true };
   }

@@ -24,7 +24,10 @@ export interface ConnectionInfo {
 /** An open byte stream. Reads pull, so a slow consumer slows the sender (back-pressure). */
 export interface Connection {
   write(data: Uint8Array): Promise<void>;
-  /** The next bytes, or null at end of stream. */
+  /**
+   * The next bytes, or null at end of stream. The bytes may live in a buffer the transport recycles: they are valid
+   * until the next read() or close(), so a reader that keeps them longer copies them (the HTTP client never does).
+   */
   read(): Promise<Uint8Array | null>;
   close(): void;
   info?: ConnectionInfo;

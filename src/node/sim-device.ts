@@ -74,6 +74,8 @@ export interface SimDeviceOptions {
   onEvent?: (event: AgentEvent) => void;
   /** HTTP working buffer (bytes). */
   bufferSize?: number;
+  /** Longest wait for the next bytes of a response (default 30 000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** What one power-on did. */
@@ -229,7 +231,8 @@ export class SimDevice {
     if (this.options.network !== undefined) return this.options.network;
     if (this.client === null) {
       this.client = new HttpClient({ transport: this.options.transport ?? new NodeTlsTransport({ ca: this.options.ca }),
-        plainTransport: new TcpTransport(), clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize });
+        plainTransport: new TcpTransport(), clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize,
+        idleTimeoutMs: this.options.idleTimeoutMs });
     }
     return networkOverHttp(this.client);
   }

@@ -98,6 +98,7 @@ describe('admin API', () => {
     ['deactivating an unknown deployment', () => json('DELETE', `${project}/deployments/424242`), 404, /no deployment/],
     ['a bad cohort slug', () => json('POST', `${project}/cohorts`, { name: 'Bad Slug!' }), 400, /slug/],
     ['another project', () => json('GET', `/api/v0/organizations/${backend.org}/projects/other/releases`), 404, /this backend serves/],
+    ['malformed percent-encoding', () => json('PATCH', `${project}/devices/%E0%A4%A`, { cohort: 'default' }), 400, /percent-encoding/],
     ['an unknown route', () => json('GET', `${project}/nothing-here`), 404, /no admin route/],
     ['a bad fault', () => json('POST', '/api/v0/mock/faults', { kind: 'melt' }), 400, /kind must be one of/],
   ];

@@ -136,6 +136,23 @@ describe('device API (plain HTTP)', () => {
     expect((await checkForUpdate(backend, { device_serial: 'R2', ...evt })).status).toBe(200);
   });
 
+  it('treats "__proto__" and "constructor" as ordinary serials, versions and cohorts (no prototype pollution)', async () => {
+    await backend.admin.uploadPayload(payloadBytes(64, 7), { hardwareVersion: 'evt', softwareType: 'main', softwareVersion: 'constructor' });
+    expect(() => backend.admin.deploy({ releaseVersion: 'toString', cohort: 'default' })).toThrow(/no release/);
+    expect(() => backend.admin.createCohort('constructor')).not.toThrow();
+    for (const serial of ['__proto__', 'constructor', 'hasOwnProperty']) {
+      const reply = await checkForUpdate(backend, { device_serial: serial, ...evt, current_version: '1.0.0' });
+      expect(reply.status).toBe(200);
+      backend.admin.moveDevice(serial, 'constructor');
+    }
+    expect(({} as { lastSeen?: unknown }).lastSeen).toBeUndefined();
+    expect(backend.admin.devices().filter((d) => d.cohort === 'constructor').map((d) => d.serial).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty']);
+    expect(backend.admin.cohorts().find((c) => c.slug === 'constructor')?.deviceCount).toBe(3);
+    backend.admin.deploy({ releaseVersion: 'constructor', cohort: 'constructor', allowDowngrade: true });
+    const offered = await checkForUpdate(backend, { device_serial: '__proto__', ...evt, current_version: '1.0.0' }, true);
+    expect(JSON.parse(offered.body.toString()).version).toBe('constructor');
+  });
+
   it('rejects other methods on the device routes with 405', async () => {
     const reply = await httpCall(`${backend.baseUrl}/api/v0/releases/latest/url?device_serial=M1&hardware_version=evt&software_type=main`, { method: 'POST', headers: { 'Memfault-Project-Key': backend.projectKey } });
     expect(reply.status).toBe(405);

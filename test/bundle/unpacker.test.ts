@@ -179,3 +179,58 @@ describe('resume', () => {
     expect(state.partOffset).toBeLessThanOrEqual(1024);
   });
 });
+
+describe('unpacker contract edges', () => {
+  it('end() before the last byte is a retryable truncation that does not end the download: more bytes can follow', async () => {
+    const device = testDevice();
+    const bytes = twoPartBundle();
+    const unpacker = new BundleUnpacker(options(device.targets));
+    await unpacker.push(bytes.subarray(0, 1000));
+    const error = await rejection(unpacker.end());
+    expect([error.code, error.retryable, (error.details as { nextOffset: number }).nextOffset]).toEqual(['bundle-truncated', true, 1000]);
+    await unpacker.push(bytes.subarray(1000));
+    expect((await unpacker.end()).parts).toHaveLength(2);
+  });
+
+  it('refuses a second push while one is pending, and repeats a final error on every later call', async () => {
+    const device = testDevice();
+    const bytes = twoPartBundle();
+    const unpacker = new BundleUnpacker(options(device.targets));
+    const first = unpacker.push(bytes.subarray(0, 600));
+    expect((await rejection(unpacker.push(bytes.subarray(600, 700)))).code).toBe('unpacker-busy');
+    await first;
+    const tail = await rejection(unpacker.push(bytes.subarray(600)).then(() => unpacker.push(new Uint8Array([0]))));
+    expect(tail.code).toBe('trailing-bytes');
+    expect((await rejection(unpacker.push(new Uint8Array([1])))).code).toBe('trailing-bytes');
+    expect((await rejection(unpacker.end())).code).toBe('trailing-bytes');
+  });
+
+  it('resumes a raw image at its journaled offset without a header', async () => {
+    const device = testDevice();
+    const image = patternBytes(1800, 5);
+    image[0] = 0x00;
+    const raw = { softwareType: 'main-fw', version: '1.1.0', size: image.length };
+    const trust = { verifiers: [], allowUnsigned: true };
+    const first = new BundleUnpacker(options(device.targets, trust, { raw }));
+    await first.push(image.subarray(0, 1000));
+    const state = first.state() as UnpackState;
+    expect(state.headerDigest).toBe('');
+    expect(state.partOffset).toBeGreaterThan(0);
+    expect(first.stateOffset()).toBe(state.partOffset);
+    const second = new BundleUnpacker(options(device.targets, trust, { raw, resume: state }));
+    expect(second.nextOffset()).toBe(state.partOffset);
+    await second.push(image.subarray(state.partOffset));
+    await second.end();
+    expect(device.main.image()).toEqual(image);
+  });
+
+  it('state() is null before anything durable exists', async () => {
+    const device = testDevice();
+    const unpacker = new BundleUnpacker(options(device.targets));
+    expect(unpacker.state()).toBeNull();
+    await unpacker.push(twoPartBundle().subarray(0, 100));
+    expect(unpacker.state()).toBeNull();
+    expect(unpacker.currentPhase()).toBe('header');
+  });
+});
+

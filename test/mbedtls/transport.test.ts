@@ -152,6 +152,16 @@ describe('host names', () => {
     expect((await rejection(transport.connect({ host: HOST, port: 1, tls: false, timeoutMs: 1000 }))).code).toBe('transport-tls-only');
   });
 
+  it('rejects an invalid port without leaving the session behind', async () => {
+    const transport = new MbedTlsTransport();
+    const attempt = () => rejection(transport.connect({ host: HOST, port: 70000, tls: true, servername: NAME, ca: [pki.root.certDer], timeoutMs: 1000 }));
+    // The first session also initialises PSA's global state, which stays: measure from the second one on.
+    expect((await attempt()).code).toBe('connect-failed');
+    const before = await transport.memoryStats();
+    expect((await attempt()).code).toBe('connect-failed');
+    expect(await transport.memoryStats()).toEqual(before);
+  });
+
   it('reports a root that is not a certificate', async () => {
     const error = await rejection(new MbedTlsTransport().connect({ host: HOST, port: 1, tls: true, servername: NAME, ca: [new Uint8Array([0x30, 0x03, 1, 2, 3])], timeoutMs: 1000 }));
     expect(error.code).toBe('tls-bad-root');

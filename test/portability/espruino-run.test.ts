@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runOnEspruino } from '../../scripts/espruino-run.mjs';
 import { espruinoBundle } from './bundles.js';
+import { runAgentOnEspruino } from './espruino-agent-run.js';
 
 const bin = process.env.ESPRUINO_BIN;
 if (bin === undefined || bin === '') {
@@ -38,4 +39,22 @@ describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it.runIf(bin !== undefined && bin !== '')('runs a complete update with the agent: check, download, verify, stage, trial boot, confirm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-espruino-bundle-'));
+    try {
+      const bundle = join(dir, 'ota-agent.espruino.js');
+      writeFileSync(bundle, await espruinoBundle());
+      const result = await runAgentOnEspruino(bin as string, bundle);
+      expect(result.boot1).toEqual(['EVENT warning espruino-tls-unauthenticated', 'EVENT checking', 'EVENT update-available', 'EVENT download-started', 'EVENT verified', 'EVENT staged',
+        'EVENT rebooting', 'EVENT reboot-requested', 'CYCLE rebooting', 'STATUS {"softwareType":"app","runningVersion":"1.0.0","trial":true}']);
+      expect(result.boot2[0]).toBe('APP 1.0.0 running');
+      expect(result.boot2).toContain('EVENT confirmed');
+      expect(result.boot2).toContain('CYCLE confirmed');
+      expect(result.boot2[result.boot2.length - 1]).toBe('STATUS {"softwareType":"app","runningVersion":"1.0.0","trial":false}');
+      expect(Buffer.from(result.appImage).toString()).toMatch(/^print\("APP 1\.0\.0 running"\);/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

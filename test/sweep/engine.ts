@@ -179,6 +179,11 @@ export interface SweepOptions {
   linear?: number;
   /** Seeded random multi-cut schedules (up to 5 cuts) to run (default 0). */
   random?: number;
+  /**
+   * Depth-2 pass: at every op, a first cut in `mode` tearing the last unit, then after the reboot a second cut at each
+   * of the next `window` ops (modes in turn). Aimed at torn-but-readable records meeting the next destructive step.
+   */
+  depth2?: { mode: CutMode; window: number };
   /** Called after each run (progress, failure printing). */
   onRun?: (outcome: RunOutcome, failure: SweepFailure | null) => void;
 }
@@ -218,6 +223,18 @@ export async function sweepCase(kase: SweepCase, options: SweepOptions): Promise
           if (tear === 'last') cut.tornAt = LAST;
           record(`single ${describe([cut])}`, seed, await runSubject(kase, seed, () => null, cut));
         }
+      }
+    }
+  }
+  if (options.depth2) {
+    const d = options.depth2;
+    for (let op = 0; op < base.ops[0]; op++) {
+      for (let j = 0; j < d.window; j++) {
+        const seed = (options.seed * 2246822519 + op * 977 + j) >>> 0;
+        const first: AimedCut = { flash: 0, op, mode: d.mode, tornAt: LAST, seed };
+        const second = (cuts: number, ops: number[]): AimedCut | null =>
+          cuts === 1 ? { flash: 0, op: ops[0] + j, mode: CUT_MODES[j % CUT_MODES.length], seed: seed + 1 } : null;
+        record(`depth2 ${describe([first])} then +${j}`, seed, await runSubject(kase, seed, second, first));
       }
     }
   }

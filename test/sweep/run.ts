@@ -1,5 +1,6 @@
 import { SCENARIOS, abDeviceCase, geometryMatrix } from './ab-device.js';
 import type { SweepFailure, SweepReport } from './engine.js';
+import type { CutMode } from '../../hal/sim/faults.js';
 import { emptyReport, mergeReport, replayCuts, replayText, runSubject, sweepCase } from './engine.js';
 
 // `npm run sweep` (default size, the one npm test runs) or `npm run sweep -- --full` (the whole geometry matrix and
@@ -12,8 +13,17 @@ function option(name: string): string | undefined {
 }
 
 /** The sweep sizes. */
-export function sweepPlan(full: boolean): { linear: number; random: number; tears: ('random' | 'last')[] } {
-  return full ? { linear: 6, random: 12, tears: ['random', 'last'] } : { linear: 2, random: 3, tears: ['random'] };
+export function sweepPlan(full: boolean): SweepPlan {
+  return full ? { linear: 6, random: 12, tears: ['random', 'last'], depth2: { mode: 'torn-unstable', window: 10 } }
+    : { linear: 2, random: 3, tears: ['random'] };
+}
+
+/** How much of each kind of schedule a sweep runs per case. */
+export interface SweepPlan {
+  linear: number;
+  random: number;
+  tears: ('random' | 'last')[];
+  depth2?: { mode: CutMode; window: number };
 }
 
 /** Runs the sweep and returns its report (used by the runner and by the vitest wrapper). */
@@ -27,6 +37,7 @@ export async function runSweep(full: boolean, seed: number, filter: { scenario?:
       if (filter.scenario && scenario.name !== filter.scenario) continue;
       if (filter.geometry && !kase.config.includes(filter.geometry)) continue;
       mergeReport(report, await sweepCase(kase, { seed, linear: plan.linear, random: plan.random, tears: plan.tears,
+        depth2: full && g.writeAlign <= 4 ? plan.depth2 : undefined,
         onRun: (_o, f) => { if (f) onFailure(f); } }));
     }
   }

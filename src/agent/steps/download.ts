@@ -167,7 +167,12 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     const boundary = (Math.floor(live.pos / snapEvery) + 1) * snapEvery;
     const n = Math.min(boundary - live.pos, chunk.length - i);
     const piece = chunk.subarray(i, i + n);
-    return live.sink.write(piece).then(function () {
+    return live.sink.write(piece).then(undefined, function (error: unknown) {
+      // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
+      const failure = toOtaError(error, 'sink-write-failed', true);
+      if (failure.code === 'power-cut') throw failure;
+      throw otaError(failure.code, failure.message, failure.retryable, { discard: true, cause: failure.details }, failure);
+    }).then(function () {
       live.crc = crc32Update(live.crc, chunk, i, i + n);
       if (live.md5 !== null) live.md5.updateRange(chunk, i, i + n);
       live.pos += n;

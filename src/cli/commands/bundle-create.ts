@@ -34,9 +34,9 @@ export const bundleCreateCommand: Command = {
     '(--sign-key KEY.pem | --hmac-key KEY | --unsigned) [--sequence N] [--release-version V]',
   options: {
     output: { kind: 'string', short: 'o', valueName: 'OUT', description: 'Bundle file to write' },
-    part: { kind: 'multiple', valueName: 'TYPE=PATH@VERSION', description: 'An image, in stream order (repeat for each part)' },
-    requires: { kind: 'multiple', valueName: 'PART:TYPE>=VERSION', description: 'PART needs TYPE at VERSION or newer (repeatable)' },
-    'hardware-version': { kind: 'multiple', env: 'OTA_HARDWARE_VERSION', valueName: 'HW', description: 'A hardware version the bundle is for (repeatable, 1-8)' },
+    part: { kind: 'multiple', valueName: 'TYPE=PATH@VERSION', description: 'An image, in stream order' },
+    requires: { kind: 'multiple', valueName: 'PART:TYPE>=VERSION', description: 'PART needs TYPE at VERSION or newer' },
+    'hardware-version': { kind: 'multiple', env: 'OTA_HARDWARE_VERSION', valueName: 'HW', description: 'A hardware version the bundle is for (1-8)' },
     'sign-key': { kind: 'string', valueName: 'KEY.pem', description: 'Ed25519 private key: COSE_Sign1 (alg -19)' },
     'hmac-key': { kind: 'string', valueName: 'KEY', description: 'HMAC key file (hex): COSE_Mac0 HMAC-SHA256 for devices without public-key checks' },
     unsigned: { kind: 'boolean', description: 'Write an unsigned bundle (development devices only)' },

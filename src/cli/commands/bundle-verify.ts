@@ -13,7 +13,7 @@ export const bundleVerifyCommand: Command = {
   summary: 'Check a bundle as a device would: signature/MAC, manifest, framing, every part\'s CRC-32 and SHA-256',
   usage: 'FILE [--key KEY ...] [--json]',
   options: {
-    key: { kind: 'multiple', valueName: 'KEY', description: 'Ed25519 public (or private) PEM, or an HMAC key file; repeatable' },
+    key: { kind: 'multiple', valueName: 'KEY', description: 'Ed25519 public (or private) PEM, or an HMAC key file' },
     json: { kind: 'boolean', description: 'Print JSON' },
   },
   async run(args, io) {

@@ -24,6 +24,7 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
     requireSni: Boolean(args.options['require-sni']),
     urlLifetimeSeconds: intOption(args, 'url-lifetime', 1, 7 * 24 * 3600),
     dailyRequestLimit: intOption(args, 'daily-limit', 1, 1_000_000_000),
+    expiredLinkStatus: intOption(args, 'expired-link-status', 400, 599),
   }).catch((error: Error & { code?: string; port?: number }) => {
     if (error.code === 'EADDRINUSE') {
       throw otaError('port-in-use', `port ${error.port ?? port} is already in use (another \`ota serve\`?); pass --port P --cdn-port Q, or --port 0 for any free ports`, false);
@@ -70,6 +71,7 @@ export const serveCommand: Command = {
     project: { kind: 'string', description: 'project slug (default smart-sensor)', env: 'MEMFAULT_PROJECT', valueName: 'SLUG' },
     'require-sni': { kind: 'boolean', description: 'refuse TLS clients that send no SNI, as the real CDN does' },
     'url-lifetime': { kind: 'string', description: 'lifetime of signed payload links, seconds (default 21600)', valueName: 'S' },
+    'expired-link-status': { kind: 'string', description: 'status for an expired payload link (default 403; the real one is unverified)', valueName: 'S' },
     'daily-limit': { kind: 'string', description: 'device API requests per device per day before 204 rate-limited (default 100)', valueName: 'N' },
     json: { kind: 'boolean', description: 'print the connection details as one JSON line' },
   },

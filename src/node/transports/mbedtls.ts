@@ -2,10 +2,10 @@
 // in the simulator. Same contract and error codes as the node:tls transport; the device-parity knobs (SNI off, record
 // buffer, max_fragment_length, suites, curves, clock) are constructor options, so the core never learns which
 // transport it holds.
-import { isIP, connect as tcpConnect } from 'node:net';
+import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
 import { TRANSPORT_ERRORS } from '../../http/transport-errors.js';
-import { otaError } from '../../util/errors.js';
+import { otaError, toOtaError } from '../../util/errors.js';
 import { MbedTlsConnection, type ConnectionTarget } from '../mbedtls/connection.js';
 import { MBEDTLS_ERRORS } from '../mbedtls/errors.js';
 import { resolveOptions, type MbedTlsTransportOptions, type ResolvedOptions } from '../mbedtls/options.js';
@@ -92,7 +92,14 @@ export class MbedTlsTransport implements Transport {
       let settled = false;
       let tcpConnected = false;
       let connection: MbedTlsConnection | null = null;
-      const socket = tcpConnect({ host, port, noDelay: true });
+      let socket: Socket;
+      try {
+        socket = tcpConnect({ host, port, noDelay: true });
+      } catch (error) {
+        session.free();
+        reject(toOtaError(error, 'connect-failed', false));
+        return;
+      }
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;

@@ -3,12 +3,14 @@ import { connect as netConnect } from 'node:net';
 import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
 import { otaError } from '../../util/errors.js';
 import { connectError, connectTimeoutError } from './connect-errors.js';
-import { DEFAULT_READ_AHEAD, SocketConnection } from './socket-connection.js';
+import { DEFAULT_READ_AHEAD, READ_CHUNK, ReadPool, SocketConnection } from './socket-connection.js';
 
 /** Options of the TCP transport. */
 export interface TcpTransportOptions {
   /** Bytes buffered ahead of the reader before the socket pauses (default 256 KiB). */
   readAhead?: number;
+  /** Read into recycled buffers (default true); chunks are then valid until the next read() or close(). */
+  recycleBuffers?: boolean;
 }
 
 /** Connections over node:net. */
@@ -20,8 +22,10 @@ export class TcpTransport implements Transport {
     if (options.tls) {
       return Promise.reject(otaError('transport-no-tls', `TcpTransport cannot open a TLS connection to ${options.host}:${options.port}; use the node:tls transport for https URLs.`, false));
     }
+    const readAhead = this.options.readAhead ?? DEFAULT_READ_AHEAD;
+    const pool = this.options.recycleBuffers === false ? null : new ReadPool(READ_CHUNK, Math.ceil(readAhead / READ_CHUNK) + 2);
     return new Promise<Connection>((resolve, reject) => {
-      const socket = netConnect({ host: options.host, port: options.port, noDelay: true });
+      const socket = netConnect({ host: options.host, port: options.port, noDelay: true, onread: pool ? pool.onread() : undefined });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(connectTimeoutError(options.host, options.port, options.timeoutMs, 'TCP connect'));
@@ -33,7 +37,7 @@ export class TcpTransport implements Transport {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SocketConnection(socket, options.host, options.port, this.options.readAhead ?? DEFAULT_READ_AHEAD, { protocol: 'tcp' }));
+        resolve(new SocketConnection(socket, options.host, options.port, readAhead, { protocol: 'tcp' }, pool));
       });
     });
   }

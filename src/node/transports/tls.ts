@@ -3,14 +3,14 @@
 // verify result.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
 import { otaError, type OtaError } from '../../util/errors.js';
 import {
   TRANSPORT_ERRORS, closedDuringHandshakeError, serverAlertError, verifyFailureError, type PeerFacts, type VerifyFailure,
 } from '../../http/transport-errors.js';
 import { connectError, connectTimeoutError } from './connect-errors.js';
-import { DEFAULT_READ_AHEAD, SocketConnection } from './socket-connection.js';
+import { DEFAULT_READ_AHEAD, READ_CHUNK, ReadPool, SocketConnection } from './socket-connection.js';
 
 /** TLS versions this transport may negotiate; nothing below 1.2 exists here. */
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -27,6 +27,11 @@ export interface NodeTlsTransportOptions {
   resumeSessions?: boolean;
   /** Bytes buffered ahead of the reader before the socket pauses (default 256 KiB). */
   readAhead?: number;
+  /**
+   * Read into recycled buffers (default true): no allocation per read, flat peak memory. A chunk from read() is then
+   * valid only until the next read() or close(); pass false for readers that keep chunks longer.
+   */
+  recycleBuffers?: boolean;
   /**
    * TEST ONLY. Reproduces broken devices; refused unless the environment sets OTA_ALLOW_TEST_ONLY_INSECURE=1.
    * `omitSni` sends no SNI (the name is still verified against the host).
@@ -182,10 +187,14 @@ export class NodeTlsTransport implements Transport {
     const { key, context } = this.context(ca);
     const sessionKey = `${key}|${expectedName}|${port}`;
     const resume = this.options.resumeSessions !== false;
+    const readAhead = this.options.readAhead ?? DEFAULT_READ_AHEAD;
+    const pool = this.options.recycleBuffers === false ? null : new ReadPool(READ_CHUNK, Math.ceil(readAhead / READ_CHUNK) + 2);
     return new Promise<Connection>((resolve, reject) => {
       let settled = false;
       let tcpConnected = false;
-      const socket = tlsConnect({
+      // tls.connect documents `onread` (as net.connect does); @types/node lacks it on ConnectionOptions.
+      const connectOptions: ConnectionOptions & { onread?: ReturnType<ReadPool['onread']> } = {
+        onread: pool ? pool.onread() : undefined,
         host,
         port,
         servername: sni ?? undefined,
@@ -196,7 +205,8 @@ export class NodeTlsTransport implements Transport {
         // there is no path that lets an unverified socket through.
         rejectUnauthorized: false,
         checkServerIdentity: (name, cert) => checkServerIdentity(name, cert),
-      });
+      };
+      const socket = tlsConnect(connectOptions);
       socket.setNoDelay(true);
       const fail = (error: OtaError): void => {
         if (settled) return;
@@ -236,13 +246,13 @@ export class NodeTlsTransport implements Transport {
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
         const cipher = socket.getCipher();
-        resolve(new SocketConnection(socket, host, port, this.options.readAhead ?? DEFAULT_READ_AHEAD, {
+        resolve(new SocketConnection(socket, host, port, readAhead, {
           protocol: socket.getProtocol() ?? undefined,
           cipher: cipher ? cipher.name : undefined,
           servername: sni ?? undefined,
           alpn: socket.alpnProtocol || undefined,
           resumed: socket.isSessionReused(),
-        }));
+        }, pool));
       });
     });
   }

@@ -1,0 +1,129 @@
+// npm run bench:agent — end-to-end update of a 64 MiB single-part release over loopback TLS, agent vs curl and
+// vs a raw node:tls reader on the same signed CDN URL in the same run; peak RSS for 1 MiB vs 64 MiB; bytes on the
+// wire under 10 injected link failures. Prints a table and one JSON line.
+//   --rounds N (default 3)   --size-mib N (default 64)
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBackend } from '../src/backend/index.js';
+import { buildFirmwareImage } from '../hal/sim/firmware-image.js';
+import { rawTlsGet } from './lib/agent-raw.js';
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(argv[at + 1]) : fallback;
+};
+const ROUNDS = option('rounds', 3);
+const MIB = 1024 * 1024;
+const BIG = option('size-mib', 64) * MIB;
+const SMALL = 1 * MIB;
+const SECTOR = 64 * 1024;
+
+interface ChildResult {
+  outcome: string; running: string; wire: number; resumes: number; updateMs: number; downloadMs: number;
+  maxRssKiB: number; rssBeforeKiB: number; payload: number;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+function runChild(args: object): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib/agent-child.ts'), JSON.stringify(args)],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        const result = JSON.parse(line) as ChildResult;
+        if (result.outcome !== 'confirmed') reject(new Error(`agent run ended "${result.outcome}"`));
+        else resolve(result);
+      } catch {
+        reject(new Error(`agent child exited ${code} without a result: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
+async function signedUrl(baseUrl: string, key: string, ca: string, hardwareVersion: string): Promise<string> {
+  const result = spawnSync('curl', ['-s', '--cacert', ca, '-H', `Memfault-Project-Key: ${key}`,
+    `${baseUrl}/api/v0/releases/latest/url?device_serial=bench-curl&hardware_version=${hardwareVersion}&software_type=main-fw&current_version=0.0.1`]);
+  const url = result.stdout.toString().trim();
+  if (!url.startsWith('https://')) throw new Error(`no payload URL from the device API: ${url} ${result.stderr}`);
+  return url;
+}
+
+function curlGet(url: string, ca: string): { bytes: number; ms: number } {
+  const started = performance.now();
+  const result = spawnSync('curl', ['-s', '--cacert', ca, '-o', '/dev/null', '-w', '%{size_download}', url]);
+  const ms = performance.now() - started;
+  if (result.status !== 0) throw new Error(`curl failed: ${result.stderr}`);
+  return { bytes: Number(result.stdout.toString()), ms };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ota-bench-agent-'));
+const backend = await startBackend({ dataDir: join(dataDir, 'backend') });
+try {
+  const caPath = backend.caPath as string;
+  const caPem = readFileSync(caPath, 'utf8');
+  await backend.admin.uploadPayload(buildFirmwareImage({ version: '2.0.0', size: BIG }), { hardwareVersion: 'hw-big', softwareType: 'main-fw', softwareVersion: '2.0.0' });
+  await backend.admin.uploadPayload(buildFirmwareImage({ version: '2.0.0', size: SMALL }), { hardwareVersion: 'hw-small', softwareType: 'main-fw', softwareVersion: '2.0.0' });
+  backend.admin.deploy({ releaseVersion: '2.0.0', cohort: 'default', rolloutPercent: 100 });
+  backend.configure({ dailyRequestLimit: 100_000 });
+  const url = await signedUrl(backend.baseUrl, backend.projectKey, caPath, 'hw-big');
+  const common = { baseUrl: backend.baseUrl, projectKey: backend.projectKey, caPath, slotBytes: BIG + SECTOR, sectorBytes: SECTOR, retries: 5 };
+  const curl: number[] = [];
+  const raw: number[] = [];
+  const agent: number[] = [];
+  const agentDownload: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const c = curlGet(url, caPath);
+    if (c.bytes !== BIG) throw new Error(`curl read ${c.bytes} bytes`);
+    curl.push(BIG / MIB / (c.ms / 1000));
+    const r = await rawTlsGet(url, caPem);
+    if (r.bytes !== BIG) throw new Error(`raw node:tls read ${r.bytes} bytes`);
+    raw.push(BIG / MIB / (r.ms / 1000));
+    const a = await runChild({ ...common, hardwareVersion: 'hw-big', serial: `bench-${round}`, flash: 'sim' });
+    agent.push(BIG / MIB / (a.updateMs / 1000));
+    agentDownload.push(BIG / MIB / (a.downloadMs / 1000));
+    process.stderr.write(`round ${round + 1}/${ROUNDS}: curl ${curl[round].toFixed(0)} MiB/s, raw ${raw[round].toFixed(0)} MiB/s, agent ${agent[round].toFixed(0)} MiB/s\n`);
+  }
+  // Memory: the flash lives in a file (as real flash lives outside RAM), so RSS is the agent's own working set.
+  const rss: { [size: string]: ChildResult } = {};
+  for (const [name, hw, size] of [['1 MiB', 'hw-small', SMALL], ['64 MiB', 'hw-big', BIG]] as const) {
+    const dir = mkdtempSync(join(dataDir, 'rss-'));
+    rss[name] = await runChild({ ...common, slotBytes: size + SECTOR, hardwareVersion: hw, serial: `bench-rss-${hw}`, flash: 'file', dir });
+  }
+  // Wire bytes under 10 injected link failures (the CDN cuts the body; each resume continues with Range + If-Range).
+  for (let i = 0; i < 10; i++) backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: Math.floor(BIG / 11) + i * 4099, times: 1 });
+  const drops = await runChild({ ...common, hardwareVersion: 'hw-big', serial: 'bench-drops', flash: 'sim', retries: 20 });
+  backend.faults.clear();
+
+  const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload) };
+  const rows: [string, string][] = [
+    ['curl (--cacert, -o /dev/null)', `${m.curl.toFixed(1)} MiB/s`],
+    ['raw node:tls reader (discards)', `${m.raw.toFixed(1)} MiB/s`],
+    ['agent: check -> download -> SimFlash -> read-back verify', `${m.agent.toFixed(1)} MiB/s`],
+    ['agent: download -> SimFlash -> verify only', `${m.agentDownload.toFixed(1)} MiB/s`],
+    ['peak RSS, 1 MiB update (file-backed flash)', `${(rss['1 MiB'].maxRssKiB / 1024).toFixed(1)} MiB`],
+    ['peak RSS, 64 MiB update (file-backed flash)', `${(rss['64 MiB'].maxRssKiB / 1024).toFixed(1)} MiB`],
+    ['wire bytes / payload, 10 link failures', `${(drops.wire / BIG).toFixed(4)} (${drops.resumes} resumes)`],
+  ];
+  process.stdout.write(`\nota-agent end-to-end update, ${BIG / MIB} MiB over loopback TLS, median of ${ROUNDS} rounds\n`);
+  for (const [label, value] of rows) process.stdout.write(`  ${label.padEnd(60)} ${value}\n`);
+  const json = {
+    agentOverCurl: Number((m.agent / m.curl).toFixed(3)),
+    agentOverRaw: Number((m.agent / m.raw).toFixed(3)),
+    rssDeltaMiB: Number(((rss['64 MiB'].maxRssKiB - rss['1 MiB'].maxRssKiB) / 1024).toFixed(2)),
+    wireOverPayload: Number((drops.wire / BIG).toFixed(4)),
+  };
+  process.stdout.write(JSON.stringify(json) + '\n');
+} finally {
+  await backend.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,60 @@
+// One agent update in its own process, so its peak RSS is its own. Prints one JSON line.
+// argv[2]: JSON { baseUrl, projectKey, caPath, hardwareVersion, serial, flash: 'sim' | 'file', dir?, slotBytes, sectorBytes, retries }
+import { readFileSync } from 'node:fs';
+import { uniformGeometry } from '../../hal/flash.js';
+import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
+import { SimFlash } from '../../hal/sim/sim-flash.js';
+import { networkOverHttp } from '../../src/agent/http-adapter.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+import { HttpClient } from '../../src/http/client.js';
+import { systemClock } from '../../src/node/clock.js';
+import { FileFlash } from '../../src/node/file-flash.js';
+import { SimDevice } from '../../src/node/sim-device.js';
+import { NodeTlsTransport } from '../../src/node/transports/tls.js';
+import { pemToDerList } from '../../src/cli/device-ca.js';
+import { join } from 'node:path';
+
+interface Args {
+  baseUrl: string; projectKey: string; caPath: string; hardwareVersion: string; serial: string;
+  flash: 'sim' | 'file'; dir?: string; slotBytes: number; sectorBytes: number; retries: number;
+}
+
+const args = JSON.parse(process.argv[2]) as Args;
+const ca = pemToDerList(readFileSync(args.caPath, 'utf8'));
+const sectorsPerSlot = Math.ceil(args.slotBytes / args.sectorBytes);
+const geometry = uniformGeometry(args.sectorBytes, 4 + 2 * sectorsPerSlot, 8, 0xff);
+const mainFlash = args.flash === 'sim' ? new SimFlash(geometry) : FileFlash.open(join(args.dir as string, 'main.flash'), geometry, { sync: false });
+const client = new HttpClient({ transport: new NodeTlsTransport({ ca }), clock: systemClock, ca, bufferSize: 64 * 1024 });
+const inner = networkOverHttp(client);
+let wire = 0;
+const network = {
+  http: inner.http,
+  fetcher: { fetch: (request: Parameters<typeof inner.fetcher.fetch>[0]) => inner.fetcher.fetch({ ...request, data: (chunk: Uint8Array) => { wire += chunk.length; return request.data(chunk); } }) },
+};
+const marks: { [type: string]: number } = {};
+let total = 0;
+let resumes = 0;
+const device = new SimDevice({
+  serial: args.serial, hardwareVersion: args.hardwareVersion, wifi: false, mainFlash, network,
+  api: { baseUrl: args.baseUrl, projectKey: args.projectKey },
+  policy: { retriesPerCycle: args.retries, backoffBaseMs: 10, backoffMaxMs: 20, progressIntervalMs: 1e9, healthDeadlineMs: 60_000 },
+  onEvent: (event: AgentEvent) => {
+    if (marks[event.type] === undefined) marks[event.type] = performance.now();
+    if (event.type === 'update-available' || event.type === 'download-started') total = event.total && event.total > 0 ? event.total : total;
+    if (event.type === 'download-resumed') resumes++;
+  },
+});
+await device.provision(buildFirmwareImage({ version: '0.0.1', size: 8192 }), '0.0.1');
+await device.boot();
+const rssBefore = process.resourceUsage().maxRSS;
+let outcome = '';
+for (let i = 0; i < 4 && outcome !== 'confirmed'; i++) outcome = (await device.runOnce()).outcome;
+const rssAfter = process.resourceUsage().maxRSS;
+const status = await device.status();
+client.close();
+device.close();
+process.stdout.write(JSON.stringify({
+  outcome, running: status.main.running, wire, resumes,
+  updateMs: marks.verified - marks.checking, downloadMs: marks.verified - marks['download-started'],
+  maxRssKiB: rssAfter, rssBeforeKiB: rssBefore, payload: status.main.slots.find((s) => s.version === status.main.running)?.size ?? 0,
+}) + '\n');

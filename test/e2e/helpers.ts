@@ -1,0 +1,54 @@
+import { startBackend } from '../../src/backend/index.js';
+import type { Backend, BackendOptions } from '../../src/backend/index.js';
+import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
+import type { FirmwareBehaviour } from '../../hal/sim/firmware-image.js';
+import { SimDevice } from '../../src/node/sim-device.js';
+import type { SimDeviceOptions } from '../../src/node/sim-device.js';
+import type { AgentEvent } from '../../src/agent/events.js';
+import { createBundle } from '../../src/tools/bundle.js';
+import type { BundlePartInput } from '../../src/tools/bundle.js';
+
+/** A backend with one deployed release of `payload`. */
+export async function backendWith(payload: Uint8Array, version: string, options: BackendOptions = {}): Promise<Backend> {
+  const backend = await startBackend(options);
+  await backend.admin.uploadPayload(payload, { hardwareVersion: 'evt', softwareType: 'main-fw', softwareVersion: version });
+  backend.admin.deploy({ releaseVersion: version, cohort: 'default', rolloutPercent: 100 });
+  return backend;
+}
+
+/** A simulated firmware image. */
+export function fw(version: string, size: number, behaviour: FirmwareBehaviour = 'healthy'): Uint8Array {
+  return buildFirmwareImage({ version, size, behaviour });
+}
+
+/** An unsigned (bare manifest) bundle. */
+export function bareBundle(version: string, parts: BundlePartInput[]): Uint8Array {
+  return createBundle({ sequence: 1, releaseVersion: version, hardwareVersions: ['evt'], parts }, null);
+}
+
+/** A provisioned, booted device talking to `backend`, recording its events. */
+export async function deviceFor(backend: Backend, serial: string, extra: Partial<SimDeviceOptions> = {}, wifiImage?: Uint8Array):
+  Promise<{ device: SimDevice; events: AgentEvent[] }> {
+  const events: AgentEvent[] = [];
+  const device = new SimDevice({
+    serial, hardwareVersion: 'evt', wifi: wifiImage !== undefined, api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
+    ca: backend.trustedRootsDer, onEvent: (e) => events.push(e),
+    policy: { healthDeadlineMs: 2000, backoffBaseMs: 10, backoffMaxMs: 50, progressIntervalMs: 0 },
+    ...extra,
+  });
+  await device.provision(fw('0.0.1', 20_000), '0.0.1', wifiImage, wifiImage !== undefined ? '0.0.1' : undefined);
+  await device.boot();
+  return { device, events };
+}
+
+/** The bytes of the running main image, read from its slot. */
+export async function runningImage(device: SimDevice): Promise<Uint8Array> {
+  const status = await device.status();
+  const slot = status.main.slots.find((s) => s.state === 'confirmed' && s.version === status.main.running) ?? status.main.slots[0];
+  return device.main.layout.slots[slot.slot].read(0, slot.size);
+}
+
+/** Event types without the noise. */
+export function kinds(events: AgentEvent[]): string[] {
+  return events.filter((e) => e.type !== 'state' && e.type !== 'download-progress').map((e) => e.type);
+}

@@ -1,0 +1,83 @@
+// A complete update by the agent inside a real Espruino interpreter, against the mock backend over plain HTTP
+// (Espruino's TLS authenticates nothing anyway; the bundle's HMAC does). Boot 1 checks, downloads, verifies, stages
+// and asks for a reboot; boot 2 runs the example's .bootcde loader (which starts the trial), then the agent confirms.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBackend } from '../../src/backend/index.js';
+import { createBundle } from '../../src/tools/bundle.js';
+import { hmacSigner } from '../../src/tools/keys.js';
+
+/** What the two boots printed. */
+export interface EspruinoAgentRun {
+  boot1: string[];
+  boot2: string[];
+  appImage: Uint8Array;
+}
+
+function run(bin: string, dir: string, file: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, [file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const stop = (): void => { child.kill('SIGKILL'); };
+    child.stdout.on('data', (d) => { out += d; if (/\b(DONE|UP)\b/.test(out)) stop(); });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(stop, timeoutMs);
+    child.on('exit', () => { clearTimeout(timer); resolve(out); });
+  });
+}
+
+function agentScript(baseUrl: string, projectKey: string, key: Uint8Array): string {
+  return `
+var ota = require("ota-agent");
+var target = new ota.StorageFileTarget({ softwareType: "app", banks: ["app.a.js", "app.b.js"], capacity: 16384 });
+var journal = new ota.Journal(new ota.StorageFlash({ prefix: "otaj", sectorSize: 8192, sectors: 2 }));
+var agent = ota.createEspruinoAgent({
+  api: { baseUrl: "${baseUrl}", projectKey: "${projectKey}" },
+  device: { serial: "ESPRUINO-1", hardwareVersion: "evt" }, softwareType: "app", targets: [target], journal: journal,
+  hmacKey: ota.fromHex("${Buffer.from(key).toString('hex')}"),
+  policy: { backoffBaseMs: 10, backoffMaxMs: 50, progressIntervalMs: 0 },
+  selfTest: function () { return Promise.resolve(true); },
+  onEvent: function (e) { if (e.type !== "state" && e.type !== "download-progress") print("EVENT " + e.type + (e.code ? " " + e.code : "")); },
+  reboot: function () { print("EVENT reboot-requested"); return Promise.resolve(); }
+});
+agent.runOnce().then(function (r) { print("CYCLE " + r.outcome + (r.error ? " " + r.error.code : "")); return target.status(); })
+  .then(function (s) { print("STATUS " + JSON.stringify(s)); print("DONE"); }, function (e) { print("FAIL " + (e && e.code)); print("DONE"); });
+`;
+}
+
+/** Runs the two boots with `bundlePath` as Storage file "ota-agent"; needs an Espruino with >= ~12,000 variables. */
+export async function runAgentOnEspruino(bin: string, bundlePath: string): Promise<EspruinoAgentRun> {
+  const key = new Uint8Array(32).fill(0x3c);
+  const app = new Uint8Array(Buffer.from('print("APP 1.0.0 running");\n' + '// padding '.repeat(300)));
+  const backend = await startBackend({ http: true });
+  const dir = mkdtempSync(join(tmpdir(), 'ota-espruino-agent-'));
+  try {
+    const bundle = createBundle({ sequence: 1, releaseVersion: '1.0.0', hardwareVersions: ['evt'],
+      parts: [{ softwareType: 'app', version: '1.0.0', data: app }] }, hmacSigner(key));
+    await backend.admin.uploadPayload(bundle, { hardwareVersion: 'evt', softwareType: 'app', softwareVersion: '1.0.0' });
+    backend.admin.deploy({ releaseVersion: '1.0.0', cohort: 'default' });
+    copyFileSync(bundlePath, join(dir, 'ota-agent.js'));
+    writeFileSync(join(dir, 'up.js'), 'var fs=require("fs"),S=require("Storage");var size=fs.statSync("ota-agent.js").size,' +
+      'f=E.openFile("ota-agent.js","r"),at=0;while(at<size){var c=f.read(512);S.write("ota-agent",c,at,size);at+=c.length;}' +
+      'f.close();S.write("app.a.js","print(\\"APP 0.9.0 running\\")");print("UP");');
+    await run(bin, dir, 'up.js', 60000);
+    writeFileSync(join(dir, 'boot1.js'), agentScript(backend.baseUrl, backend.projectKey, key));
+    const boot1 = (await run(bin, dir, 'boot1.js', 120000)).split('\n');
+    // Boot 2: the example's loader first (as .bootcde would run it), then the agent continues the trial.
+    const loader = readFileSync('examples/espruino/boot.js', 'utf8');
+    writeFileSync(join(dir, 'boot2.js'), loader + '\n' + agentScript(backend.baseUrl, backend.projectKey, key));
+    const boot2 = (await run(bin, dir, 'boot2.js', 120000)).split('\n');
+    const readBack = join(dir, 'read.js');
+    writeFileSync(readBack, 'print("HEX " + require("Storage").read("app.b.js").split("").map(function(c){return (256+c.charCodeAt(0)).toString(16).substr(1);}).join(""));print("DONE");');
+    const hexLine = (await run(bin, dir, 'read.js', 60000)).split('\n').find((l) => l.includes('HEX ')) ?? '';
+    const appImage = new Uint8Array(Buffer.from(hexLine.slice(hexLine.indexOf('HEX ') + 4).trim(), 'hex'));
+    const escape = String.fromCharCode(27) + '[J';
+    const keep = (lines: string[]) => lines.map((l) => l.split(escape).join('').replace(/\r|>/g, '').trim()).filter((l) => /^(EVENT|CYCLE|STATUS|FAIL|APP)/.test(l));
+    return { boot1: keep(boot1), boot2: keep(boot2), appImage };
+  } finally {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
