@@ -206,6 +206,21 @@ describe('SlotTarget', () => {
     expect(await code(dev.target().begin({ size: 100, version: '3.0.0' }, 0))).toBe('ok');
   });
 
+  it('confirm() refuses when the records disagree with the slot the bootloader started', async () => {
+    const dev = device();
+    await dev.provision(v1, '1.0.0');
+    await dev.boot();
+    await stage(dev.target(), v2, '2.0.0');
+    await dev.target().activate();
+    await dev.boot();
+    const wrong = new SlotTarget({ softwareType: 'main-mcu', slots: new Slots(dev.layout.records), images: dev.layout.slots,
+      hashes: dev.target().hashes, runningSlot: 0 });
+    expect(await code(wrong.confirm())).toBe('running-slot-mismatch');
+    expect(dev.target().runningSlot).toBe(1);
+    await dev.target().confirm();
+    expect(dev.target().slots.entry(1).state).toBe('confirmed');
+  });
+
   it('works with the portable SHA-256 over plain flash areas', async () => {
     const flash = new SimFlash(uniformGeometry(1024, 8, 8, 0xff));
     const slots = new Slots(new FlashArea(flash, 0, 2048, 'records'));

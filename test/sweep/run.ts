@@ -15,7 +15,12 @@ function option(name: string): string | undefined {
 /** The sweep sizes. */
 export function sweepPlan(full: boolean): SweepPlan {
   return full ? { linear: 6, random: 12, tears: ['random', 'last'], depth2: { mode: 'torn-unstable', window: 10 } }
-    : { linear: 2, random: 3, tears: ['random'] };
+    : { linear: 2, random: 3, tears: ['random'], depth2: { mode: 'torn-unstable', window: 6 } };
+}
+
+/** Depth-2 runs where torn last units can read valid by luck: small write units (all of them in the full run). */
+export function depth2For(full: boolean, writeAlign: number, plan: SweepPlan): SweepPlan['depth2'] {
+  return writeAlign <= (full ? 4 : 1) ? plan.depth2 : undefined;
 }
 
 /** How much of each kind of schedule a sweep runs per case. */
@@ -37,7 +42,7 @@ export async function runSweep(full: boolean, seed: number, filter: { scenario?:
       if (filter.scenario && scenario.name !== filter.scenario) continue;
       if (filter.geometry && !kase.config.includes(filter.geometry)) continue;
       mergeReport(report, await sweepCase(kase, { seed, linear: plan.linear, random: plan.random, tears: plan.tears,
-        depth2: full && g.writeAlign <= 4 ? plan.depth2 : undefined,
+        depth2: depth2For(full, g.writeAlign, plan),
         onRun: (_o, f) => { if (f) onFailure(f); } }));
     }
   }

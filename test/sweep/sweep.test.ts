@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CUT_MODES } from '../../hal/sim/faults.js';
 import { SCENARIOS, abDeviceCase, geometryMatrix } from './ab-device.js';
 import { emptyReport, mergeReport, replayText, sweepCase } from './engine.js';
-import { sweepPlan } from './run.js';
+import { depth2For, sweepPlan } from './run.js';
 
 // The default-size power-cut sweep of `npm run sweep`, inside npm test: every scenario on one geometry per preset,
 // every mutating op x every cut mode, plus linear and random multi-cut schedules. `npm run sweep -- --full` runs the
@@ -15,7 +15,8 @@ describe('power-cut sweep (default size)', () => {
       const kase = abDeviceCase(scenario, g);
       it(`${scenario.name} on ${kase.config}`, async () => {
         const plan = sweepPlan(false);
-        const report = await sweepCase(kase, { seed: 1, linear: plan.linear, random: plan.random, tears: plan.tears });
+        const report = await sweepCase(kase, { seed: 1, linear: plan.linear, random: plan.random, tears: plan.tears,
+          depth2: depth2For(false, g.writeAlign, plan) });
         mergeReport(total, report);
         expect(report.failures.map(replayText)).toEqual([]);
         expect(report.cutPoints).toBeGreaterThan(50);

@@ -30,7 +30,8 @@ function flashTarget(flash, softwareType, runningVersion, hashes) {
           return eraseTo(at + chunk.length).then(function () { return flash.write(base(slot) + at, chunk); })
             .then(function () { offset = at + chunk.length; });
         },
-        durableOffset: function () { return offset; },
+        // Durable progress in whole 256-byte program pages, as a page-buffered flash writer reports it.
+        durableOffset: function () { return offset === part.size ? offset : offset - offset % 256; },
         finish: function () {
           return flash.read(base(slot), part.size).then(function (image) {
             if (offset !== part.size) throw OtaAgent.otaError('image-incomplete', 'short', true);
