@@ -2,13 +2,12 @@
 // vs a raw node:tls reader on the same signed CDN URL in the same run; peak RSS for 1 MiB vs 64 MiB; bytes on the
 // wire under 10 injected link failures. Prints a table and one JSON line.
 //   --rounds N (default 3)   --size-mib N (default 64)
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend } from '../src/backend/index.js';
 import { buildFirmwareImage } from '../hal/sim/firmware-image.js';
-import { rawTlsGet } from './lib/agent-raw.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -50,27 +49,40 @@ function runChild(args: object): Promise<ChildResult> {
   });
 }
 
+/** Runs a program (never spawnSync: the backend answers from this process's event loop). */
+function run(command: string, args: string[]): Promise<{ code: number | null; out: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.on('exit', (code) => resolve({ code, out, ms: performance.now() - started }));
+  });
+}
+
 async function signedUrl(baseUrl: string, key: string, ca: string, hardwareVersion: string): Promise<string> {
-  const result = spawnSync('curl', ['-s', '--cacert', ca, '-H', `Memfault-Project-Key: ${key}`,
+  const result = await run('curl', ['-s', '--cacert', ca, '-H', `Memfault-Project-Key: ${key}`,
     `${baseUrl}/api/v0/releases/latest/url?device_serial=bench-curl&hardware_version=${hardwareVersion}&software_type=main-fw&current_version=0.0.1`]);
-  const url = result.stdout.toString().trim();
-  if (!url.startsWith('https://')) throw new Error(`no payload URL from the device API: ${url} ${result.stderr}`);
+  const url = result.out.trim();
+  if (!url.startsWith('https://')) throw new Error(`no payload URL from the device API: "${url}"`);
   return url;
 }
 
-function curlGet(url: string, ca: string): { bytes: number; ms: number } {
-  const started = performance.now();
-  const result = spawnSync('curl', ['-s', '--cacert', ca, '-o', '/dev/null', '-w', '%{size_download}', url]);
-  const ms = performance.now() - started;
-  if (result.status !== 0) throw new Error(`curl failed: ${result.stderr}`);
-  return { bytes: Number(result.stdout.toString()), ms };
+async function curlGet(url: string, ca: string): Promise<{ bytes: number; ms: number }> {
+  const result = await run('curl', ['-s', '--cacert', ca, '-o', '/dev/null', '-w', '%{size_download}', url]);
+  if (result.code !== 0) throw new Error(`curl failed with ${result.code}`);
+  return { bytes: Number(result.out), ms: result.ms };
+}
+
+async function rawGet(url: string, ca: string): Promise<{ bytes: number; ms: number }> {
+  const result = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib/agent-raw.ts'), url, ca]);
+  return JSON.parse(result.out.trim()) as { bytes: number; ms: number };
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ota-bench-agent-'));
 const backend = await startBackend({ dataDir: join(dataDir, 'backend') });
 try {
   const caPath = backend.caPath as string;
-  const caPem = readFileSync(caPath, 'utf8');
   await backend.admin.uploadPayload(buildFirmwareImage({ version: '2.0.0', size: BIG }), { hardwareVersion: 'hw-big', softwareType: 'main-fw', softwareVersion: '2.0.0' });
   await backend.admin.uploadPayload(buildFirmwareImage({ version: '2.0.0', size: SMALL }), { hardwareVersion: 'hw-small', softwareType: 'main-fw', softwareVersion: '2.0.0' });
   backend.admin.deploy({ releaseVersion: '2.0.0', cohort: 'default', rolloutPercent: 100 });
@@ -82,10 +94,10 @@ try {
   const agent: number[] = [];
   const agentDownload: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const c = curlGet(url, caPath);
+    const c = await curlGet(url, caPath);
     if (c.bytes !== BIG) throw new Error(`curl read ${c.bytes} bytes`);
     curl.push(BIG / MIB / (c.ms / 1000));
-    const r = await rawTlsGet(url, caPem);
+    const r = await rawGet(url, caPath);
     if (r.bytes !== BIG) throw new Error(`raw node:tls read ${r.bytes} bytes`);
     raw.push(BIG / MIB / (r.ms / 1000));
     const a = await runChild({ ...common, hardwareVersion: 'hw-big', serial: `bench-${round}`, flash: 'sim' });

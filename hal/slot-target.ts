@@ -35,34 +35,35 @@ export interface ImageDigest {
   sha256: Uint8Array;
 }
 
-/** Reads [0, size) of `flash` in chunks of `chunk` bytes and returns its CRC-32 and SHA-256. */
-export function digestFlash(flash: Flash, size: number, chunk: number, hashes: HashFactory): Promise<ImageDigest> {
-  const hash = hashes.sha256();
-  let crc = 0;
-  function step(at: number): Promise<ImageDigest> {
-    if (at >= size) return Promise.resolve({ crc32: crc >>> 0, sha256: hash.digest() });
-    const n = Math.min(chunk, size - at);
-    return flash.read(at, n).then((bytes) => {
-      crc = crc32Update(crc, bytes, 0, bytes.length);
-      hash.update(bytes);
-      return step(at + n);
-    });
-  }
-  return step(0);
+/** Reads [start, end) in chunks, handing each to `each`; resolves the CRC-32 of the range. */
+function pumpReads(flash: Flash, start: number, end: number, chunk: number, each: (bytes: Uint8Array) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let crc = 0;
+    const step = (at: number): void => {
+      if (at >= end) {
+        resolve(crc >>> 0);
+        return;
+      }
+      const n = Math.min(chunk, end - at);
+      flash.read(at, n).then((bytes) => {
+        crc = crc32Update(crc, bytes, 0, bytes.length);
+        each(bytes);
+        step(at + n);
+      }).then(null, reject);
+    };
+    step(start);
+  });
 }
 
-/** Reads [start, end) of `flash` in chunks and returns its CRC-32. */
-function crcFlash(flash: Flash, start: number, end: number, chunk: number): Promise<number> {
-  let crc = 0;
-  function step(at: number): Promise<number> {
-    if (at >= end) return Promise.resolve(crc >>> 0);
-    const n = Math.min(chunk, end - at);
-    return flash.read(at, n).then((bytes) => {
-      crc = crc32Update(crc, bytes, 0, bytes.length);
-      return step(at + n);
-    });
-  }
-  return step(start);
+/**
+ * Reads [0, size) of `flash` in chunks of `chunk` bytes and returns its CRC-32 and SHA-256. A flat pump: one read in
+ * flight, the next started from its callback, so no promise chain grows with the image.
+ */
+export function digestFlash(flash: Flash, size: number, chunk: number, hashes: HashFactory): Promise<ImageDigest> {
+  const hash = hashes.sha256();
+  return pumpReads(flash, 0, size, chunk, (bytes) => { hash.update(bytes); }).then((crc) => {
+    return { crc32: crc, sha256: hash.digest() };
+  });
 }
 
 function isSectorStart(flash: Flash, offset: number): boolean {
@@ -86,6 +87,7 @@ class SlotWriter implements ImageWriter {
   private sectorCrc = 0;
   private busy = false;
   private finished = false;
+  private failed = false;
   private readonly sectors: FlashSector[];
 
   constructor(private readonly target: SlotTarget, private readonly slot: number, private readonly flash: Flash,
@@ -99,6 +101,7 @@ class SlotWriter implements ImageWriter {
 
   /** Appends `chunk`: full program units go to flash now, the unaligned rest waits for the next chunk. */
   write(chunk: Uint8Array): Promise<void> {
+    if (this.failed) return Promise.reject(this.failedError());
     if (this.busy || this.finished) {
       return Promise.reject(otaError('writer-busy', this.finished ? 'The image was already finished; begin again.' :
         'ImageWriter.write was called before the previous write resolved; wait for it.', false));
@@ -130,7 +133,16 @@ class SlotWriter implements ImageWriter {
     while (i < chunk.length) this.tail[this.tailLength++] = chunk[i++];
     this.pos += chunk.length;
     this.busy = true;
-    return p.then(() => { this.busy = false; }, (e) => { this.busy = false; throw e; });
+    return p.then(() => { this.busy = false; }, (e) => {
+      this.busy = false;
+      this.failed = true;
+      throw e;
+    });
+  }
+
+  private failedError(): object {
+    return otaError('writer-failed', 'An earlier write or finish failed; begin again at durableOffset() (' + this.durable +
+      ').', false, { durableOffset: this.durable });
   }
 
   /** Bytes in sectors that were completed and read back. */
@@ -141,6 +153,7 @@ class SlotWriter implements ImageWriter {
   /** Flushes the padded tail, reads the whole image back, checks it, and records it staged. */
   finish(): Promise<void> {
     const size = this.part.size;
+    if (this.failed) return Promise.reject(this.failedError());
     if (this.busy) return Promise.reject(otaError('writer-busy', 'finish() was called while a write was running.', false));
     if (this.pos !== size) {
       return Promise.reject(otaError('image-incomplete', 'Only ' + this.pos + ' of ' + size + ' image bytes were ' +
@@ -162,14 +175,18 @@ class SlotWriter implements ImageWriter {
       return digestFlash(this.flash, size, this.target.readChunk, this.target.hashes);
     }).then((digest) => {
       const part = this.part;
-      if (part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32) {
+      const crcBad = part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32;
+      const shaBad = part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256);
+      // The wrong bytes could be anywhere: nothing is durable any more, so a resume starts over.
+      if (crcBad || shaBad) this.durable = 0;
+      if (crcBad) {
         throw otaError('image-crc-mismatch', 'The image read back from slot ' + this.slot + ' has CRC-32 ' +
-          digest.crc32.toString(16) + ', the release says ' + (part.crc32 >>> 0).toString(16) + '; download it again.',
+          digest.crc32.toString(16) + ', the release says ' + ((part.crc32 as number) >>> 0).toString(16) + '; download it again.',
         true, { slot: this.slot });
       }
-      if (part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256)) {
+      if (shaBad) {
         throw otaError('image-sha256-mismatch', 'The image read back from slot ' + this.slot + ' has SHA-256 ' +
-          toHex(digest.sha256) + ', the release says ' + toHex(part.sha256) + '; download it again.', true,
+          toHex(digest.sha256) + ', the release says ' + toHex(part.sha256 as Uint8Array) + '; download it again.', true,
         { slot: this.slot });
       }
       this.finished = true;
@@ -181,6 +198,9 @@ class SlotWriter implements ImageWriter {
       }
       return this.target.slots.stage(this.slot, { size: size, crc32: digest.crc32, sha256: digest.sha256,
         version: part.version, softwareType: this.target.softwareType });
+    }).then(null, (e) => {
+      this.failed = true;
+      throw e;
     });
   }
 
@@ -226,7 +246,7 @@ class SlotWriter implements ImageWriter {
     const start = this.sectors[index].offset;
     const padded = Math.ceil(end / this.tail.length) * this.tail.length;
     const stop = Math.min(padded, this.sectorEnd(index));
-    return crcFlash(this.flash, start, stop, this.target.readChunk).then((crc) => {
+    return pumpReads(this.flash, start, stop, this.target.readChunk, () => undefined).then((crc) => {
       if (crc !== (this.sectorCrc >>> 0)) {
         throw otaError('flash-verify-failed', 'Sector at ' + start + ' of slot ' + this.slot + ' read back differently ' +
           'from what was programmed; resume from durableOffset() (' + this.durable + ') to rewrite it.', true,

@@ -33,3 +33,10 @@ export function rawTlsGet(url: string, caPem: string): Promise<{ bytes: number; 
     socket.on('error', reject);
   });
 }
+
+// As a child process: argv[2] = URL, argv[3] = CA path; prints {"bytes":…,"ms":…}.
+if (process.argv[1] !== undefined && process.argv[1].endsWith('agent-raw.ts') && process.argv.length >= 4) {
+  const { readFileSync } = await import('node:fs');
+  const result = await rawTlsGet(process.argv[2], readFileSync(process.argv[3], 'utf8'));
+  process.stdout.write(JSON.stringify(result) + '\n');
+}

@@ -14,8 +14,8 @@ var CONFIG = {
 
 var ota = require("ota-agent");
 var target = new ota.StorageFileTarget({ softwareType: "espruino-app", banks: ["app.a.js", "app.b.js"], capacity: 16384 });
-// The agent's journal: two 4 KiB Storage files (otaj0, otaj1) used as flash sectors.
-var journal = new ota.Journal(new ota.StorageFlash({ prefix: "otaj", sectorSize: 4096, sectors: 2 }));
+// The agent's journal: two 8 KiB Storage files (otaj0, otaj1) used as flash sectors (its records reach about 4 KB).
+var journal = new ota.Journal(new ota.StorageFlash({ prefix: "otaj", sectorSize: 8192, sectors: 2 }));
 
 var agent = ota.createEspruinoAgent({
   api: { baseUrl: CONFIG.baseUrl, projectKey: CONFIG.projectKey },

@@ -6,8 +6,8 @@ import { code, device, stage } from './helpers.js';
 
 const v1 = buildFirmwareImage({ version: '1.0.0', size: 5000 });
 
-async function withTrial(behaviour: 'healthy' | 'crash-on-boot' | 'never-confirm' = 'healthy') {
-  const dev = device();
+async function withTrial(behaviour: 'healthy' | 'crash-on-boot' | 'never-confirm' = 'healthy', seed = 1, align = 4) {
+  const dev = device('uniform-4k', align, 0xff, { seed });
   await dev.provision(v1, '1.0.0');
   await dev.boot();
   const v2 = buildFirmwareImage({ version: '2.0.0', size: 6000, behaviour });
@@ -92,7 +92,7 @@ describe('SimBootloader', () => {
   it('settles the record it starts from, so the application cannot read a different one', async () => {
     let checked = 0;
     for (let seed = 1; seed < 400 && checked < 3; seed++) {
-      const { dev, flash } = await withTrial('crash-on-boot');
+      const { dev, flash } = await withTrial('crash-on-boot', seed, 1); // 1-byte units: a torn last byte often reads valid
       for (let i = 0; i < 3; i++) await dev.boot(); // attempts spent
       // The reject record (the bootloader's next write after settling) is torn in its last byte.
       flash.armCut({ op: flash.ops + 2, mode: 'torn-unstable', tornAt: 1 << 30, seed });
@@ -102,7 +102,8 @@ describe('SimBootloader', () => {
       const copies = records.geometry.sectors.slice(0, 2).map((s) => records.offset + s.offset);
       if (copies.every((at) => flash.unstableBytes(at, 204) === 0)) continue;
       const boot = await dev.boot();
-      // Whatever the bootloader read, the record it acted on is now stable and says what it did.
+      if (boot.rejected.length > 0) continue; // it read the torn copy as invalid and rejected again: nothing to show
+      // It read the torn copy as valid and starts slot 0 without writing a record. Whatever the bootloader read, the record it acted on is now stable and says what it did.
       for (let read = 0; read < 20; read++) {
         const r = await new Slots(records).load();
         expect(r?.boot).toBe(boot.slot);

@@ -149,6 +149,9 @@ describe('SlotTarget', () => {
     const wrongSha = await t.begin({ size: v2.length, version: '2', sha256: sha256(v1) }, 0);
     await wrongSha.write(v2);
     expect(await code(wrongSha.finish())).toBe('image-sha256-mismatch');
+    expect(wrongSha.durableOffset()).toBe(0); // a resume must start over
+    expect(await code(wrongSha.finish())).toBe('writer-failed');
+    expect(await code(wrongSha.write(new Uint8Array(1)))).toBe('writer-failed');
     expect(t.slots.entry(1).state).toBe('writing');
     const wrongCrc = await t.begin({ size: v2.length, version: '2', crc32: crc32(v2) ^ 1 }, 0);
     await wrongCrc.write(v2);

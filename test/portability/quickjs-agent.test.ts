@@ -80,8 +80,7 @@ describe('the Node reference run of the guest update script', () => {
     expect(result.staged).toBe(toHex(IMAGE));
     expect(result.running).toBe('1.0.0');
     expect(result.trial).toBe(false);
-    console.log(JSON.stringify(result.events));
-    expect(result.events).toContain('download-resumed@true');
+    expect(result.events, JSON.stringify(result.events)).toContain('download-resumed@true');
     expect(result.events).toContain('confirmed');
     expect(device.connects).toBeGreaterThan(2);
     // Resumed, not restarted: the payload crossed the wire about once (plus heads and the replayed header).
