@@ -8,6 +8,8 @@ import { otaError } from '../../src/util/errors.js';
 export interface DeviceLayout {
   records: FlashArea;
   slots: FlashArea[];
+  /** Sectors left for the agent's journal, when the spec reserves some. */
+  journal?: FlashArea;
 }
 
 /** Sector index ranges [first, end) for each partition. */
@@ -15,6 +17,7 @@ export interface LayoutSpec {
   records: [number, number];
   a: [number, number];
   b: [number, number];
+  journal?: [number, number];
 }
 
 function area(flash: Flash, range: [number, number], name: string): FlashArea {
@@ -30,15 +33,20 @@ function area(flash: Flash, range: [number, number], name: string): FlashArea {
 
 /** The partitions named by `spec`. */
 export function makeLayout(flash: Flash, spec: LayoutSpec): DeviceLayout {
-  return { records: area(flash, spec.records, 'records'), slots: [area(flash, spec.a, 'slot-a'), area(flash, spec.b, 'slot-b')] };
+  const layout: DeviceLayout = { records: area(flash, spec.records, 'records'),
+    slots: [area(flash, spec.a, 'slot-a'), area(flash, spec.b, 'slot-b')] };
+  if (spec.journal) layout.journal = area(flash, spec.journal, 'journal');
+  return layout;
 }
 
 /**
- * The default split: the first two sectors hold the records; the rest is cut in two at the sector boundary that
- * makes the slots closest in size (on STM32F4: 16+16+64 KiB against 128 KiB).
+ * The default split: the first two sectors hold the records, the last `journalSectors` (default 0) are left for the
+ * agent's journal, and the rest is cut in two at the sector boundary that makes the slots closest in size (on
+ * STM32F4: 16+16+64 KiB against 128 KiB).
  */
-export function defaultLayoutSpec(flash: Flash): LayoutSpec {
-  const sectors = flash.geometry.sectors;
+export function defaultLayoutSpec(flash: Flash, journalSectors = 0): LayoutSpec {
+  const all = flash.geometry.sectors;
+  const sectors = all.slice(0, all.length - journalSectors);
   if (sectors.length < 4) {
     throw otaError('layout-invalid', 'An A/B layout needs at least 4 sectors (2 for records, 1 per slot); the device has ' +
       sectors.length + '.', false);
@@ -56,10 +64,12 @@ export function defaultLayoutSpec(flash: Flash): LayoutSpec {
       best = split;
     }
   }
-  return { records: [0, 2], a: [2, best], b: [best, sectors.length] };
+  const spec: LayoutSpec = { records: [0, 2], a: [2, best], b: [best, sectors.length] };
+  if (journalSectors > 0) spec.journal = [sectors.length, all.length];
+  return spec;
 }
 
 /** The default layout of `flash`. */
-export function defaultLayout(flash: Flash): DeviceLayout {
-  return makeLayout(flash, defaultLayoutSpec(flash));
+export function defaultLayout(flash: Flash, journalSectors = 0): DeviceLayout {
+  return makeLayout(flash, defaultLayoutSpec(flash, journalSectors));
 }

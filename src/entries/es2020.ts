@@ -21,7 +21,9 @@ import { apiOverHttp, fetcherOverHttp } from '../agent/http-adapter.js';
 import { Journal } from '../agent/journal.js';
 import { bundleFormat } from '../agent/sinks/bundle.js';
 
-declare const module: { exports: unknown } | undefined;
+// The build defines OTA_MODULE as the CommonJS `module` (scripts/build/esbuild-step.mjs): spelled this way, the
+// per-file Node build (scripts/build-node.mjs) sees no CommonJS in an ES module.
+declare const OTA_MODULE: { exports: unknown } | null | undefined;
 
 /** Everything the ES2020 bundle exports. */
 const api = {
@@ -41,5 +43,5 @@ const api = {
   createAgent: createAgent, apiOverHttp: apiOverHttp, fetcherOverHttp: fetcherOverHttp, Journal: Journal, bundleFormat: bundleFormat,
 };
 
-if (typeof module === 'object' && module !== null) module.exports = api;
+if (typeof OTA_MODULE === 'object' && OTA_MODULE !== null) OTA_MODULE.exports = api;
 else (globalThis as unknown as { OtaAgent: unknown }).OtaAgent = api;

@@ -29,9 +29,11 @@ import { FlashRegionTarget } from '../espruino/flash-target.js';
 import { memoryReport } from '../espruino/memory.js';
 import { createEspruinoAgent } from '../espruino/device-agent.js';
 
-declare const module: { exports: unknown };
+// The build defines OTA_MODULE as the CommonJS `module` (scripts/build/esbuild-step.mjs): spelled this way, the
+// per-file Node build (scripts/build-node.mjs) sees no CommonJS in an ES module.
+declare const OTA_MODULE: { exports: unknown };
 
-module.exports = {
+OTA_MODULE.exports = {
   createEspruinoAgent: createEspruinoAgent,
   otaError: otaError, isOtaError: isOtaError, toHex: toHex, fromHex: fromHex, asciiToBytes: asciiToBytes,
   compareVersions: compareVersions, crc32Update: crc32Update, hmacVerifier: hmacVerifier,

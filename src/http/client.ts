@@ -184,6 +184,7 @@ export class HttpResponse {
     const watchdog = this.watchdog;
     const connection = this.connection;
     const limit = this.bufferSize;
+    const hasReadNow = typeof connection.readNow === 'function';
     return new Promise<number>((resolve, reject) => {
       let pieceStart = 0;
       let pieceEnd = 0;
@@ -235,6 +236,16 @@ export class HttpResponse {
             continue;
           }
           if (parser.done()) break;
+          if (hasReadNow) {
+            // Bytes the transport already holds are taken without a promise hop; the loop stays bounded because a
+            // transport holds at most its read-ahead.
+            const ready = (connection.readNow as () => Uint8Array | undefined)();
+            if (ready !== undefined) {
+              this.chunk = ready;
+              this.pos = 0;
+              continue;
+            }
+          }
           watchdog.reading(true);
           // Not wrapped in watchdog.guard: on a timeout the watchdog calls `fail` itself (setAbort below), which
           // keeps the hot path at one promise per read.

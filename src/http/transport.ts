@@ -29,6 +29,11 @@ export interface Connection {
    * until the next read() or close(), so a reader that keeps them longer copies them (the HTTP client never does).
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Optional fast path: the next bytes if the transport already holds some, else undefined (then call read(), which
+   * also reports end of stream and errors). Same validity rule as read().
+   */
+  readNow?(): Uint8Array | undefined;
   close(): void;
   info?: ConnectionInfo;
 }

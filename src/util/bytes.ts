@@ -35,7 +35,8 @@ export function asciiToBytes(text: string): Uint8Array {
 /** Decodes bytes [start, end) as Latin-1 (one char per byte), without building intermediate arrays. */
 export function bytesToAscii(data: Uint8Array, start: number, end: number): string {
   let text = '';
-  const step = 1024;
+  // Espruino's Function.apply takes at most 256 arguments.
+  const step = 256;
   for (let i = start; i < end; i += step) {
     const stop = i + step < end ? i + step : end;
     text += String.fromCharCode.apply(null, data.subarray(i, stop) as unknown as number[]);

@@ -41,3 +41,20 @@ describe('FlashArea', () => {
     expect(flash.eraseCounts()).toEqual([0, 1, 0, 0]);
   });
 });
+
+describe('device layouts', () => {
+  it('splits records, slot A and slot B at the most even sector boundary, with an optional journal', async () => {
+    const { defaultLayout, defaultLayoutSpec } = await import('../../hal/sim/layout.js');
+    const { presetGeometry } = await import('../../hal/sim/geometries.js');
+    const f4 = new SimFlash(presetGeometry('stm32f4-mixed', 1, 0xff));
+    expect(defaultLayoutSpec(f4)).toEqual({ records: [0, 2], a: [2, 5], b: [5, 6] });
+    const layout = defaultLayout(f4);
+    expect([layout.records.size, layout.slots[0].size, layout.slots[1].size]).toEqual([32768, 98304, 131072]);
+    const uniform = new SimFlash(uniformGeometry(4096, 12, 4, 0xff));
+    const withJournal = defaultLayout(uniform, 2);
+    expect(withJournal.slots.map((s) => s.size)).toEqual([16384, 16384]);
+    expect(withJournal.journal?.offset).toBe(40960);
+    expect(withJournal.journal?.size).toBe(8192);
+    expect(() => defaultLayout(new SimFlash(uniformGeometry(4096, 3, 4, 0xff)))).toThrow();
+  });
+});

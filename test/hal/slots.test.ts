@@ -145,6 +145,25 @@ describe('Slots', () => {
     }
   });
 
+  it('a dropped record write or a skipped erase is caught by the read-back; the old record stays in force', async () => {
+    for (const kind of ['drop-write', 'skip-erase'] as const) {
+      const { flash, slots } = await provisioned();
+      await slots.invalidate(1, { size: 100, version: '2.0.0', softwareType: 'main' }); // copy 1 now holds seq 2
+      const strictless = new SimFlash(flash.geometry, { strict: false });
+      strictless.restore(flash.snapshot());
+      const s2 = new Slots(strictless);
+      await s2.load();
+      await s2.settle();
+      // The next write: erase copy 0 (op +0), program it (op +1).
+      strictless.faults.silent.push({ op: strictless.ops + (kind === 'drop-write' ? 1 : 0), kind });
+      expect(await code(s2.stage(1, image('2.0.0')))).toBe('record-verify-failed');
+      expect(s2.entry(1).state).toBe('writing');
+      const r = await new Slots(strictless).load();
+      expect(r?.seq).toBe(2);
+      expect(r?.slots[1].state).toBe('writing');
+    }
+  });
+
   it('refuses areas without two sectors big enough for a copy', () => {
     expect(() => new Slots(new SimFlash(uniformGeometry(512, 1, 4, 0xff)))).toThrow();
     expect(() => new Slots(new SimFlash(uniformGeometry(128, 2, 4, 0xff)))).toThrow();

@@ -53,6 +53,32 @@ describe('node:tls transport specifics', () => {
     http.close();
   });
 
+  it('pumps 8 MiB through recycled receive buffers into a slow sink with a 1 KiB working buffer, intact', async () => {
+    const pki = testPki('ecdsa');
+    const payload = (await import('node:crypto')).randomBytes(8 * 1024 * 1024);
+    const server: Server = createServer({ cert: pki.leaf.chainPem, key: pki.leaf.keyPem }, (req, res) => {
+      res.setHeader('Content-Length', String(payload.length));
+      res.end(payload);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const http = new HttpClient({ transport: new NodeTlsTransport({ readAhead: 64 * 1024 }), ca: [pki.root.certDer], clock: systemClock, bufferSize: 1024 });
+    const response = await http.open({ url: `https://localhost:${(server.address() as AddressInfo).port}/` });
+    const hash = (await import('node:crypto')).createHash('sha256');
+    let pieces = 0;
+    let largest = 0;
+    await response.pipe((chunk) => {
+      hash.update(chunk);
+      largest = Math.max(largest, chunk.length);
+      // Every 200th piece waits a turn of the event loop, so the transport's buffers fill and reading stops and restarts.
+      if (++pieces % 200 === 0) return new Promise<void>((r) => setImmediate(r));
+      return undefined;
+    });
+    http.close();
+    expect(largest).toBeLessThanOrEqual(1024);
+    expect(hash.digest('hex')).toBe((await import('node:crypto')).createHash('sha256').update(payload).digest('hex'));
+  });
+
   it('reports protocol, cipher and ALPN, and resumes the session on the next connection', async () => {
     const pki = testPki('ecdsa');
     const { server, port } = await httpsServer(pki.leaf);

@@ -183,6 +183,20 @@ export class SocketConnection implements Connection {
     return new Promise<Uint8Array | null>((resolve, reject) => { this.waiter = { resolve, reject }; });
   }
 
+  /** The next queued chunk without waiting, or undefined when none is queued (then read() waits or reports the end). */
+  readNow(): Uint8Array | undefined {
+    if (this.queue.length === 0) return undefined;
+    if (this.handedOut && this.pool) {
+      this.pool.release(this.handedOut);
+      this.handedOut = null;
+    }
+    const item = this.queue.shift() as Received;
+    this.queued -= item.view.length;
+    this.handedOut = item.owner;
+    this.resumeIfRoom();
+    return item.view;
+  }
+
   private resumeIfRoom(): void {
     if (this.closed) return;
     if (this.pool) {
