@@ -124,8 +124,10 @@ export class SocketConnection implements Connection {
   // Returns whether the socket may keep reading (pool mode).
   private received(view: Buffer, owner: Buffer | null): boolean {
     if (this.closed) {
+      // Data after close() means a body was abandoned mid-way: stop receiving it rather than drain it.
       if (owner && this.pool) this.pool.release(owner);
-      return true;
+      this.socket.destroy();
+      return false;
     }
     const waiter = this.waiter;
     if (waiter) {
