@@ -107,13 +107,27 @@ try {
   }
   // Memory: the flash lives in a file (as real flash lives outside RAM), so RSS is the agent's own working set.
   const rss: { [size: string]: ChildResult } = {};
-  for (const [name, hw, size] of [['1 MiB', 'hw-small', SMALL], ['64 MiB', 'hw-big', BIG]] as const) {
+  for (const [name, hw, size] of [['small', 'hw-small', SMALL], ['big', 'hw-big', BIG]] as const) {
     const dir = mkdtempSync(join(dataDir, 'rss-'));
     rss[name] = await runChild({ ...common, slotBytes: size + SECTOR, hardwareVersion: hw, serial: `bench-rss-${hw}`, flash: 'file', dir });
   }
   // Wire bytes under 10 injected link failures (the CDN cuts the body; each resume continues with Range + If-Range).
-  for (let i = 0; i < 10; i++) backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: Math.floor(BIG / 11) + i * 4099, times: 1 });
+  // Every matching rule fires on the same request, so the next cut is armed only once the previous one was used.
+  let armed = 0;
+  let dropping = true;
+  const armNext = async (): Promise<void> => {
+    while (dropping && armed < 10) {
+      if (backend.faults.list().length === 0) {
+        backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: Math.floor(BIG / 12) + armed * 4099, times: 1 });
+        armed++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const arming = armNext();
   const drops = await runChild({ ...common, hardwareVersion: 'hw-big', serial: 'bench-drops', flash: 'sim', retries: 20 });
+  dropping = false;
+  await arming;
   backend.faults.clear();
 
   const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload) };
@@ -122,17 +136,19 @@ try {
     ['raw node:tls reader (discards)', `${m.raw.toFixed(1)} MiB/s`],
     ['agent: check -> download -> SimFlash -> read-back verify', `${m.agent.toFixed(1)} MiB/s`],
     ['agent: download -> SimFlash -> verify only', `${m.agentDownload.toFixed(1)} MiB/s`],
-    ['peak RSS, 1 MiB update (file-backed flash)', `${(rss['1 MiB'].maxRssKiB / 1024).toFixed(1)} MiB`],
-    ['peak RSS, 64 MiB update (file-backed flash)', `${(rss['64 MiB'].maxRssKiB / 1024).toFixed(1)} MiB`],
-    ['wire bytes / payload, 10 link failures', `${(drops.wire / BIG).toFixed(4)} (${drops.resumes} resumes)`],
+    [`peak RSS, ${SMALL / MIB} MiB update (file-backed flash)`, `${(rss.small.maxRssKiB / 1024).toFixed(1)} MiB`],
+    [`peak RSS, ${BIG / MIB} MiB update (file-backed flash)`, `${(rss.big.maxRssKiB / 1024).toFixed(1)} MiB`],
+    [`wire bytes / payload, ${armed} link failures`, `${(drops.wire / BIG).toFixed(4)} (${drops.resumes} resumes)`],
   ];
   process.stdout.write(`\nota-agent end-to-end update, ${BIG / MIB} MiB over loopback TLS, median of ${ROUNDS} rounds\n`);
   for (const [label, value] of rows) process.stdout.write(`  ${label.padEnd(60)} ${value}\n`);
   const json = {
     agentOverCurl: Number((m.agent / m.curl).toFixed(3)),
     agentOverRaw: Number((m.agent / m.raw).toFixed(3)),
-    rssDeltaMiB: Number(((rss['64 MiB'].maxRssKiB - rss['1 MiB'].maxRssKiB) / 1024).toFixed(2)),
+    rssDeltaMiB: Number(((rss.big.maxRssKiB - rss.small.maxRssKiB) / 1024).toFixed(2)),
     wireOverPayload: Number((drops.wire / BIG).toFixed(4)),
+    drops: drops.resumes,
+    agentMiBs: Number(m.agent.toFixed(1)), curlMiBs: Number(m.curl.toFixed(1)), rawMiBs: Number(m.raw.toFixed(1)),
   };
   process.stdout.write(JSON.stringify(json) + '\n');
 } finally {

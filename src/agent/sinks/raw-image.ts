@@ -1,6 +1,6 @@
 import type { ImageWriter } from '../../../hal/image-target.js';
 import type { PayloadSink, SinkFormat, SinkOpen } from './sink.js';
-import { targetFor } from './sink.js';
+import { targetFor } from '../../bundle/device-check.js';
 import { otaError } from '../../util/errors.js';
 
 // A payload that is one image (no bundle magic): it goes to the target of the software type the device

@@ -48,9 +48,3 @@ export interface SinkFormat {
   recognizes(head: Uint8Array): boolean;
   open(options: SinkOpen): Promise<PayloadSink>;
 }
-
-/** The target for `softwareType`, or null. */
-export function targetFor(targets: ImageTarget[], softwareType: string): ImageTarget | null {
-  for (let i = 0; i < targets.length; i++) if (targets[i].softwareType === softwareType) return targets[i];
-  return null;
-}

@@ -4,7 +4,7 @@ import type { AgentContext } from '../context.js';
 import { backoffDelay, intervalDelay, parseRetryAfter } from '../policy.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
-import { targetFor } from '../sinks/sink.js';
+import { targetFor } from '../../bundle/device-check.js';
 
 // Helpers shared by the state functions.
 

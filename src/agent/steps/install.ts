@@ -3,7 +3,7 @@ import type { AgentContext } from '../context.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
 import { allStatus, anyTrial, fail, primaryStatus, revertTrials } from './common.js';
-import { targetFor } from '../sinks/sink.js';
+import { targetFor } from '../../bundle/device-check.js';
 
 // staged: the verified release is activated (each part marked pending, in the manifest's order), then the
 // device reboots into the trial. rebooting: runs after that reboot and reads what the bootloader did.

@@ -1,0 +1,5 @@
+// Host-side tools: bundle packer, signing keys, certificate tools, test PKI.
+export * from './bundle.js';
+export * from './certs.js';
+export * from './keys.js';
+export * from './pki.js';
