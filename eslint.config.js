@@ -1,6 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { portableFiles, portableRules } from './lint/portable-rules.js';
+import { portableFiles, portablePlugin, portableRules } from './lint/portable-rules.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'build/**', 'test/fixtures/**', 'examples/espruino/**', 'mbedtls/build/**', 'coverage/**'] },
@@ -13,5 +13,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
-  { files: portableFiles, rules: portableRules },
+  { files: portableFiles, plugins: { portable: portablePlugin }, rules: portableRules },
 );

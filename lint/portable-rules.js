@@ -1,3 +1,5 @@
+import { espruinoRegexRule } from './espruino-regex-rule.js';
+
 // The portable subset of DESIGN.md as lint rules: what Espruino 2v29 cannot run, or what the build
 // would lower with helpers we do not want to pay for. See docs/portability.md for the reasoning.
 
@@ -51,8 +53,12 @@ const globals = ['Map', 'Set', 'WeakMap', 'WeakSet', 'WeakRef', 'Symbol', 'BigIn
   'structuredClone', 'console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval']
   .map((name) => ({ name, message: `${name} is not in the portable subset (Espruino 2v29 or no I/O in the core); inject it or use an adapter.` }));
 
+/** The plugin holding the project's own portable rules. */
+export const portablePlugin = { rules: { 'espruino-regex': espruinoRegexRule } };
+
 /** Rules for src/{agent,api,http,bundle,integrity,util} and hal/*.ts. */
 export const portableRules = {
+  'portable/espruino-regex': 'error',
   'no-restricted-syntax': ['error', ...syntax.map(([selector, message]) => ({ selector, message }))],
   'no-restricted-properties': ['error', ...properties],
   'no-restricted-globals': ['error', ...globals],

@@ -1,3 +1,4 @@
+import { isHex } from '../util/text.js';
 import type { ApiHttp, ApiResponse } from './http-port.js';
 import { bytesToAscii } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
@@ -120,7 +121,9 @@ export function classifyFailure(response: ApiResponse, now: number): OtaError {
 }
 
 function offerFromUrl(url: string, version: string | null, size: number, md5: string | null): OfferedRelease {
-  if (!/^https?:\/\/[^\s/]+\/\S*$/.test(url)) {
+  const scheme = url.substring(0, 7) === 'http://' ? 7 : url.substring(0, 8) === 'https://' ? 8 : 0;
+  const rest = url.substring(scheme);
+  if (scheme === 0 || rest.indexOf('/') < 1 || /\s/.test(rest)) {
     throw otaError('api-bad-url', 'The device API returned "' + url.substring(0, 80) + '" where a payload URL (http[s]://host/path) was expected.',
       false, { status: 200 });
   }
@@ -140,7 +143,7 @@ function offerFromJson(text: string): OfferedRelease {
   }
   const artifact = artifacts[0] as { url?: unknown; file_size?: unknown; md5?: unknown };
   if (typeof artifact.url !== 'string' || typeof artifact.file_size !== 'number' || artifact.file_size < 0 ||
-    typeof artifact.md5 !== 'string' || !/^[0-9a-fA-F]{32}$/.test(artifact.md5)) {
+    typeof artifact.md5 !== 'string' || !isHex(artifact.md5, 32)) {
     throw otaError('api-bad-release', 'The release artifact lacks a url, a non-negative file_size or a 32-digit md5; found ' +
       JSON.stringify({ url: typeof artifact.url, file_size: artifact.file_size, md5: artifact.md5 }) + '.', false, { status: 200 });
   }

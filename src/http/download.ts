@@ -1,6 +1,7 @@
 // Resumable ranged download: `Range: bytes=N-` with If-Range, strict checks of 206 answers, a restart from zero when
 // the server sends the whole file (200) or refuses the range (416) — once, never in a loop — and a resume loop over
 // dropped connections that asks the sink where to continue.
+import { isDecimal } from '../util/text.js';
 import type { Clock } from '../util/clock.js';
 import { isOtaError, otaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
@@ -74,12 +75,20 @@ interface ContentRange {
 
 /** Parses "bytes a-b/total" or the unsatisfied form with an asterisk (start -1 then); null when malformed. */
 export function parseContentRange(value: string): ContentRange | null {
-  const match = /^\s*bytes\s+(?:(\d{1,15})-(\d{1,15})|\*)\/(\d{1,15}|\*)\s*$/i.exec(value);
-  if (!match) return null;
-  const total = match[3] === '*' ? -1 : Number(match[3]);
-  if (match[1] === undefined) return { start: -1, end: -1, total: total };
-  const start = Number(match[1]);
-  const end = Number(match[2]);
+  const text = value.replace(/^\s+|\s+$/g, '');
+  if (text.substring(0, 6).toLowerCase() !== 'bytes ') return null;
+  const rest = text.substring(6).replace(/^\s+/, '');
+  const slash = rest.indexOf('/');
+  if (slash < 0) return null;
+  const range = rest.substring(0, slash);
+  const totalText = rest.substring(slash + 1);
+  if (totalText !== '*' && !isDecimal(totalText, 15)) return null;
+  const total = totalText === '*' ? -1 : Number(totalText);
+  if (range === '*') return { start: -1, end: -1, total: total };
+  const dash = range.indexOf('-');
+  if (dash < 0 || !isDecimal(range.substring(0, dash), 15) || !isDecimal(range.substring(dash + 1), 15)) return null;
+  const start = Number(range.substring(0, dash));
+  const end = Number(range.substring(dash + 1));
   if (end < start || (total >= 0 && end >= total)) return null;
   return { start: start, end: end, total: total };
 }

@@ -1,6 +1,7 @@
 // Incremental HTTP/1.1 response parser. Bytes go in as they arrive, split anywhere; out come the head, body ranges
 // (views into the caller's chunk, never copies) and the end of the message. Memory is bounded by the head limit:
 // the head and trailers are the only things ever buffered. Every malformed input ends in an OtaError.
+import { isDecimal } from '../util/text.js';
 import { bytesToAscii } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
@@ -309,7 +310,7 @@ export class ResponseParser {
       let length = -1;
       for (let i = 0; i < parts.length; i++) {
         const text = parts[i].replace(/^\s+|\s+$/g, '');
-        if (!/^[0-9]{1,15}$/.test(text)) throw parseError('http-bad-content-length', 'Content-Length "' + cl.substring(0, 40) + '" is not a decimal byte count.');
+        if (!isDecimal(text, 15)) throw parseError('http-bad-content-length', 'Content-Length "' + cl.substring(0, 40) + '" is not a decimal byte count.');
         const value = Number(text);
         if (length >= 0 && value !== length) throw parseError('http-bad-content-length', 'Conflicting Content-Length values "' + cl.substring(0, 60) + '".');
         length = value;

@@ -1,4 +1,5 @@
 // http and https URLs: parsing and resolving a Location against a base. Only what HTTP/1.1 requests need.
+import { isDecimal } from '../util/text.js';
 import { otaError } from '../util/errors.js';
 
 /** A parsed absolute http(s) URL. */
@@ -64,7 +65,7 @@ export function parseUrl(url: string): HttpUrl {
   }
   let port = scheme === 'https' ? 443 : 80;
   if (portText !== '') {
-    if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) badUrl(url, 'invalid port "' + portText + '"');
+    if (!isDecimal(portText, 5) || Number(portText) < 1 || Number(portText) > 65535) badUrl(url, 'invalid port "' + portText + '"');
     port = Number(portText);
   }
   for (let i = 0; i < target.length; i++) {

@@ -5,14 +5,14 @@ import { join, resolve } from 'node:path';
 import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
-import { portableRules } from '../../lint/portable-rules.js';
+import { portablePlugin, portableRules } from '../../lint/portable-rules.js';
 
 const fixtures = resolve('test/fixtures/portable-violations');
 
 async function lint(file: string): Promise<string[]> {
   const eslint = new ESLint({
     overrideConfigFile: true,
-    overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser as never }, rules: portableRules as never }],
+    overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser as never }, plugins: { portable: portablePlugin as never }, rules: portableRules as never }],
   });
   const [result] = await eslint.lintFiles([join(fixtures, file)]);
   return result.messages.map((m) => `${m.ruleId}: ${m.message}`);
@@ -59,6 +59,13 @@ describe('the portable-subset rules bite', () => {
 
   it('reject node: imports in the narrow-lib type-check (no Node types)', () => {
     expect(typecheckPortable('node-import.ts')).toMatch(/node:crypto/);
+  });
+
+  it('reject regexes Espruino cannot run, and accept the ones it can', async () => {
+    const messages = (await lint('regex.ts')).filter((m) => m.startsWith('portable/espruino-regex'));
+    expect(messages.map((m) => m.replace(/^.*cannot run (.*); test.*$/, '$1'))).toEqual([
+      'a "{n,m}" quantifier', 'the "?" quantifier', 'a "(?" group', 'a quantified group', 'an unescaped "/" inside a character class',
+    ]);
   });
 
   it('accept plain portable code', async () => {
