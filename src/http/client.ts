@@ -179,6 +179,12 @@ export class HttpResponse {
       return this.parser.done() ? Promise.resolve(this.parser.bodyBytes)
         : Promise.reject(otaError('http-body-discarded', 'The body was discarded; it cannot be read any more.', false));
     }
+    if (this.watchdog.tripped !== null) {
+      // Timed out between open() and pipe(): the connection is already closed, so the head's bytes are stale.
+      const tripped = this.watchdog.tripped;
+      this.discard();
+      return Promise.reject(tripped);
+    }
     this.busy = true;
     const parser = this.parser;
     const watchdog = this.watchdog;
@@ -189,15 +195,30 @@ export class HttpResponse {
       let pieceStart = 0;
       let pieceEnd = 0;
       let failed = false;
-      const fail = (error: unknown): void => {
-        if (failed) return;
-        failed = true;
+      let failure: unknown = null;
+      // A sink write in flight may hold a view into the current chunk, which close() lets the transport recycle: a
+      // timeout meanwhile closes the connection and rejects only once that write settled (also so the caller never
+      // starts another write into the same sink while this one runs).
+      let sinkBusy = false;
+      const finishFailure = (): void => {
         this.busy = false;
         const tripped = watchdog.tripped;
         this.discard();
-        reject(tripped !== null ? tripped : toOtaError(error, 'http-body-failed', true));
+        reject(tripped !== null ? tripped : toOtaError(failure, 'http-body-failed', true));
+      };
+      const fail = (error: unknown): void => {
+        if (failed) return;
+        failed = true;
+        failure = error;
+        if (!sinkBusy) finishFailure();
       };
       let onChunk: (data: Uint8Array | null) => void = () => undefined;
+      let sinkDone: () => void = () => undefined;
+      const sinkFailed = (error: unknown): void => {
+        sinkBusy = false;
+        if (failed) finishFailure();
+        else fail(error);
+      };
       // Hands out pending body pieces and parses buffered bytes until a read or the sink has to be waited for.
       const step = (): void => {
         if (failed) return;
@@ -214,7 +235,8 @@ export class HttpResponse {
               return;
             }
             if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
-              (result as Promise<void>).then(step, fail);
+              sinkBusy = true;
+              (result as Promise<void>).then(sinkDone, sinkFailed);
               return;
             }
             continue;
@@ -256,6 +278,11 @@ export class HttpResponse {
         this.complete();
         resolve(parser.bodyBytes);
       };
+      sinkDone = (): void => {
+        sinkBusy = false;
+        if (failed) finishFailure();
+        else step();
+      };
       onChunk = (data: Uint8Array | null): void => {
         if (failed) return;
         watchdog.reading(false);
@@ -277,6 +304,8 @@ export class HttpResponse {
         this.pos = 0;
         step();
       };
+      // The abort closes the connection through fail(), after any sink write in flight; not the trip hook at once.
+      watchdog.setOnTrip(null);
       watchdog.setAbort(fail);
       // A message may already be complete (no body, or the whole body came with the head).
       if (this.chunk !== null && this.pos >= this.chunk.length) this.chunk = null;

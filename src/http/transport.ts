@@ -26,7 +26,9 @@ export interface Connection {
   write(data: Uint8Array): Promise<void>;
   /**
    * The next bytes, or null at end of stream. The bytes may live in a buffer the transport recycles: they are valid
-   * until the next read() or close(), so a reader that keeps them longer copies them (the HTTP client never does).
+   * until the next read() or close(), so a reader that keeps them longer copies them (the HTTP client never does, and
+   * never reads on while a body sink's promise is pending). A chunk is a view: its `.buffer` is the whole, larger,
+   * recycled buffer, so pass on `new Uint8Array(chunk)` (a copy of exactly the chunk), never `chunk.buffer`.
    */
   read(): Promise<Uint8Array | null>;
   /**

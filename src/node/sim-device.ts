@@ -76,6 +76,8 @@ export interface SimDeviceOptions {
   bufferSize?: number;
   /** Longest wait for the next bytes of a response (default 30 000 ms). */
   idleTimeoutMs?: number;
+  /** Bytes per flash read when images are read back and verified (default 16 KiB). */
+  readChunk?: number;
 }
 
 /** What one power-on did. */
@@ -139,7 +141,8 @@ export class SimDevice {
     const withWifi = options.wifi ?? true;
     this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (options.dir !== undefined
       ? FileFlash.open(join(options.dir, 'wifi.flash'), wifiGeometry) : new SimFlash(wifiGeometry));
-    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: nodeHashes, layout: mainLayout(this.mainFlash.geometry) });
+    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: nodeHashes, layout: mainLayout(this.mainFlash.geometry),
+      readChunk: options.readChunk ?? 16384 });
     const sectors = this.mainFlash.geometry.sectors;
     this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
     this.wifi = this.wifiFlash === null ? null

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { buildFirmwareImage } from '../../../hal/sim/firmware-image.js';
 import { SimDevice } from '../../node/sim-device.js';
 import { verifierFromKeyText } from '../../tools/keys.js';
@@ -8,6 +8,34 @@ import { intOption, requireOption, stringOption, UsageError } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { ProgressBar, describeEvent } from '../progress.js';
+
+/** Takes DIR/lock for this process: two processes on one flash would corrupt it. A lock of a dead process is stale. */
+function takeLock(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'lock');
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    return path;
+  } catch {
+    const holder = Number(readFileSync(path, 'utf8'));
+    let alive = false;
+    try {
+      if (holder > 0 && holder !== process.pid) {
+        process.kill(holder, 0);
+        // A killed process may linger as a zombie until reaped: it holds nothing.
+        alive = true;
+        let stat = '';
+        try { stat = readFileSync(`/proc/${holder}/stat`, 'utf8'); } catch { /* no procfs: trust kill(0) */ }
+        if (/^\d+ \(.*\) Z/.test(stat)) alive = false;
+      }
+    } catch {
+      alive = false;
+    }
+    if (alive) throw new UsageError(`another "ota device run" (pid ${holder}) is using ${dir}; stop it first`);
+    writeFileSync(path, String(process.pid));
+    return path;
+  }
+}
 
 // `ota device run`: a simulated device whose flash lives in DIR. Killing the process is a power loss; running the
 // command again resumes. Prints each agent event and a progress bar; exits non-zero with the reason on failure.
@@ -50,6 +78,7 @@ export const deviceRunCommand: Command = {
     const interval = intOption(args, 'interval', 1, 86400);
     const factory = stringOption(args, 'factory-version') ?? '0.0.1';
     const bar = new ProgressBar(io.out, io.isTty);
+    const lock = takeLock(dir);
     const device = new SimDevice({
       dir, serial, hardwareVersion, softwareType, wifi: args.options['no-wifi'] !== true,
       api: { baseUrl: url, projectKey }, ca, trust,
@@ -97,6 +126,7 @@ export const deviceRunCommand: Command = {
     } finally {
       process.removeListener('SIGINT', onSignal);
       device.close();
+      rmSync(lock, { force: true });
     }
   },
 };

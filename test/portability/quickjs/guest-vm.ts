@@ -62,7 +62,8 @@ export class GuestVm {
         .then(
           (value) => {
             if (!deferred.alive) return;
-            const handle = value instanceof HostBytes ? ctx.newArrayBuffer(value.bytes.slice().buffer) : ctx.newString(JSON.stringify(value === undefined ? null : value));
+            // Exactly the view's bytes: `.buffer` of a view (Buffer#slice shares memory) is its whole backing buffer.
+            const handle = value instanceof HostBytes ? ctx.newArrayBuffer(new Uint8Array(value.bytes).buffer) : ctx.newString(JSON.stringify(value === undefined ? null : value));
             deferred.resolve(handle);
             handle.dispose();
           },

@@ -87,7 +87,9 @@ export function nodeGuest(code: string, ops: HostOps, OtaAgent: unknown): { [nam
   const host = (op: string, json: string, bytes?: ArrayBuffer): Promise<unknown> =>
     Promise.resolve()
       .then(() => ops[op](JSON.parse(json), bytes === undefined ? null : new Uint8Array(bytes.slice(0))))
-      .then((value) => value instanceof HostBytes ? value.bytes.slice().buffer : JSON.stringify(value === undefined ? null : value),
+      // A copy of exactly the view: a transport chunk is a view into a recycled 16 KiB receive buffer, and Buffer#slice
+      // shares memory, so `.slice().buffer` would hand the guest the whole buffer (stale bytes past the chunk's end).
+      .then((value) => value instanceof HostBytes ? new Uint8Array(value.bytes).buffer : JSON.stringify(value === undefined ? null : value),
         (error: unknown) => {
           const e = error as { code?: unknown; message?: unknown; retryable?: unknown; details?: unknown };
           throw JSON.stringify(typeof e?.code === 'string' ? { code: e.code, message: String(e.message), retryable: e.retryable === true, details: e.details }
