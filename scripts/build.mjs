@@ -7,7 +7,7 @@ import { buildNode } from './build/node.mjs';
 import { buildEs2020 } from './build/es2020.mjs';
 import { buildEspruino, messagesFromEnv } from './build/espruino.mjs';
 import { checkEs2020Code, checkEspruinoCode, formatViolations } from './build/gate.mjs';
-import { ESPRUINO_BUDGET, sizeLine, sizeOf } from './build/size-report.mjs';
+import { ESPRUINO_BUDGET, ESPRUINO_CEILING, sizeLine, sizeOf } from './build/size-report.mjs';
 
 function option(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -42,9 +42,14 @@ if (only.includes('espruino')) {
     failed = true;
     console.error('ota-agent.espruino.js fails the Espruino gate:\n' + formatViolations(violations));
   }
-  if (sizeOf(code).bytes > ESPRUINO_BUDGET) {
+  const bytes = sizeOf(code).bytes;
+  if (bytes > ESPRUINO_CEILING) {
     failed = true;
-    console.error(`ota-agent.espruino.js is over its ${ESPRUINO_BUDGET}-byte budget: every KB costs about 100 variable blocks on the device.`);
+    console.error(`ota-agent.espruino.js is ${bytes} B, over its ${ESPRUINO_CEILING}-byte ceiling: it may shrink towards the ` +
+      `${ESPRUINO_BUDGET}-byte budget but never grow; every KB costs about 100 variable blocks on the device.`);
+  } else if (bytes > ESPRUINO_BUDGET) {
+    console.error(`warning: ota-agent.espruino.js is ${bytes} B, over its ${ESPRUINO_BUDGET}-byte budget; it does not fit the ` +
+      'Storage of a Pico or an Espruino WiFi (see docs/running-on-an-mcu.md).');
   }
 }
 console.log(`build: ${only.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -3,10 +3,10 @@
 // core folders only). Entries may import the adapters, and the ES2020 entry may publish through globalThis.
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
-import { portableRules } from '../../lint/portable-rules.js';
+import { portablePlugin, portableRules } from '../../lint/portable-rules.js';
 
 async function lint(patterns: string[], rules: Record<string, unknown>): Promise<string[]> {
-  const eslint = new ESLint({ overrideConfig: [{ files: ['src/espruino/**/*.ts', 'src/entries/**/*.ts'], rules: rules as never }] });
+  const eslint = new ESLint({ overrideConfig: [{ files: ['src/espruino/**/*.ts', 'src/entries/**/*.ts'], plugins: { portable: portablePlugin as never }, rules: rules as never }] });
   const results = await eslint.lintFiles(patterns);
   return results.flatMap((r) => r.messages.map((m) => `${r.filePath}:${m.line} ${m.ruleId}: ${m.message}`));
 }
