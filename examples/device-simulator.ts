@@ -112,11 +112,9 @@ export async function main(options: DeviceSimulatorOptions = {}, print: (line: s
         if (line !== null) print(`  [agent] ${line}`);
       },
     });
-    if (!(await device.isProvisioned())) {
-      // Factory images, confirmed, in slot A of each MCU.
-      await device.provision(buildFirmwareImage({ version: '0.9.0', size: 100 * 1024 }), '0.9.0',
-        buildFirmwareImage({ version: '1.9.0', size: 32 * 1024 }), '1.9.0');
-    }
+    // Factory images, confirmed, in slot A of each MCU (main-fw 0.9.0, wifi-fw 1.9.0).
+    await device.provision(buildFirmwareImage({ version: '0.9.0', size: 100 * 1024 }), '0.9.0',
+      buildFirmwareImage({ version: '1.9.0', size: 32 * 1024 }), '1.9.0');
     await device.boot();                          // power-on: both bootloaders, the serial link, a fresh agent
     const before = await device.status();
     print(`device example-0001 in ${dir}: main-fw ${before.main.running}, wifi-fw ${before.wifi?.running}`);
@@ -145,9 +143,10 @@ export async function main(options: DeviceSimulatorOptions = {}, print: (line: s
 // Run when executed directly (npx tsx examples/device-simulator.ts), not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main({ keep: process.argv.includes('--keep') }).then((result) => {
-    process.exitCode = result.outcome === 'confirmed' ? 0 : 1;
+    // Exit now: a confirmed trial leaves the agent's health-deadline timer pending for healthDeadlineMs.
+    process.exit(result.outcome === 'confirmed' ? 0 : 1);
   }, (error: unknown) => {
     console.error(error);
-    process.exitCode = 1;
+    process.exit(1);
   });
 }

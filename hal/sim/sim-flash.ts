@@ -243,7 +243,7 @@ export class SimFlash implements Flash {
 
   /** First programmed cell the write may not touch, or -1. */
   private rewriteAt(offset: number, data: Uint8Array): number {
-    if (!this.strict) return -1;
+    if (!this.strict || this.blank(offset, data.length)) return -1;
     for (let i = 0; i < data.length; i++) {
       if (this.programmed[offset + i] === 0) continue;
       if (this.allowReplay && this.data[offset + i] === data[i]) continue;
@@ -254,6 +254,13 @@ export class SimFlash implements Flash {
 
   /** Programs data[from, to) at offset + from, fully. Replays firm up unstable bits they program. */
   private program(offset: number, data: Uint8Array, from: number, to: number): void {
+    if (to > from && this.blank(offset + from, to - from)) {
+      // Cells not programmed since a clean erase hold the erase value (every path that leaves a cell otherwise
+      // marks it programmed), so AND (or OR) with them gives the data itself: the same result as the loop below.
+      this.data.set(data.subarray(from, to), offset + from);
+      this.programmed.fill(1, offset + from, offset + to);
+      return;
+    }
     const ones = this.geometry.eraseValue !== 0;
     const marginal = this.marginal;
     for (let i = from; i < to; i++) {
@@ -263,6 +270,12 @@ export class SimFlash implements Flash {
       this.programmed[at] = 1;
       if (marginal !== null && marginal[at] !== 0) marginal[at] &= ones ? d : ~d & 0xff;
     }
+  }
+
+  /** True when no cell of [at, at + length) was programmed since its last clean erase or holds unstable bits. */
+  private blank(at: number, length: number): boolean {
+    if (!zeroBytes(this.programmed, at, length)) return false;
+    return this.marginal === null || zeroBytes(this.marginal, at, length);
   }
 
   /** The bits a program of `d` still has to change in the cell at `at` (stable ones already there do not count). */
@@ -358,6 +371,18 @@ export class SimFlash implements Flash {
     }
     return at === offset + length && length > 0 ? out : null;
   }
+}
+
+/** True when bytes [at, at + length) of `bytes` are all zero; word by word where the range allows. */
+function zeroBytes(bytes: Uint8Array, at: number, length: number): boolean {
+  const start = bytes.byteOffset + at;
+  if (start % 4 === 0 && length % 4 === 0) {
+    const words = new Int32Array(bytes.buffer, start, length / 4);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    return true;
+  }
+  for (let i = at; i < at + length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 function badRegionError(op: string, offset: number, length: number, region: number): OtaError {

@@ -11,8 +11,8 @@ import type { PayloadFetcher } from './fetch-port.js';
 import type { Journal } from './journal.js';
 import { firstCheckDelay, makePolicy } from './policy.js';
 import type { Policy } from './policy.js';
-import { rawImageFormat } from './sinks/raw-image.js';
-import type { SinkFormat } from './sinks/sink.js';
+import { rawImageFormat, refuseRawFormat } from './sinks/raw-image.js';
+import type { PayloadSink, SinkFormat, SinkOpen } from './sinks/sink.js';
 import { decodeState, encodeState, initialState } from './state.js';
 import type { AgentState, Phase } from './state.js';
 import { checking } from './steps/check.js';
@@ -51,8 +51,13 @@ export interface AgentOptions {
   reboot?: () => Promise<void>;
   /** Payload formats besides the raw image (e.g. bundles), tried in order; the raw image is the fallback. */
   formats?: SinkFormat[];
-  /** The raw-image format to fall back to (default: rawImageFormat, which reads no version from the image). */
+  /** The raw-image format to fall back to when allowUnsigned is true (default: rawImageFormat, which reads no version). */
   rawFormat?: SinkFormat;
+  /**
+   * Accept payloads that carry no signature: raw images (and, through the bundle trust policy, unsigned bundles).
+   * Default false: a raw image is refused with `unsigned-payload-refused` before anything is written to flash.
+   */
+  allowUnsigned?: boolean;
 }
 
 /** What one cycle ended with. */
@@ -88,6 +93,21 @@ const STEPS: { [phase: string]: Step } = {
   'rolled-back': rolledBack,
 };
 
+/** `format` opening its sinks with the anti-rollback floor journaled at the last confirmed bundle. */
+function withSequence(format: SinkFormat, state: () => AgentState | null): SinkFormat {
+  return {
+    name: format.name,
+    headBytes: format.headBytes,
+    recognizes: function (head: Uint8Array): boolean { return format.recognizes(head); },
+    open: function (options: SinkOpen): Promise<PayloadSink> {
+      const known = state();
+      const journaled = known !== null && typeof known.installedSequence === 'number' ? known.installedSequence : 0;
+      return format.open({ size: options.size, version: options.version, softwareType: options.softwareType, targets: options.targets,
+        head: options.head, resumeAt: options.resumeAt, resumeState: options.resumeState, installedSequence: journaled });
+    },
+  };
+}
+
 /** Creates an agent. Nothing happens until `runOnce()` or `start()`. */
 export function createAgent(options: AgentOptions): Agent {
   const policy = makePolicy(options.policy);
@@ -104,7 +124,10 @@ export function createAgent(options: AgentOptions): Agent {
     copy.phase = phase;
     return copy;
   }
-  const formats: SinkFormat[] = (options.formats !== undefined ? options.formats : []).concat([options.rawFormat !== undefined ? options.rawFormat : rawImageFormat]);
+  const raw = options.allowUnsigned !== true ? refuseRawFormat : options.rawFormat !== undefined ? options.rawFormat : rawImageFormat;
+  const given = (options.formats !== undefined ? options.formats : []).concat([raw]);
+  const formats: SinkFormat[] = [];
+  for (let i = 0; i < given.length; i++) formats.push(withSequence(given[i], function () { return current; }));
 
   function emit(event: AgentEvent): void {
     if (event.type === 'error') {

@@ -42,6 +42,22 @@ export interface DownloadState {
   sink: unknown;
   /** Software types to activate, in order, once verified (set by verifying). */
   activation?: string[];
+  /** A verified bundle's parts and sequence (set by verifying), so activation after a power cut follows the manifest. */
+  plan?: ReleasePlan | null;
+}
+
+/** One part of a verified bundle, as activation and confirmation need it (no target: the device maps it again). */
+export interface PlannedPart {
+  softwareType: string;
+  version: string;
+  order: number;
+  requires: { softwareType: string; minVersion: string }[];
+}
+
+/** What a verified bundle installs: its parts and its anti-rollback sequence. */
+export interface ReleasePlan {
+  sequence: number;
+  parts: PlannedPart[];
 }
 
 /** A trial boot in progress. */
@@ -52,6 +68,8 @@ export interface TrialState {
   version: string | null;
   previous: string | null;
   softwareTypes: string[];
+  /** The bundle being tried (null for a raw image): confirmed through confirmRelease, its sequence stored after. */
+  plan?: ReleasePlan | null;
 }
 
 /** Everything the journal keeps. */
@@ -69,6 +87,8 @@ export interface AgentState {
   lastError: string | null;
   /** The release ids that reached their attempt cap, newest last (bounded). */
   givenUp: string[];
+  /** Sequence of the last confirmed bundle (anti-rollback floor), stored only once its confirmation is durable. */
+  installedSequence?: number;
 }
 
 /** A fresh state: nothing installed, nothing pending. */

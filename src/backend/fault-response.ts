@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { FaultRule } from './faults.js';
 import { sendError, sleep } from './http-util.js';
 
@@ -36,10 +37,24 @@ export function answerStatusFault(res: ServerResponse, faults: FaultRule[]): boo
   return true;
 }
 
+/**
+ * Ends the connection abruptly. A TLS socket's handle cannot be reset (resetAndDestroy throws
+ * ERR_INVALID_HANDLE_TYPE, which would take the whole server down), and resetting the TCP socket under it confuses
+ * the HTTP server's connection tracking, so a TLS socket is destroyed: the TCP connection closes without a TLS
+ * close_notify, which a client sees as an abrupt end. Never throws.
+ */
 function reset(socket: Socket | null): void {
   if (!socket) return;
-  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-  else socket.destroy();
+  if (socket instanceof TLSSocket) {
+    socket.destroy();
+    return;
+  }
+  try {
+    if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    else socket.destroy();
+  } catch {
+    socket.destroy();
+  }
 }
 
 function writeAndWait(res: ServerResponse, chunk: Buffer): Promise<void> {

@@ -422,7 +422,46 @@ export class BundleUnpacker {
       this.position = bundleLength((this.verified as VerifiedHeader).headerLength, this.sizes());
       return Promise.resolve();
     }
-    return this.beginPart(resume.partOffset, resume.crc);
+    return this.alreadyStaged(resume.partOffset).then((staged) => {
+      if (!staged) return this.beginPart(resume.partOffset, resume.crc);
+      // The part finished and verified before the cut; only the journal had not moved past it yet.
+      this.nextPart();
+      return undefined;
+    });
+  }
+
+  /**
+   * True when the journaled part, resumed in its middle, is in fact complete in its target: a power cut after the
+   * target recorded it staged but before the journal checkpoint that moves past it. Its target re-checks it against
+   * the signed digest by reading it back (begin at the image end, then finish), so nothing unverified is kept, and
+   * a slot still being written simply fails the check and is resumed where the journal says.
+   */
+  private alreadyStaged(offset: number): Promise<boolean> {
+    const part = this.parts[this.partIndex];
+    if (offset <= 0 || offset >= part.size || part.sha256 === undefined) return Promise.resolve(false);
+    const target = this.staged[this.partIndex].target;
+    return target.begin(part, part.size).then((writer) => writer.finish()).then(() => true, (error: unknown) => {
+      if (isOtaError(error) && error.code === 'power-cut') throw error;
+      return false;
+    });
+  }
+
+  /** Moves past the current part (complete and verified) to the next part's prefix, or to the end. */
+  private nextPart(): void {
+    this.writer = null;
+    this.partIndex++;
+    this.partFed = 0;
+    this.crc = 0;
+    this.checkpoints = [];
+    this.prefixFill = 0;
+    if (this.partIndex >= this.parts.length) {
+      this.phase = 'done';
+      // A raw image has no header: its position already stands at its end.
+      if (this.verified !== null) this.position = bundleLength(this.verified.headerLength, this.sizes());
+    } else {
+      this.phase = 'prefix';
+      this.position = this.prefixPosition();
+    }
   }
 
   private sizes(): number[] {
@@ -472,18 +511,7 @@ export class BundleUnpacker {
     }
     const writer = this.writer as ImageWriter;
     return writer.finish().then(() => {
-      this.writer = null;
-      this.partIndex++;
-      this.partFed = 0;
-      this.crc = 0;
-      this.checkpoints = [];
-      this.prefixFill = 0;
-      if (this.partIndex >= this.parts.length) {
-        this.phase = 'done';
-      } else {
-        this.phase = 'prefix';
-        this.position = this.prefixPosition();
-      }
+      this.nextPart();
     }, (error: unknown) => {
       throw this.verifyFailed(error);
     });

@@ -77,6 +77,8 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
     onEvent: options.onEvent,
     selfTest: options.selfTest,
     reboot: options.reboot !== undefined ? options.reboot : reload,
+    // TLS on Espruino authenticates nothing: only the bundle signature does, so a raw image needs the same opt-in.
+    allowUnsigned: trust.allowUnsigned === true,
     formats: [bundleFormat({
       trust: trust,
       hashes: nativeHashes({ runtime: runtime }),

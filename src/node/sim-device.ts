@@ -254,6 +254,8 @@ export class SimDevice {
       random: this.options.random ?? Math.random,
       policy: this.options.policy,
       onEvent: this.options.onEvent,
+      // Raw images carry no signature: accepted only where unsigned bundles are (the development default).
+      allowUnsigned: trust.allowUnsigned === true,
       rawFormat: rawImage((head) => parseFirmwareHeader(head)?.version ?? null, FIRMWARE_HEADER_LENGTH),
       formats: [bundleFormat({ trust, hashes: nodeHashes, hardwareVersion: this.options.hardwareVersion, installedSequence: () => 0 })],
       // The simulated application: a healthy image passes its self-test, a "never-confirm" one never answers.

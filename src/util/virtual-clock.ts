@@ -31,6 +31,17 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /** Calls `fire` when virtual time reaches now + ms, unless the returned function cancels it first. */
+  timer(ms: number, fire: () => void): () => void {
+    const sleeper: Sleeper = { at: this.time + (ms > 0 ? ms : 0), seq: this.seq++, wake: fire };
+    this.sleepers.push(sleeper);
+    return () => {
+      const rest: Sleeper[] = [];
+      for (let i = 0; i < this.sleepers.length; i++) if (this.sleepers[i] !== sleeper) rest.push(this.sleepers[i]);
+      this.sleepers = rest;
+    };
+  }
+
   /** Number of pending sleeps. */
   pending(): number {
     return this.sleepers.length;

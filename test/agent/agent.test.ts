@@ -21,7 +21,7 @@ interface Rig {
   remake(): void;
 }
 
-function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: { latestJson?: boolean; sector?: number } = {}): Rig {
+function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean } = {}): Rig {
   const r = {} as Rig;
   r.target = new FakeTarget('main', '0.0.1', opts.sector ?? 64);
   r.cdn = new FakeCdn(payload);
@@ -45,6 +45,8 @@ function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: {
       onEvent: (e) => r.events.push(e),
       selfTest: () => r.selfTest(),
       reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
+      // These tests exercise the raw-image path, which is an explicit opt-in (see the trust tests below).
+      allowUnsigned: opts.allowUnsigned ?? true,
     });
   };
   r.remake();
@@ -310,5 +312,38 @@ describe('agent: the whole update', () => {
     expect(r.clock.now() - t0).toBeGreaterThanOrEqual(60_000 + 30_000);
     const state = await r.agent.state();
     expect(state.phase).toBe('idle');
+  });
+});
+
+describe('agent: trust policy for raw images', () => {
+  it('refuses a raw (unsigned) image by default, writing nothing; accepts it only with allowUnsigned: true', async () => {
+    const payload = payloadOf(1000);
+    const strict = rig(payload, undefined, { allowUnsigned: false });
+    const strictRemake = strict.remake;
+    // The default (allowUnsigned omitted) is the secure one.
+    strict.remake = () => {
+      strictRemake();
+      strict.agent = createAgent({
+        api: { baseUrl: 'https://api.example', projectKey: 'secret-key' }, device: { serial: 'SN1', hardwareVersion: 'evt' },
+        softwareType: 'main', transport: { http: strict.api, fetcher: strict.cdn }, targets: [strict.target], journal: strict.journal,
+        clock: strict.clock, random: () => 0.5, policy: { snapshotBytes: 64, progressIntervalMs: 0 }, onEvent: (e) => strict.events.push(e),
+      });
+    };
+    strict.remake();
+    const refused = await strict.agent.runOnce();
+    expect(refused.outcome).toBe('failed');
+    expect(refused.error?.code).toBe('unsigned-payload-refused');
+    expect(strict.target.writes).toBe(0);
+    expect(strict.target.stagedState).toBe('empty');
+    expect(strict.target.running?.version).toBe('0.0.1');
+    expect(strict.events.some((e) => e.type === 'staged')).toBe(false);
+    const state = await strict.agent.state();
+    expect(state.download).toBeNull();
+
+    const open = rig(payload, undefined, { allowUnsigned: true });
+    expect((await open.agent.runOnce()).outcome).toBe('rebooting');
+    expect((await open.agent.runOnce()).outcome).toBe('confirmed');
+    expect(open.target.writes).toBeGreaterThan(0);
+    expect(open.target.running?.version).not.toBe('0.0.1');
   });
 });

@@ -4,6 +4,8 @@ import { BundleUnpacker } from '../../bundle/unpacker.js';
 import type { UnpackResult, UnpackState } from '../../bundle/unpacker.js';
 import type { HashFactory } from '../../integrity/hash.js';
 import { otaError } from '../../util/errors.js';
+import { activateRelease } from '../../bundle/activation.js';
+import type { PlannedPart, ReleasePlan } from '../state.js';
 import type { PayloadSink, SinkFormat, SinkOpen } from './sink.js';
 
 // A multi-part bundle (docs/bundle-format.md) streamed through the bundle unpacker, which checks the signed
@@ -29,12 +31,36 @@ class BundleSink implements PayloadSink {
 
   constructor(private readonly unpacker: BundleUnpacker, private readonly resumeAt: number, private readonly resumed: UnpackState | null) {}
 
-  /** Feeds payload bytes at the unpacker's next offset. */
+  /** Payload offset of the next byte write() receives (after a resumed header replay: the resume offset). */
+  private at = 0;
+
+  /**
+   * Feeds payload bytes. A resumed unpacker may stand further on than the agent's journal (a part that was
+   * already staged before the journal moved past it): bytes before its next offset are dropped, not written again.
+   */
   write(chunk: Uint8Array): Promise<void> {
-    return this.unpacker.push(chunk);
+    if (this.resumed === null) return this.unpacker.push(chunk);
+    if (this.unpacker.verifiedHeader() === null) {
+      // The header replay, from byte 0; once it is checked the stream continues at the resume offset.
+      return this.unpacker.push(chunk).then(() => {
+        if (this.unpacker.verifiedHeader() !== null) this.at = this.resumeAt;
+      });
+    }
+    const skip = this.unpacker.nextOffset() - this.at;
+    if (skip >= chunk.length) {
+      this.at += chunk.length;
+      return Promise.resolve();
+    }
+    const data = skip > 0 ? chunk.subarray(skip) : chunk;
+    this.at += chunk.length;
+    return this.unpacker.push(data);
   }
 
-  /** Payload offset of the unpacker's resumable state. */
+  /**
+   * Payload offset of the unpacker's resumable state, but never past the next byte the unpacker still needs in this
+   * run (a part's 4-byte length prefix is not durable, yet a journaled state past it resumes straight in the part's
+   * data). The agent feeds nothing below this offset again, so the next write() starts at it or after it.
+   */
   durableOffset(): number {
     const state = this.unpacker.state();
     if (state === null) return 0;
@@ -42,8 +68,11 @@ class BundleSink implements PayloadSink {
     if (header === null) return this.resumed !== null ? this.resumeAt : 0;
     const sizes: number[] = [];
     for (let i = 0; i < header.manifest.parts.length; i++) sizes.push(header.manifest.parts[i].size);
-    if (state.partIndex >= sizes.length) return bundleLength(header.headerLength, sizes);
-    return partDataOffset(header.headerLength, sizes, state.partIndex) + state.partOffset;
+    let durable = state.partIndex >= sizes.length ? bundleLength(header.headerLength, sizes)
+      : partDataOffset(header.headerLength, sizes, state.partIndex) + state.partOffset;
+    if (this.unpacker.nextOffset() < durable) durable = this.unpacker.nextOffset();
+    if (durable > this.at) this.at = durable;
+    return durable;
   }
 
   /** The unpacker's state. */
@@ -64,16 +93,25 @@ class BundleSink implements PayloadSink {
     });
   }
 
-  /** Activates the parts in the manifest's order. */
+  /** Activates the parts through activateRelease: manifest order, required parts switched to and confirmed first. */
   activate(): Promise<void> {
     const result = this.result;
     if (result === null) return Promise.reject(otaError('bundle-not-verified', 'activate() before the bundle finished verifying.', false));
-    const parts = result.parts.slice(0).sort(function (a, b) { return a.order - b.order; });
-    function next(i: number): Promise<void> {
-      if (i >= parts.length) return Promise.resolve();
-      return parts[i].target.activate().then(function () { return next(i + 1); });
+    return activateRelease(result);
+  }
+
+  /** The verified manifest's parts and sequence. */
+  plan(): ReleasePlan | null {
+    const header = this.unpacker.verifiedHeader();
+    if (header === null) return null;
+    const parts: PlannedPart[] = [];
+    for (let i = 0; i < header.manifest.parts.length; i++) {
+      const part = header.manifest.parts[i];
+      const requires: { softwareType: string; minVersion: string }[] = [];
+      for (let r = 0; r < part.requires.length; r++) requires.push({ softwareType: part.requires[r].softwareType, minVersion: part.requires[r].minVersion });
+      parts.push({ softwareType: part.softwareType, version: part.version, order: part.order, requires: requires });
     }
-    return next(0);
+    return { sequence: header.manifest.sequence, parts: parts };
   }
 
   /** The software types of the manifest, in activation order. */
@@ -101,8 +139,11 @@ export function bundleFormat(config: BundleConfig): SinkFormat {
     recognizes: function (head: Uint8Array): boolean { return head.length >= 4 && hasMagic(head); },
     open: function (options: SinkOpen): Promise<PayloadSink> {
       const resume = options.resumeAt > 0 && isUnpackState(options.resumeState) ? options.resumeState : null;
+      // The floor is the higher of the device's own record and the sequence the agent journaled at its last confirm.
+      const journaled = typeof options.installedSequence === 'number' ? options.installedSequence : 0;
+      const floor = Math.max(config.installedSequence(), journaled);
       const unpacker = new BundleUnpacker({
-        device: { hardwareVersion: config.hardwareVersion, targets: options.targets, installedSequence: config.installedSequence() },
+        device: { hardwareVersion: config.hardwareVersion, targets: options.targets, installedSequence: floor },
         trust: config.trust,
         hashes: config.hashes,
         totalLength: options.size,

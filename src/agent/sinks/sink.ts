@@ -1,4 +1,5 @@
 import type { ImageTarget } from '../../../hal/image-target.js';
+import type { ReleasePlan } from '../state.js';
 
 // Where downloaded payload bytes go. One implementation per payload format: a raw single image, or a bundle
 // routed by the bundle unpacker. The agent never learns which one it holds beyond the format name.
@@ -21,6 +22,8 @@ export interface PayloadSink {
   softwareTypes(): string[];
   /** The release version the payload declares (a bundle manifest), or null. */
   version(): string | null;
+  /** A verified bundle's parts and sequence (journaled for activation and confirmation); null for a raw image. */
+  plan(): ReleasePlan | null;
 }
 
 /** What a sink is opened with. */
@@ -37,6 +40,8 @@ export interface SinkOpen {
   /** Resume point: the payload offset and the sink state saved with it (offset 0 = fresh). */
   resumeAt: number;
   resumeState: unknown;
+  /** Sequence of the last confirmed bundle from the agent's journal (set by the agent); 0 or absent when none. */
+  installedSequence?: number;
 }
 
 /** Opens sinks of one payload format. */

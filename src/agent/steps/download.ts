@@ -164,22 +164,24 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       }
       return openSink(chunk.subarray(i)).then(function () { return feed(chunk, i); });
     }
-    const boundary = (Math.floor(live.pos / snapEvery) + 1) * snapEvery;
-    const n = Math.min(boundary - live.pos, chunk.length - i);
-    const piece = chunk.subarray(i, i + n);
-    return live.sink.write(piece).then(undefined, function (error: unknown) {
+    // The whole rest of the chunk in one sink write: one promise hop per received chunk, not per snapshot
+    // interval. Once the sink accepted it, the running checksums advance with a snapshot at each boundary.
+    return live.sink.write(i === 0 ? chunk : chunk.subarray(i)).then(undefined, function (error: unknown) {
       // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
       const failure = toOtaError(error, 'sink-write-failed', true);
       if (failure.code === 'power-cut') throw failure;
       throw otaError(failure.code, failure.message, failure.retryable, { discard: true, cause: failure.details }, failure);
     }).then(function () {
-      live.crc = crc32Update(live.crc, chunk, i, i + n);
-      if (live.md5 !== null) live.md5.updateRange(chunk, i, i + n);
-      live.pos += n;
-      if (live.pos % snapEvery === 0 || live.pos === total) snapshot();
+      let at = i;
+      while (at < chunk.length) {
+        const n = Math.min((Math.floor(live.pos / snapEvery) + 1) * snapEvery - live.pos, chunk.length - at);
+        live.crc = crc32Update(live.crc, chunk, at, at + n);
+        if (live.md5 !== null) live.md5.updateRange(chunk, at, at + n);
+        live.pos += n;
+        at += n;
+        if (live.pos % snapEvery === 0 || live.pos === total) snapshot();
+      }
       return checkpoint();
-    }).then(function () {
-      return feed(chunk, i + n);
     });
   }
 

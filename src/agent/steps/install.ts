@@ -1,6 +1,8 @@
-import { toOtaError } from '../../util/errors.js';
+import { otaError, toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
-import type { AgentState } from '../state.js';
+import type { AgentState, ReleasePlan, TrialState } from '../state.js';
+import { activateRelease } from '../../bundle/activation.js';
+import type { StagedPart } from '../../bundle/unpacker.js';
 import { cloneState } from '../state.js';
 import { allStatus, anyTrial, fail, primaryStatus, revertTrials } from './common.js';
 import { targetFor } from '../../bundle/device-check.js';
@@ -19,9 +21,64 @@ function activateInOrder(ctx: AgentContext, types: string[]): Promise<void> {
   return next(0);
 }
 
+/** The staged parts of a journaled plan, each mapped to this device's target (a missing target is an error). */
+export function stagedParts(ctx: AgentContext, plan: ReleasePlan): StagedPart[] {
+  const parts: StagedPart[] = [];
+  for (let i = 0; i < plan.parts.length; i++) {
+    const part = plan.parts[i];
+    const target = targetFor(ctx.targets, part.softwareType);
+    if (target === null) {
+      throw otaError('part-unmapped', 'The journaled release has a "' + part.softwareType + '" part but this device has no target for ' +
+        'it any more; nothing was activated.', false, { softwareType: part.softwareType });
+    }
+    parts.push({ softwareType: part.softwareType, version: part.version, order: part.order, requires: part.requires, target: target });
+  }
+  return parts;
+}
+
+/**
+ * A verified bundle: the trial record is journaled first (write-ahead), then activateRelease runs, which is
+ * idempotent, so a power cut anywhere in it simply runs it again from this state. A part that a later part
+ * requires is switched to and confirmed before the later part is marked pending, so every reachable pair is
+ * the old one, a compatible prefix, or the new one.
+ */
+function stageBundle(ctx: AgentContext, state: AgentState, plan: ReleasePlan): Promise<AgentState> {
+  const begin: Promise<void> = state.trial !== null && state.trial.plan !== undefined && state.trial.plan !== null ? Promise.resolve()
+    : primaryStatus(ctx).then(function (status) {
+      const release = state.release;
+      const order = state.download !== null && state.download.activation !== undefined ? state.download.activation : [];
+      state.trial = { deadline: 0, version: release !== null ? release.version : null, previous: status !== null ? status.runningVersion : null,
+        softwareTypes: order, plan: plan };
+      return ctx.save(state);
+    });
+  return begin.then(function () {
+    return activateRelease({ parts: stagedParts(ctx, plan) });
+  }).then(function () {
+    return allStatus(ctx);
+  }).then(function (statuses) {
+    const trialInfo = state.trial as TrialState;
+    ctx.emit({ type: 'staged', at: ctx.clock.now(), version: trialInfo.version });
+    state.phase = 'rebooting';
+    ctx.live = null;
+    // A power cut after the last part was marked pending already rebooted into the trial: no second reboot.
+    ctx.rebootRequested = !anyTrial(statuses);
+    return state;
+  });
+}
+
 /** The staged state. */
 export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState> {
   const state = cloneState(input);
+  const plan = state.download !== null && state.download.plan !== undefined ? state.download.plan : null;
+  if (plan !== null) {
+    return stageBundle(ctx, state, plan).then(undefined, function (error: unknown) {
+      ctx.live = null;
+      state.download = null;
+      // Nothing is pending beyond a compatible prefix (activateRelease stops at the failing part): no trial to follow.
+      state.trial = null;
+      return fail(ctx, state, toOtaError(error, 'activation-failed', true));
+    });
+  }
   return allStatus(ctx).then(function (statuses) {
     if (anyTrial(statuses)) {
       // Power went after activation: the bootloader already started the trial.

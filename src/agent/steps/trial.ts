@@ -3,6 +3,8 @@ import type { AgentContext } from '../context.js';
 import type { AgentState } from '../state.js';
 import { cloneState } from '../state.js';
 import { giveUp, revertTrials, settle } from './common.js';
+import { confirmRelease } from '../../bundle/activation.js';
+import { stagedParts } from './install.js';
 
 // trial: the new image runs unconfirmed. The application's self-test decides; if it says no, or says nothing
 // before the health deadline, the agent reboots without confirming and the bootloader reverts to the old pair.
@@ -44,7 +46,11 @@ export function trial(ctx: AgentContext, input: AgentState): Promise<AgentState>
   if (info.deadline === 0) info.deadline = ctx.clock.now() + ctx.policy.healthDeadlineMs;
   return verdict(ctx, info.deadline).then(function (outcome) {
     if (outcome === 'ok') {
-      return confirmAll(ctx).then(function () {
+      // A bundle is confirmed part by part in activation order, each checked to run the release's version.
+      const plan = info.plan !== undefined ? info.plan : null;
+      const confirming = plan !== null ? Promise.resolve().then(function () { return confirmRelease({ parts: stagedParts(ctx, plan) }); })
+        : confirmAll(ctx);
+      return confirming.then(function () {
         state.phase = 'confirmed';
         return state;
       }, function (error: unknown) {
@@ -69,6 +75,10 @@ export function confirmed(ctx: AgentContext, input: AgentState): Promise<AgentSt
   const version = input.trial !== null ? input.trial.version : null;
   ctx.emit({ type: 'confirmed', at: ctx.clock.now(), version: version });
   const next = settle(ctx, input);
+  // Reached only once every part's confirmation is durable: from now on a bundle must be newer than this one.
+  const plan = input.trial !== null && input.trial.plan !== undefined ? input.trial.plan : null;
+  const installed = typeof input.installedSequence === 'number' ? input.installedSequence : 0;
+  if (plan !== null && plan.sequence > installed) next.installedSequence = plan.sequence;
   next.release = null;
   next.download = null;
   next.trial = null;

@@ -47,6 +47,7 @@ export function verifying(ctx: AgentContext, input: AgentState): Promise<AgentSt
       download.hashOffset = release.size;
       download.sink = sink.resumeState();
       download.activation = sink.softwareTypes();
+      download.plan = sink.plan();
       if (sink.version() !== null) release.version = sink.version();
       ctx.emit({ type: 'verified', at: ctx.clock.now(), version: release.version, total: release.size });
       state.phase = 'staged';

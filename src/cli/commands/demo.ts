@@ -79,7 +79,7 @@ export async function runDemo(io: CliIo): Promise<number> {
 
     // Story 1: link drop and power cut mid-download, resume, install, trial, confirm.
     backend.faults.add({ route: 'cdn', kind: 'throttle', bytesPerSecond: 768 * 1024, times: 'always' });
-    backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: 60 * 1024, times: 1 });
+    backend.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 60 * 1024, times: 1 });
     const mainFlash = device.mainFlash as SimFlash;
     let resumedOnce = false;
     let cutArmed = false;
@@ -112,7 +112,7 @@ export async function runDemo(io: CliIo): Promise<number> {
     // Story 2: a second rollout, aborted while the device downloads it.
     backend.faults.clear();
     backend.faults.add({ route: 'cdn', kind: 'throttle', bytesPerSecond: 256 * 1024, times: 'always' });
-    backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: 48 * 1024, times: 1 });
+    backend.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 48 * 1024, times: 1 });
     const release2 = bundle('1.1.0', 2, [{ softwareType: 'main-fw', version: '1.1.0', data: image('1.1.0', 192 * 1024) }]);
     await backend.admin.uploadPayload(release2, { hardwareVersion: HARDWARE, softwareType: 'main-fw', softwareVersion: '1.1.0' });
     backend.admin.deploy({ releaseVersion: '1.1.0', cohort: 'default', rolloutPercent: 100 });
