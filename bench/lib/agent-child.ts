@@ -1,6 +1,6 @@
 // One agent update in its own process, so its peak RSS is its own. Prints one JSON line.
 // argv[2]: JSON { baseUrl, projectKey, caPath, hardwareVersion, serial, flash: 'sim' | 'file', dir?, slotBytes, sectorBytes, retries }
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { uniformGeometry } from '../../hal/flash.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
@@ -20,6 +20,20 @@ interface Args {
 }
 
 const args = JSON.parse(process.argv[2]) as Args;
+
+/**
+ * This process's own peak RSS in KiB. Not getrusage's maxRSS: on Linux that keeps the high-water mark of the
+ * pre-exec image, i.e. of the forked copy of the benchmark parent (which holds the payloads it serves), so it
+ * grew with the payload without the agent using a byte more. VmHWM belongs to the exec'd process alone.
+ */
+function peakRssKiB(): number {
+  if (existsSync('/proc/self/status')) {
+    const match = /VmHWM:\s*(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (match !== null) return Number(match[1]);
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 const ca = pemToDerList(readFileSync(args.caPath, 'utf8'));
 const sectorsPerSlot = Math.ceil(args.slotBytes / args.sectorBytes);
 const geometry = uniformGeometry(args.sectorBytes, 4 + 2 * sectorsPerSlot, 8, 0xff);
@@ -46,10 +60,10 @@ const device = new SimDevice({
 });
 await device.provision(buildFirmwareImage({ version: '0.0.1', size: 8192 }), '0.0.1');
 await device.boot();
-const rssBefore = process.resourceUsage().maxRSS;
+const rssBefore = peakRssKiB();
 let outcome = '';
 for (let i = 0; i < 4 && outcome !== 'confirmed'; i++) outcome = (await device.runOnce()).outcome;
-const rssAfter = process.resourceUsage().maxRSS;
+const rssAfter = peakRssKiB();
 const status = await device.status();
 client.close();
 device.close();

@@ -128,7 +128,10 @@ export class SimFlash implements Flash {
   write(offset: number, data: Uint8Array): Promise<void> {
     const bad = this.precheck('write', offset, data.length, true);
     if (bad !== null) return Promise.reject(bad);
-    const rewrite = this.rewriteAt(offset, data);
+    // One scan decides both the rewrite check and the program path (the common case: an erased destination);
+    // an observer may touch the part in between, so with one the program path looks again.
+    const blank = this.blank(offset, data.length);
+    const rewrite = blank ? -1 : this.rewriteAt(offset, data);
     if (rewrite >= 0) {
       return Promise.reject(otaError('flash-rewrite', 'Write of ' + data.length + ' bytes at ' + offset +
         ' hits programmed cell ' + rewrite + ' (holds 0x' + this.data[rewrite].toString(16) + ', asked 0x' +
@@ -141,7 +144,7 @@ export class SimFlash implements Flash {
     if (hit !== null) return Promise.reject(badRegionError('write', offset, data.length, hit.offset));
     const cut = this.faults.cutAt(op);
     if (cut !== null) return this.cutWrite(cut, offset, data);
-    if (!this.faults.silentAt(op, 'drop-write')) this.program(offset, data, 0, data.length);
+    if (!this.faults.silentAt(op, 'drop-write')) this.program(offset, data, 0, data.length, this.onMutate === null ? blank : undefined);
     return Promise.resolve();
   }
 
@@ -243,7 +246,7 @@ export class SimFlash implements Flash {
 
   /** First programmed cell the write may not touch, or -1. */
   private rewriteAt(offset: number, data: Uint8Array): number {
-    if (!this.strict || this.blank(offset, data.length)) return -1;
+    if (!this.strict) return -1;
     for (let i = 0; i < data.length; i++) {
       if (this.programmed[offset + i] === 0) continue;
       if (this.allowReplay && this.data[offset + i] === data[i]) continue;
@@ -253,8 +256,8 @@ export class SimFlash implements Flash {
   }
 
   /** Programs data[from, to) at offset + from, fully. Replays firm up unstable bits they program. */
-  private program(offset: number, data: Uint8Array, from: number, to: number): void {
-    if (to > from && this.blank(offset + from, to - from)) {
+  private program(offset: number, data: Uint8Array, from: number, to: number, blank?: boolean): void {
+    if (to > from && (blank ?? this.blank(offset + from, to - from))) {
       // Cells not programmed since a clean erase hold the erase value (every path that leaves a cell otherwise
       // marks it programmed), so AND (or OR) with them gives the data itself: the same result as the loop below.
       this.data.set(data.subarray(from, to), offset + from);

@@ -23,6 +23,8 @@ export class FileFlash implements Flash {
   private readonly sync: boolean;
   private opCount = 0;
   private readonly erases: number[];
+  private work = new Uint8Array(0);
+  private erased = new Uint8Array(0);
 
   private constructor(readonly path: string, geometry: FlashGeometry, fd: number, sync: boolean) {
     this.geometry = geometry;
@@ -76,7 +78,7 @@ export class FileFlash implements Flash {
   write(offset: number, data: Uint8Array): Promise<void> {
     const bad = this.check('write', offset, data.length, true);
     if (bad !== null) return Promise.reject(bad);
-    const cells = new Uint8Array(data.length);
+    const cells = this.scratch(data.length);
     this.readInto(cells, offset);
     const ones = this.geometry.eraseValue !== 0;
     for (let i = 0; i < cells.length; i++) cells[i] = ones ? cells[i] & data[i] : cells[i] | data[i];
@@ -97,7 +99,7 @@ export class FileFlash implements Flash {
     this.opCount++;
     for (const index of sectors) {
       const s: FlashSector = this.geometry.sectors[index];
-      this.put(new Uint8Array(s.size).fill(this.geometry.eraseValue), s.offset);
+      this.put(this.erasedBytes(s.size), s.offset);
       this.erases[index]++;
     }
     return Promise.resolve();
@@ -107,6 +109,18 @@ export class FileFlash implements Flash {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+
+  /** A reused buffer of `length` bytes for the read-modify-write of a program (no garbage per write). */
+  private scratch(length: number): Uint8Array {
+    if (this.work.length < length) this.work = new Uint8Array(length);
+    return this.work.subarray(0, length);
+  }
+
+  /** `length` bytes of the erase value, from one reused buffer as large as the largest sector erased. */
+  private erasedBytes(length: number): Uint8Array {
+    if (this.erased.length < length) this.erased = new Uint8Array(length).fill(this.geometry.eraseValue);
+    return this.erased.subarray(0, length);
   }
 
   private readInto(out: Uint8Array, offset: number): void {
