@@ -61,9 +61,17 @@ const device = new SimDevice({
 await device.provision(buildFirmwareImage({ version: '0.0.1', size: 8192 }), '0.0.1');
 await device.boot();
 const rssBefore = peakRssKiB();
+// OTA_RSS_TRACE=1: where the memory is while the update runs (stderr, every 50 ms), for docs/performance.md.
+const trace = process.env.OTA_RSS_TRACE ? setInterval(() => {
+  const m = process.memoryUsage();
+  const mib = (n: number): string => (n / 1048576).toFixed(1);
+  process.stderr.write(`rss ${mib(m.rss)} hwm ${(peakRssKiB() / 1024).toFixed(1)} heapUsed ${mib(m.heapUsed)} heapTotal ${mib(m.heapTotal)} ` +
+    `external ${mib(m.external)} arrayBuffers ${mib(m.arrayBuffers)} (MiB)\n`);
+}, 50) : null;
 let outcome = '';
 for (let i = 0; i < 4 && outcome !== 'confirmed'; i++) outcome = (await device.runOnce()).outcome;
 const rssAfter = peakRssKiB();
+if (trace !== null) clearInterval(trace);
 const status = await device.status();
 client.close();
 device.close();

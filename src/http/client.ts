@@ -228,15 +228,22 @@ export class HttpResponse {
             const piece = (this.chunk as Uint8Array).subarray(pieceStart, end);
             pieceStart = end;
             let result: Promise<void> | void;
+            // Busy before the call: a clock may fire the request timeout synchronously inside the sink.
+            sinkBusy = true;
             try {
               result = sink(piece);
             } catch (error) {
+              sinkBusy = false;
               fail(error);
               return;
             }
             if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
-              sinkBusy = true;
               (result as Promise<void>).then(sinkDone, sinkFailed);
+              return;
+            }
+            sinkBusy = false;
+            if (failed) {
+              finishFailure();
               return;
             }
             continue;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { VirtualClock } from '../../src/util/virtual-clock.js';
 import { describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agent/agent.js';
 import type { AgentEvent } from '../../src/agent/events.js';
@@ -127,6 +128,19 @@ describe('agent: check classification', () => {
 });
 
 describe('agent: the whole update', () => {
+  it('cancels the health-deadline timer once the self-test answers, so nothing keeps the process alive', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    // The trial cycle on virtual time: a deadline left as a plain sleep would stay pending here forever.
+    const clock = new VirtualClock(r.clock.now());
+    (r as { clock: unknown }).clock = clock;
+    r.remake();
+    expect((await r.agent.runOnce()).outcome).toBe('confirmed');
+    expect(clock.pending()).toBe(0);
+  });
+
   it('downloads, verifies, stages, reboots into the trial, confirms; then 204 latest', async () => {
     const payload = payloadOf(1000);
     const r = rig(payload, (url) => url.includes('current_version=0.0.1') ? text(200, URL_OK) : text(204, '', { 'memfault-reason': 'latest' }));
