@@ -25,7 +25,7 @@ import {
 import type { Agent, AgentEvent, ConnectOptions, Connection, ConnectionInfo, CycleResult, Transport } from '../src/index.js';
 import { uniformGeometry } from '../hal/index.js';
 import { NodeTlsTransport, ed25519Verifier, nodeHashes, systemClock } from '../src/node/index.js';
-import { SimDevice as SimMcu, SimFlash, buildFirmwareImage, defaultLayoutSpec } from '../hal/sim/index.js';
+import { SimMcu, SimFlash, buildFirmwareImage, defaultLayoutSpec } from '../hal/sim/index.js';
 import { startBackend } from '../src/backend/index.js';
 import { createBundle, ed25519Signer, generateEd25519 } from '../src/tools/index.js';
 

@@ -6,7 +6,7 @@ export * from './geometries.js';
 export * from './layout.js';
 export * from './provision.js';
 export * from './random.js';
-export * from './sim-device.js';
+export * from './sim-mcu.js';
 export * from './sim-flash.js';
 export * from './wear.js';
 export * from './wifi/coprocessor.js';

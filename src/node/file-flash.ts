@@ -9,9 +9,6 @@ import { otaError } from '../util/errors.js';
 // whatever reached the file is what the next process boots from. Synchronous I/O on purpose, so an operation is
 // never half-queued when the process dies between two of them.
 
-/** Bytes read between two turns of the event loop (see read). */
-const YIELD_BYTES = 1024 * 1024;
-
 /** Options for FileFlash.open. */
 export interface FileFlashOptions {
   /** fsync after every mutating operation (default true; tests that only want persistence may turn it off). */
@@ -27,7 +24,6 @@ export class FileFlash implements Flash {
   private opCount = 0;
   private readonly erases: number[];
   private work = new Uint8Array(0);
-  private unyielded = 0;
   private erased = new Uint8Array(0);
 
   private constructor(readonly path: string, geometry: FlashGeometry, fd: number, sync: boolean) {
@@ -75,13 +71,7 @@ export class FileFlash implements Flash {
     if (bad !== null) return Promise.reject(bad);
     const out = new Uint8Array(length);
     this.readInto(out, offset);
-    // Reads complete synchronously, so a read-back pump over a whole slot would run as one unbroken microtask chain:
-    // V8 then cannot finish the GC that frees the read buffers (that step runs as a task) and RSS grows with the
-    // image. Yielding to the event loop once per YIELD_BYTES read keeps memory flat, as a real async driver would.
-    this.unyielded += length;
-    if (this.unyielded < YIELD_BYTES) return Promise.resolve(out);
-    this.unyielded = 0;
-    return new Promise((resolve) => setImmediate(() => resolve(out)));
+    return Promise.resolve(out);
   }
 
   /** Programs aligned `data`: only erased-direction bits change. */

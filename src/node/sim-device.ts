@@ -4,7 +4,7 @@ import type { Flash, FlashGeometry } from '../../hal/flash.js';
 import { FlashArea, uniformGeometry } from '../../hal/flash.js';
 import type { ImageTarget } from '../../hal/image-target.js';
 import type { BootResult } from '../../hal/sim/bootloader.js';
-import { SimDevice as SimMcu } from '../../hal/sim/sim-device.js';
+import { SimMcu } from '../../hal/sim/sim-mcu.js';
 import type { LayoutSpec } from '../../hal/sim/layout.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
 import { WifiCoprocessor } from '../../hal/sim/wifi/coprocessor.js';

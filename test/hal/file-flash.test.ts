@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FileFlash } from '../../src/node/file-flash.js';
 import { uniformGeometry } from '../../hal/flash.js';
 import { presetGeometry } from '../../hal/sim/geometries.js';
-import { SimDevice } from '../../hal/sim/sim-device.js';
+import { SimMcu } from '../../hal/sim/sim-mcu.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
 import { nodeHashes } from '../../src/node/crypto.js';
 import { code, stage } from './helpers.js';
@@ -53,7 +53,7 @@ describe('FileFlash', () => {
     for (const killAfter of [3, 12, 25]) {
       const path = join(dir, `kill-${killAfter}.bin`);
       const flash = FileFlash.open(path, presetGeometry('uniform-4k', 4, 0xff));
-      await new SimDevice({ flash, softwareType: 'main-mcu', hashes: nodeHashes }).provision(v1, '1.0.0');
+      await new SimMcu({ flash, softwareType: 'main-mcu', hashes: nodeHashes }).provision(v1, '1.0.0');
       flash.close();
       const progress = await new Promise<string[]>((resolve, reject) => {
         const proc = spawn(process.execPath, ['--import', 'tsx', child, path], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,7 +77,7 @@ describe('FileFlash', () => {
       expect(progress.length).toBeGreaterThanOrEqual(killAfter);
       expect(progress).not.toContain('activated'); // killed mid-update
       const reopened = FileFlash.open(path, presetGeometry('uniform-4k', 4, 0xff));
-      const device = new SimDevice({ flash: reopened, softwareType: 'main-mcu', hashes: nodeHashes });
+      const device = new SimMcu({ flash: reopened, softwareType: 'main-mcu', hashes: nodeHashes });
       const first = await device.boot();
       expect(first).toMatchObject({ version: '1.0.0', trial: false });
       await stage(device.target(), v2, '2.0.0', 1000);

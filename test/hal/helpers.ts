@@ -3,7 +3,7 @@ import { SimFlash } from '../../hal/sim/sim-flash.js';
 import type { SimFlashOptions } from '../../hal/sim/sim-flash.js';
 import { presetGeometry } from '../../hal/sim/geometries.js';
 import type { GeometryPreset } from '../../hal/sim/geometries.js';
-import { SimDevice } from '../../hal/sim/sim-device.js';
+import { SimMcu } from '../../hal/sim/sim-mcu.js';
 import { nodeHashes } from '../../src/node/crypto.js';
 import type { OtaError } from '../../src/util/errors.js';
 import type { ImageTarget } from '../../hal/image-target.js';
@@ -19,9 +19,9 @@ export function sha256(data: Uint8Array): Uint8Array {
 }
 
 /** A device on a preset geometry. */
-export function device(preset: GeometryPreset = 'uniform-4k', align = 4, erase = 0xff, options: SimFlashOptions = {}): SimDevice {
+export function device(preset: GeometryPreset = 'uniform-4k', align = 4, erase = 0xff, options: SimFlashOptions = {}): SimMcu {
   const flash = new SimFlash(presetGeometry(preset, align, erase), options);
-  return new SimDevice({ flash, softwareType: 'main-mcu', hashes: nodeHashes });
+  return new SimMcu({ flash, softwareType: 'main-mcu', hashes: nodeHashes });
 }
 
 /** Stages `image` through `target` in `chunk`-byte writes, starting at `from`. */

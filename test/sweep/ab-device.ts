@@ -1,7 +1,7 @@
 import { SimFlash } from '../../hal/sim/sim-flash.js';
 import type { GeometryPreset } from '../../hal/sim/geometries.js';
 import { presetGeometry } from '../../hal/sim/geometries.js';
-import { SimDevice } from '../../hal/sim/sim-device.js';
+import { SimMcu } from '../../hal/sim/sim-mcu.js';
 import type { BootResult } from '../../hal/sim/bootloader.js';
 import type { FirmwareBehaviour } from '../../hal/sim/firmware-image.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
@@ -115,7 +115,7 @@ async function provisionedFlash(g: SweepGeometry, scenario: Scenario): Promise<{
     images.set(u.version, { bytes: buildFirmwareImage({ version: u.version, size: g.imageSize + 37 * (i + 1), behaviour: u.behaviour }),
       index: i + 1, behaviour: u.behaviour });
   });
-  const device = new SimDevice({ flash, softwareType: SOFTWARE_TYPE, hashes: nodeHashes });
+  const device = new SimMcu({ flash, softwareType: SOFTWARE_TYPE, hashes: nodeHashes });
   await device.provision(images.get(FACTORY)!.bytes, FACTORY);
   const entry = { flash, images };
   provisioned.set(key, entry);
@@ -160,7 +160,7 @@ export type Misbehaviour = 'none' | 'erase-fallback';
 class AbSubject implements SweepSubject {
   flashes: SimFlash[];
   violations: string[] = [];
-  private readonly device: SimDevice;
+  private readonly device: SimMcu;
   /** What the agent "persisted": the plan position and the resume offset of the image being written. */
   private journal = { next: 0, writing: '', durable: 0 };
   private lastConfirmed = FACTORY;
@@ -173,7 +173,7 @@ class AbSubject implements SweepSubject {
     private readonly images: Map<string, KnownImage>, private readonly misbehave: Misbehaviour = 'none') {
     this.flashes = [flash];
     this.settleLeft = scenario.settleBoots;
-    this.device = new SimDevice({ flash, softwareType: SOFTWARE_TYPE, hashes: nodeHashes });
+    this.device = new SimMcu({ flash, softwareType: SOFTWARE_TYPE, hashes: nodeHashes });
     flash.onMutate = (e) => this.checkMutation(e.kind, e.offset, e.length);
   }
 

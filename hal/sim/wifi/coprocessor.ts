@@ -3,7 +3,7 @@ import type { HashFactory } from '../../../src/integrity/hash.js';
 import { isOtaError, otaError, toOtaError } from '../../../src/util/errors.js';
 import type { BootResult } from '../bootloader.js';
 import type { SimFlash } from '../sim-flash.js';
-import { SimDevice } from '../sim-device.js';
+import { SimMcu } from '../sim-mcu.js';
 import type { LayoutSpec } from '../layout.js';
 import { Deframer, encodeFrame } from './frame.js';
 import {
@@ -12,7 +12,7 @@ import {
 import type { Request } from './protocol.js';
 import type { LinkPort } from './serial-link.js';
 
-// The WiFi co-processor: a second MCU with its own flash, A/B banks and bootloader (a SimDevice), serving the
+// The WiFi co-processor: a second MCU with its own flash, A/B banks and bootloader (a SimMcu), serving the
 // update protocol on its end of the serial link. Its RAM (the open writer, the response cache) is lost at every
 // power-on; the flash and its boot records are all that survive.
 
@@ -27,7 +27,7 @@ export interface WifiCoprocessorOptions {
 
 /** A simulated WiFi MCU. */
 export class WifiCoprocessor {
-  readonly device: SimDevice;
+  readonly device: SimMcu;
   readonly flash: SimFlash;
   /** The last boot, or null while off or when nothing could boot. */
   booted: BootResult | null = null;
@@ -45,7 +45,7 @@ export class WifiCoprocessor {
   /** A co-processor over `options.flash` (factory-program it with provision()). */
   constructor(options: WifiCoprocessorOptions) {
     this.flash = options.flash;
-    this.device = new SimDevice({ flash: options.flash, softwareType: options.softwareType ?? 'wifi-fw', hashes: options.hashes,
+    this.device = new SimMcu({ flash: options.flash, softwareType: options.softwareType ?? 'wifi-fw', hashes: options.hashes,
       layout: options.layout });
   }
 

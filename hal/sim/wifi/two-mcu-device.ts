@@ -3,7 +3,7 @@ import type { HashFactory } from '../../../src/integrity/hash.js';
 import type { VirtualClock } from '../../../src/util/virtual-clock.js';
 import type { BootResult } from '../bootloader.js';
 import type { SimFlash } from '../sim-flash.js';
-import { SimDevice } from '../sim-device.js';
+import { SimMcu } from '../sim-mcu.js';
 import { WifiCoprocessor } from './coprocessor.js';
 import type { LinkFaults } from './serial-link.js';
 import { SerialLink } from './serial-link.js';
@@ -42,7 +42,7 @@ export interface TwoMcuBoot {
 
 /** Two simulated MCUs sharing power. */
 export class TwoMcuDevice {
-  readonly main: SimDevice;
+  readonly main: SimMcu;
   readonly wifi: WifiCoprocessor;
   private readonly options: TwoMcuOptions;
   private seed: number;
@@ -51,7 +51,7 @@ export class TwoMcuDevice {
   constructor(options: TwoMcuOptions) {
     this.options = options;
     this.seed = options.linkSeed ?? 1;
-    this.main = new SimDevice({ flash: options.mainFlash, softwareType: options.mainType ?? 'main-fw', hashes: options.hashes });
+    this.main = new SimMcu({ flash: options.mainFlash, softwareType: options.mainType ?? 'main-fw', hashes: options.hashes });
     this.wifi = new WifiCoprocessor({ flash: options.wifiFlash, hashes: options.hashes, softwareType: options.wifiType ?? 'wifi-fw' });
     const couple = (self: SimFlash, other: SimFlash): void => {
       self.onMutate = (event) => {

@@ -12,8 +12,8 @@ import { provision } from './provision.js';
 // One simulated MCU with A/B banks: a flash part, its partitions, a bootloader. Every boot() is a power-on: the
 // part comes back (if it was cut) and every object above the flash is built afresh, so nothing survives in RAM.
 
-/** What a SimDevice is made of. */
-export interface SimDeviceOptions {
+/** What a SimMcu is made of. */
+export interface SimMcuOptions {
   /** The flash part; a SimFlash or a FileFlash (anything with an optional powerCycle()). */
   flash: Flash & { powerCycle?: () => void };
   softwareType: string;
@@ -25,15 +25,15 @@ export interface SimDeviceOptions {
 }
 
 /** A simulated device: boot it, then update it through target(). */
-export class SimDevice {
+export class SimMcu {
   readonly flash: Flash & { powerCycle?: () => void };
   readonly layout: DeviceLayout;
   readonly softwareType: string;
-  private readonly options: SimDeviceOptions;
+  private readonly options: SimMcuOptions;
   private current: SlotTarget | null = null;
 
-  /** See SimDeviceOptions. */
-  constructor(options: SimDeviceOptions) {
+  /** See SimMcuOptions. */
+  constructor(options: SimMcuOptions) {
     this.options = options;
     this.flash = options.flash;
     this.softwareType = options.softwareType;
