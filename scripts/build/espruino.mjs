@@ -1,0 +1,88 @@
+// The Espruino bundle: esbuild (ES2020) -> Babel preset-env (loose, array-only assumptions) -> terser (ES5,
+// hoist_funs), the chain /work/shared/reference/embedded-js.md section 5 tested on Espruino 2v29.
+import { transformAsync } from '@babel/core';
+import { minify } from 'terser';
+import { bundleEntry, ESPRUINO_MODULES } from './esbuild-step.mjs';
+import { stripErrorMessages } from './strip-messages.mjs';
+import { dropDirectives } from './drop-directives.mjs';
+
+/** Entry file of the Espruino bundle. */
+export const ESPRUINO_ENTRY = 'src/entries/espruino.ts';
+
+/** Babel options: every transform forced, loose, and the assumptions that keep helpers out (no Symbol, no Reflect). */
+export const BABEL_OPTIONS = {
+  babelrc: false,
+  configFile: false,
+  sourceType: 'script',
+  compact: false,
+  comments: false,
+  assumptions: {
+    iterableIsArray: true,
+    setSpreadProperties: true,
+    objectRestNoSymbols: true,
+    setClassMethods: true,
+    superIsCallableConstructor: true,
+    constantSuper: true,
+    noClassCalls: true,
+    setPublicClassFields: true,
+    pureGetters: true,
+  },
+  presets: [['@babel/preset-env', {
+    forceAllTransforms: true,
+    loose: true,
+    modules: false,
+    ignoreBrowserslistConfig: true,
+    // typeof-symbol adds a Symbol helper; regenerator and async-to-generator need runtimes Espruino cannot run
+    // (the lint keeps async/generators out of the core anyway); for-of is re-added below with assumeArray.
+    exclude: ['transform-typeof-symbol', 'transform-regenerator', 'transform-async-to-generator', 'transform-for-of'],
+  }]],
+  plugins: [['@babel/plugin-transform-for-of', { assumeArray: true }]],
+};
+
+/** Terser options: ES5 output, arrows kept as functions, function declarations hoisted (Espruino hoists nothing). */
+export const TERSER_OPTIONS = {
+  ecma: 5,
+  toplevel: true,
+  compress: { ecma: 5, arrows: false, hoist_funs: true, passes: 2 },
+  mangle: { toplevel: true },
+  format: { ecma: 5, ascii_only: true, comments: false },
+};
+
+/**
+ * Builds dist/ota-agent.espruino.js's text: one ES5 script that assigns module.exports, for require("ota-agent")
+ * after upload to Storage. Everything sits inside one function so the file defines no global.
+ * @param {{ entry?: string, messages?: 'codes' | 'full' }} [options] another entry (tests build fixtures through the
+ *   same chain); messages "full" keeps otaError messages (default from OTA_ESPRUINO_MESSAGES)
+ * @returns {Promise<string>}
+ */
+export async function buildEspruino(options) {
+  const entry = options?.entry ?? ESPRUINO_ENTRY;
+  const es2020 = await bundleEntry({ entry, external: ESPRUINO_MODULES });
+  return lowerToEs5(es2020, { messages: options?.messages ?? messagesFromEnv() });
+}
+
+/** "codes" unless OTA_ESPRUINO_MESSAGES=full. */
+export function messagesFromEnv() {
+  return process.env.OTA_ESPRUINO_MESSAGES === 'full' ? 'full' : 'codes';
+}
+
+/**
+ * Lowers an ES2020 script to minified ES5 with the Babel and terser steps; Babel's helpers land inside the wrapper.
+ * With messages "codes" (the default), otaError messages are replaced by their codes.
+ * @param {string} code
+ * @param {{ messages?: 'codes' | 'full' }} [options]
+ * @returns {Promise<string>}
+ */
+export async function lowerToEs5(code, options) {
+  const strip = (options?.messages ?? 'codes') === 'codes';
+  const babelOptions = strip ? { ...BABEL_OPTIONS, plugins: [stripErrorMessages, ...BABEL_OPTIONS.plugins] } : BABEL_OPTIONS;
+  const babel = await transformAsync(code, babelOptions);
+  if (babel === null || typeof babel.code !== 'string') throw new Error('Babel produced no output for the Espruino bundle');
+  // A second pass: the class transform emits its "use strict" directives after the first pass's visitors ran.
+  const plain = await transformAsync(babel.code, { babelrc: false, configFile: false, sourceType: 'script', compact: false, plugins: [dropDirectives] });
+  if (plain === null || typeof plain.code !== 'string') throw new Error('Babel produced no output for the Espruino bundle');
+  const wrapped = '(function(){\n' + plain.code + '\n})();';
+  const result = await minify(wrapped, TERSER_OPTIONS);
+  if (typeof result.code !== 'string') throw new Error('terser produced no output for the Espruino bundle');
+  return result.code + '\n';
+}
