@@ -15,7 +15,7 @@ import type { Connection, ConnectionInfo, Transport } from './transport.js';
 import { originOf, parseUrl, resolveUrl } from './url.js';
 import type { HttpUrl } from './url.js';
 import { Watchdog } from './watchdog.js';
-import type { TimerClock, Timeouts } from './watchdog.js';
+import type { Timeouts } from './watchdog.js';
 
 /** Options of an HttpClient. Every number has a default; none is required but the transport and clock. */
 export interface HttpClientOptions {
@@ -339,7 +339,7 @@ export class HttpResponse {
 /** An HTTP/1.1 client. Portable: runs wherever a Transport and a Clock exist. */
 export class HttpClient {
   private readonly options: HttpClientOptions;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private idle: Pooled[] = [];
   private readonly bufferSize: number;
 

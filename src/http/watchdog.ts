@@ -1,15 +1,11 @@
 // Connect, idle-read and whole-request timeouts on an injected Clock. One timer at a time per request: it wakes at
 // the nearest deadline, and re-arms when activity moved that deadline, so a download of thousands of reads costs a
 // handful of timers. A clock that offers `timer(ms, fire) -> cancel` (the Node clock does) gets its timers cancelled
-// when the request ends; other clocks (VirtualClock) fall back to `sleep`, whose late wake-ups are ignored.
+// when the request ends (the Node clock and VirtualClock do); other clocks fall back to `sleep`, whose late wake-ups
+// are ignored.
 import type { Clock } from '../util/clock.js';
 import { otaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
-
-/** A Clock that can also cancel a pending wake-up. */
-export interface TimerClock extends Clock {
-  timer?(ms: number, fire: () => void): () => void;
-}
 
 /** Timeouts of one request; 0 disables one. */
 export interface Timeouts {
@@ -22,7 +18,7 @@ export interface Timeouts {
 export class Watchdog {
   /** The timeout error, once one fired. */
   tripped: OtaError | null = null;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly timeouts: Timeouts;
   private readonly what: string;
   private readonly started: number;
@@ -37,7 +33,7 @@ export class Watchdog {
   private stopped = false;
 
   /** `what` names the request in messages, e.g. "GET https://host/path". */
-  constructor(clock: TimerClock, timeouts: Timeouts, what: string) {
+  constructor(clock: Clock, timeouts: Timeouts, what: string) {
     this.clock = clock;
     this.timeouts = timeouts;
     this.what = what;

@@ -1,23 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend/index.js';
+import { describe, expect, it } from 'vitest';
 import { startBackend } from '../../src/backend/index.js';
 import { ed25519Verifier } from '../../src/node/crypto.js';
-import type { SimDevice } from '../../src/node/sim-device.js';
 import { createBundle } from '../../src/tools/bundle.js';
 import { ed25519Signer, generateEd25519 } from '../../src/tools/keys.js';
-import { deviceFor, fw } from './helpers.js';
+import { closeAfterEach, deviceFor, fw } from './helpers.js';
 
 // Anti-rollback: the sequence of a confirmed bundle is journaled, and a later bundle that is not newer is refused
 // by the unpacker's device check before any flash write, even when it is properly signed and its version is newer.
 
-let backend: Backend | null = null;
-let device: SimDevice | null = null;
-afterEach(async () => {
-  device?.close();
-  device = null;
-  await backend?.close();
-  backend = null;
-});
+const started = closeAfterEach();
 
 describe('anti-rollback through the agent', () => {
   it('after confirming sequence 5, a signed bundle with sequence 4 is refused with sequence-not-newer and both banks stay untouched', async () => {
@@ -25,11 +16,11 @@ describe('anti-rollback through the agent', () => {
     const signer = ed25519Signer(keys.privatePem);
     const bundle = (version: string, sequence: number): Uint8Array => createBundle({ sequence, releaseVersion: version, hardwareVersions: ['evt'],
       parts: [{ softwareType: 'main-fw', version, data: fw(version, 24_000) }] }, signer);
-    backend = await startBackend({ http: true });
+    const backend = started.backend(await startBackend({ http: true }));
     await backend.admin.uploadPayload(bundle('1.0.0', 5), { hardwareVersion: 'evt', softwareType: 'main-fw', softwareVersion: '1.0.0' });
     backend.admin.deploy({ releaseVersion: '1.0.0', cohort: 'default', rolloutPercent: 100 });
     const made = await deviceFor(backend, 'SN-SEQ', { trust: { verifiers: [ed25519Verifier(keys.publicPem)], allowUnsigned: false } });
-    device = made.device;
+    const device = started.device(made.device);
     expect((await device.runOnce()).outcome).toBe('confirmed');
     const confirmed = await device.status();
     expect(confirmed.main.running).toBe('1.0.0');

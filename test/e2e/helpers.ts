@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { startBackend } from '../../src/backend/index.js';
 import type { Backend, BackendOptions } from '../../src/backend/index.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
@@ -51,4 +52,28 @@ export async function runningImage(device: SimDevice): Promise<Uint8Array> {
 /** Event types without the noise. */
 export function kinds(events: AgentEvent[]): string[] {
   return events.filter((e) => e.type !== 'state' && e.type !== 'download-progress').map((e) => e.type);
+}
+
+/** Keeps what a test started so that it is closed after the test, whether it passed or not. */
+export interface Started {
+  /** Remembers the backend and returns it. */
+  backend(backend: Backend): Backend;
+  /** Remembers the device and returns it. */
+  device(device: SimDevice): SimDevice;
+}
+
+/** Registers an afterEach that closes the device, then the backend, of each test. */
+export function closeAfterEach(): Started {
+  let backend: Backend | null = null;
+  let device: SimDevice | null = null;
+  afterEach(async () => {
+    device?.close();
+    device = null;
+    await backend?.close();
+    backend = null;
+  });
+  return {
+    backend: (b) => (backend = b),
+    device: (d) => (device = d),
+  };
 }

@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend/index.js';
-import type { SimDevice } from '../../src/node/sim-device.js';
-import { backendWith, bareBundle, deviceFor, fw, kinds } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, backendWith, bareBundle, deviceFor, fw, kinds } from './helpers.js';
 
-let backend: Backend | null = null;
-let device: SimDevice | null = null;
-afterEach(async () => {
-  device?.close();
-  device = null;
-  await backend?.close();
-  backend = null;
-});
+const started = closeAfterEach();
 
 describe('rollback paths', () => {
   it('a crashing image reverts after its boot attempts and is not installed again', async () => {
-    backend = await backendWith(fw('1.0.0', 30_000, 'crash-on-boot'), '1.0.0', { http: true });
+    const backend = started.backend(await backendWith(fw('1.0.0', 30_000, 'crash-on-boot'), '1.0.0', { http: true }));
     const made = await deviceFor(backend, 'SN-CRASH');
-    device = made.device;
+    const device = started.device(made.device);
     const result = await device.runOnce();
     expect(result.outcome).toBe('rolled-back');
     expect(device.lastBoot!.crashes).toBeGreaterThan(0);
@@ -28,9 +19,9 @@ describe('rollback paths', () => {
   });
 
   it('a never-confirming image reverts at the health deadline', async () => {
-    backend = await backendWith(fw('1.0.0', 30_000, 'never-confirm'), '1.0.0', { http: true });
+    const backend = started.backend(await backendWith(fw('1.0.0', 30_000, 'never-confirm'), '1.0.0', { http: true }));
     const made = await deviceFor(backend, 'SN-SILENT', { policy: { healthDeadlineMs: 400, backoffBaseMs: 10, progressIntervalMs: 0 } });
-    device = made.device;
+    const device = started.device(made.device);
     const result = await device.runOnce();
     expect(result.outcome).toBe('rolled-back');
     expect(made.events.some((e) => e.code === 'health-deadline')).toBe(true);
@@ -45,11 +36,11 @@ describe('rollback paths', () => {
       { softwareType: 'wifi-fw', version: '2.0.0', data: wifi },
       { softwareType: 'main-fw', version: '2.0.0', data: main },
     ]);
-    backend = await backendWith(bundle, '2.0.0', { http: true });
+    const backend = started.backend(await backendWith(bundle, '2.0.0', { http: true }));
     // Corrupt a byte inside the WiFi part (it comes first) on every download.
     backend.faults.add({ route: 'cdn', kind: 'corrupt', offset: bundle.length - main.length - 4 - 1000, times: 'always' });
     const made = await deviceFor(backend, 'SN-WIFI', {}, fw('0.0.1', 16_000));
-    device = made.device;
+    const device = started.device(made.device);
     const result = await device.runOnce();
     expect(result.outcome).toBe('failed');
     expect(kinds(made.events)).not.toContain('staged');
