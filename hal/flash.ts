@@ -21,8 +21,11 @@ export interface FlashGeometry {
 /** A flash device or a window onto one. */
 export interface Flash {
   geometry: FlashGeometry;
-  /** Reads `length` bytes at `offset`. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads `length` bytes at `offset`. With `into` (at least `length` bytes) the driver may place them there and
+   * return a view of it, as Zephyr's flash_read fills the caller's buffer; callers always use the returned bytes.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Programs `data` at `offset`; aligned to `writeAlign`; only erased cells change (NOR: 1 -> 0). */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Erases whole sectors covering exactly [offset, offset + length). */
@@ -85,10 +88,10 @@ export class FlashArea implements Flash {
   }
 
   /** Reads inside the area. */
-  read(offset: number, length: number): Promise<Uint8Array> {
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const bad = this.check('read', offset, length);
     if (bad !== null) return Promise.reject(bad);
-    return this.device.read(this.offset + offset, length);
+    return this.device.read(this.offset + offset, length, into);
   }
 
   /** Programs inside the area. */

@@ -4,14 +4,16 @@ import type { ImagePart, ImageTarget, ImageWriter, TargetStatus } from './image-
 import type { Slots } from './slots.js';
 import type { BootRecord } from './boot-record.js';
 import { MAX_SOFTWARE_TYPE_LENGTH, checkRecordText } from './boot-record.js';
-import type { HashFactory } from '../src/integrity/hash.js';
+import type { Hash, HashFactory } from '../src/integrity/hash.js';
 import { crc32Update } from '../src/integrity/crc32.js';
 import { bytesEqual, toHex } from '../src/util/bytes.js';
 import { otaError } from '../src/util/errors.js';
 
 // An ImageTarget over an A/B slot pair: stages into the slot not running, erasing each sector only when the writer
-// reaches it, reads every completed sector back before counting it durable, and records the image only after the
-// whole of it has been read back and checked.
+// reaches it, and reads every completed sector back before counting it durable. The image's CRC-32 and SHA-256 are
+// taken over those read-back bytes, so the digest recorded (and checked against the release) is of what flash holds,
+// in one pass instead of a second full read at the end. Like Zephyr's stream_flash with its read-back check, and
+// MCUboot, which validates the slot again before it boots a trial image.
 
 /** What a SlotTarget needs. */
 export interface SlotTargetOptions {
@@ -23,7 +25,7 @@ export interface SlotTargetOptions {
   images: Flash[];
   /** SHA-256 for the read-back check. */
   hashes: HashFactory;
-  /** Bytes per read when checking (default 1024; bounds memory). */
+  /** Bytes per read when checking (default 1024; the one read buffer the writer holds, so it bounds memory). */
   readChunk?: number;
   /** The slot this firmware executes from, when the bootloader hands it over; confirm() refuses records that disagree. */
   runningSlot?: number;
@@ -35,19 +37,21 @@ export interface ImageDigest {
   sha256: Uint8Array;
 }
 
-/** Reads [start, end) in chunks, handing each to `each`; resolves the CRC-32 of the range. */
-function pumpReads(flash: Flash, start: number, end: number, chunk: number, each: (bytes: Uint8Array) => void): Promise<number> {
+/**
+ * Reads [start, end) through `buffer` (one read in flight, the next from its callback, so no promise chain grows with
+ * the range), feeding each piece to `hash`; resolves the CRC-32 continued from `crc`.
+ */
+function readThrough(flash: Flash, start: number, end: number, buffer: Uint8Array, hash: Hash, crc: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    let crc = 0;
     const step = (at: number): void => {
       if (at >= end) {
         resolve(crc >>> 0);
         return;
       }
-      const n = Math.min(chunk, end - at);
-      flash.read(at, n).then((bytes) => {
-        crc = crc32Update(crc, bytes, 0, bytes.length);
-        each(bytes);
+      const n = Math.min(buffer.length, end - at);
+      flash.read(at, n, buffer).then((bytes) => {
+        crc = crc32Update(crc, bytes, 0, n);
+        hash.update(n === bytes.length ? bytes : bytes.subarray(0, n));
         step(at + n);
       }).then(null, reject);
     };
@@ -55,13 +59,10 @@ function pumpReads(flash: Flash, start: number, end: number, chunk: number, each
   });
 }
 
-/**
- * Reads [0, size) of `flash` in chunks of `chunk` bytes and returns its CRC-32 and SHA-256. A flat pump: one read in
- * flight, the next started from its callback, so no promise chain grows with the image.
- */
+/** Reads [0, size) of `flash` in chunks of `chunk` bytes and returns its CRC-32 and SHA-256. */
 export function digestFlash(flash: Flash, size: number, chunk: number, hashes: HashFactory): Promise<ImageDigest> {
   const hash = hashes.sha256();
-  return pumpReads(flash, 0, size, chunk, (bytes) => { hash.update(bytes); }).then((crc) => {
+  return readThrough(flash, 0, size, new Uint8Array(Math.max(1, Math.min(chunk, size))), hash, 0).then((crc) => {
     return { crc32: crc, sha256: hash.digest() };
   });
 }
@@ -82,19 +83,27 @@ class SlotWriter implements ImageWriter {
   private programPos: number;
   /** Index of the last sector erased by this writer, -1 before the first. */
   private erasedThrough = -1;
-  /** Index of the sector being filled and the CRC of what was programmed into it. */
+  /** Index of the sector programmed but not yet read back, -1 when none. */
   private sectorIndex = -1;
-  private sectorCrc = 0;
+  /** CRC-32 of image bytes as programmed, and as read back up to `verified`; equal at every verified sector end. */
+  private programmedCrc: number;
+  private verifiedCrc: number;
+  private verified: number;
   private busy = false;
   private finished = false;
   private failed = false;
   private readonly sectors: FlashSector[];
 
+  /** `hash` and `crc` cover image bytes [0, resumeAt) as flash holds them. */
   constructor(private readonly target: SlotTarget, private readonly slot: number, private readonly flash: Flash,
-    private readonly part: ImagePart, resumeAt: number, private readonly alreadyStaged: boolean) {
+    private readonly part: ImagePart, resumeAt: number, private readonly alreadyStaged: boolean,
+    private readonly hash: Hash, crc: number, private readonly buffer: Uint8Array) {
     this.pos = resumeAt;
     this.durable = resumeAt;
     this.programPos = resumeAt;
+    this.verified = resumeAt;
+    this.programmedCrc = crc;
+    this.verifiedCrc = crc;
     this.tail = new Uint8Array(flash.geometry.writeAlign);
     this.sectors = flash.geometry.sectors;
   }
@@ -113,25 +122,25 @@ class SlotWriter implements ImageWriter {
     }
     const align = this.tail.length;
     let i = 0;
-    let p: Promise<void> = Promise.resolve();
+    let p: Promise<void> | null = null;
     if (this.tailLength > 0) {
       while (i < chunk.length && this.tailLength < align) this.tail[this.tailLength++] = chunk[i++];
       if (this.tailLength === align) {
         const unit = new Uint8Array(this.tail);
         this.tailLength = 0;
-        const unitAt = this.reserve(unit.length);
-        p = p.then(() => { return this.programAt(unitAt, unit, 0); });
+        p = this.programAt(this.reserve(unit.length), unit, 0);
       }
     }
     const whole = Math.floor((chunk.length - i) / align) * align;
     if (whole > 0) {
-      const body = chunk.subarray(i, i + whole);
+      const body = i === 0 && whole === chunk.length ? chunk : chunk.subarray(i, i + whole);
       const bodyAt = this.reserve(whole);
-      p = p.then(() => { return this.programAt(bodyAt, body, 0); });
+      p = p !== null ? p.then(() => { return this.programAt(bodyAt, body, 0); }) : this.programAt(bodyAt, body, 0);
       i += whole;
     }
     while (i < chunk.length) this.tail[this.tailLength++] = chunk[i++];
     this.pos += chunk.length;
+    if (p === null) return Promise.resolve();
     this.busy = true;
     return p.then(() => { this.busy = false; }, (e) => {
       this.busy = false;
@@ -150,7 +159,7 @@ class SlotWriter implements ImageWriter {
     return this.durable;
   }
 
-  /** Flushes the padded tail, reads the whole image back, checks it, and records it staged. */
+  /** Flushes the padded tail, reads back the last sector, checks the image digest and records it staged. */
   finish(): Promise<void> {
     const size = this.part.size;
     if (this.failed) return Promise.reject(this.failedError());
@@ -172,8 +181,7 @@ class SlotWriter implements ImageWriter {
       return this.sectorIndex >= 0 ? this.verifySector(Math.min(size, this.sectorEnd(this.sectorIndex))) : undefined;
     }).then(() => {
       this.durable = size;
-      return digestFlash(this.flash, size, this.target.readChunk, this.target.hashes);
-    }).then((digest) => {
+      const digest: ImageDigest = { crc32: this.verifiedCrc >>> 0, sha256: this.hash.digest() };
       const part = this.part;
       const crcBad = part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32;
       const shaBad = part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256);
@@ -218,48 +226,65 @@ class SlotWriter implements ImageWriter {
   private programAt(at: number, data: Uint8Array, from: number): Promise<void> {
     if (from >= data.length) return Promise.resolve();
     const index = this.sectorOf(at);
-    let p: Promise<void> = Promise.resolve();
+    let p: Promise<void> | null = null;
     if (index > this.erasedThrough) {
       const s = this.sectors[index];
       p = this.flash.erase(s.offset, s.size).then(() => {
         this.erasedThrough = index;
         this.sectorIndex = index;
-        this.sectorCrc = 0;
       });
     }
     const n = Math.min(data.length - from, this.sectorEnd(index) - at);
-    return p.then(() => {
-      const piece = data.subarray(from, from + n);
+    const program = (): Promise<void> => {
+      const piece = from === 0 && n === data.length ? data : data.subarray(from, from + n);
       return this.flash.write(at, piece).then(() => {
-        this.sectorCrc = crc32Update(this.sectorCrc, piece, 0, piece.length);
+        // The padding of the last unit is not image: it is checked against the erase value when read back.
+        const image = Math.min(n, this.part.size - at);
+        if (image > 0) this.programmedCrc = crc32Update(this.programmedCrc, piece, 0, image);
         if (at + n === this.sectorEnd(index)) return this.verifySector(at + n);
         return undefined;
       });
-    }).then(() => {
-      return this.programAt(at + n, data, from + n);
-    });
+    };
+    const programmed = p !== null ? p.then(program) : program();
+    return from + n >= data.length ? programmed : programmed.then(() => { return this.programAt(at + n, data, from + n); });
   }
 
-  /** Reads the current sector back up to `end` and compares its CRC with what was programmed. */
+  /**
+   * Reads the current sector back up to `end` (its padded last unit included) into the image digest, and compares the
+   * CRC of what flash holds with the CRC of what was programmed.
+   */
   private verifySector(end: number): Promise<void> {
-    const index = this.sectorIndex;
-    const start = this.sectors[index].offset;
-    const padded = Math.ceil(end / this.tail.length) * this.tail.length;
-    const stop = Math.min(padded, this.sectorEnd(index));
-    return pumpReads(this.flash, start, stop, this.target.readChunk, () => undefined).then((crc) => {
-      if (crc !== (this.sectorCrc >>> 0)) {
-        throw otaError('flash-verify-failed', 'Sector at ' + start + ' of slot ' + this.slot + ' read back differently ' +
-          'from what was programmed; resume from durableOffset() (' + this.durable + ') to rewrite it.', true,
-        { slot: this.slot, offset: start });
+    const start = this.verified;
+    const align = this.tail.length;
+    const stop = Math.min(Math.ceil(end / align) * align, this.sectorEnd(this.sectorIndex));
+    const imageEnd = Math.min(stop, this.part.size);
+    return readThrough(this.flash, start, imageEnd, this.buffer, this.hash, this.verifiedCrc).then((crc) => {
+      this.verifiedCrc = crc;
+      return imageEnd < stop ? this.flash.read(imageEnd, stop - imageEnd, this.buffer) : null;
+    }).then((padding) => {
+      let padded = true;
+      if (padding !== null) for (let i = 0; i < stop - imageEnd; i++) if (padding[i] !== this.flash.geometry.eraseValue) padded = false;
+      if (this.verifiedCrc !== (this.programmedCrc >>> 0) || !padded) {
+        throw otaError('flash-verify-failed', 'Sector at ' + this.sectors[this.sectorIndex].offset + ' of slot ' + this.slot +
+          ' read back differently from what was programmed; resume from durableOffset() (' + this.durable + ') to rewrite it.',
+        true, { slot: this.slot, offset: this.sectors[this.sectorIndex].offset });
       }
+      this.verified = imageEnd;
       this.durable = Math.min(end, this.part.size);
       this.sectorIndex = -1;
     });
   }
 
+  /** Index of the sector holding `at` (binary search: a slot may have thousands of sectors). */
   private sectorOf(at: number): number {
-    for (let i = 0; i < this.sectors.length; i++) if (at < this.sectorEnd(i)) return i;
-    return this.sectors.length - 1;
+    let lo = 0;
+    let hi = this.sectors.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at < this.sectorEnd(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 }
 
@@ -335,22 +360,22 @@ export class SlotTarget implements ImageTarget {
       checkRecordText('Version', part.version, 32);
       if (resumeAt === 0) {
         return this.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: this.softwareType,
-          sha256: part.sha256 }).then(() => { return new SlotWriter(this, slot, flash, part, 0, false) as ImageWriter; });
+          sha256: part.sha256 }).then(() => { return this.writer(slot, part, 0, false); });
       }
       const entry = this.slots.entry(slot);
       const same = entry.size === part.size && entry.version === part.version && entry.softwareType === this.softwareType &&
         (part.sha256 === undefined || bytesEqual(entry.sha256, part.sha256));
       if (same && entry.state === 'writing') {
-        return this.slots.settle().then(() => new SlotWriter(this, slot, flash, part, resumeAt, false) as ImageWriter);
+        return this.slots.settle().then(() => this.writer(slot, part, resumeAt, false));
       }
       if (same && entry.state === 'staged') {
         // A cut after the image was recorded but before the caller saved that fact: nothing to rewrite at the end;
         // in the middle, mark it writing again before touching it.
         if (resumeAt === part.size) {
-          return this.slots.settle().then(() => new SlotWriter(this, slot, flash, part, resumeAt, true) as ImageWriter);
+          return this.slots.settle().then(() => this.writer(slot, part, resumeAt, true));
         }
         return this.slots.invalidate(slot, { size: part.size, version: part.version, softwareType: this.softwareType,
-          sha256: part.sha256 }).then(() => new SlotWriter(this, slot, flash, part, resumeAt, false) as ImageWriter);
+          sha256: part.sha256 }).then(() => this.writer(slot, part, resumeAt, false));
       }
       throw otaError('resume-mismatch', 'Slot ' + slot + ' is ' + entry.state + ' with ' + (entry.version || 'no image') +
         ' (' + entry.size + ' bytes), not being written with ' + part.version + ' (' + part.size + ' bytes); ' +
@@ -381,6 +406,16 @@ export class SlotTarget implements ImageTarget {
   /** Rejects the trial or pending image; the confirmed fallback boots next. */
   revert(): Promise<void> {
     return this.loaded().then(() => { return this.slots.revert(); });
+  }
+
+  /** A writer at `resumeAt`, its digest first rebuilt from the image bytes flash already holds. */
+  private writer(slot: number, part: ImagePart, resumeAt: number, alreadyStaged: boolean): Promise<ImageWriter> {
+    const flash = this.images[slot];
+    const hash = this.hashes.sha256();
+    const buffer = new Uint8Array(this.readChunk);
+    return readThrough(flash, 0, resumeAt, buffer, hash, 0).then((crc) => {
+      return new SlotWriter(this, slot, flash, part, resumeAt, alreadyStaged, hash, crc, buffer) as ImageWriter;
+    });
   }
 
   private loaded(): Promise<void> {

@@ -46,6 +46,7 @@ const network = {
   fetcher: { fetch: (request: Parameters<typeof inner.fetcher.fetch>[0]) => inner.fetcher.fetch({ ...request, data: (chunk: Uint8Array) => { wire += chunk.length; return request.data(chunk); } }) },
 };
 const marks: { [type: string]: number } = {};
+const cpuAt: { [type: string]: number } = {};
 let total = 0;
 let resumes = 0;
 const device = new SimDevice({
@@ -53,7 +54,13 @@ const device = new SimDevice({
   api: { baseUrl: args.baseUrl, projectKey: args.projectKey },
   policy: { retriesPerCycle: args.retries, backoffBaseMs: 10, backoffMaxMs: 20, progressIntervalMs: 1e9, healthDeadlineMs: 60_000 },
   onEvent: (event: AgentEvent) => {
-    if (marks[event.type] === undefined) marks[event.type] = performance.now();
+    if (marks[event.type] === undefined) {
+      marks[event.type] = performance.now();
+      const cpu = process.cpuUsage();
+      cpuAt[event.type] = (cpu.user + cpu.system) / 1000;
+      // OTA_PROF_MARKS=1: event times on the clock of --cpu-prof (µs), to cut a profile down to the update.
+      if (process.env.OTA_PROF_MARKS) process.stderr.write(`mark ${event.type} ${process.hrtime.bigint() / 1000n}\n`);
+    }
     if (event.type === 'update-available' || event.type === 'download-started') total = event.total && event.total > 0 ? event.total : total;
     if (event.type === 'download-resumed') resumes++;
   },
@@ -77,6 +84,6 @@ client.close();
 device.close();
 process.stdout.write(JSON.stringify({
   outcome, running: status.main.running, wire, resumes,
-  updateMs: marks.verified - marks.checking, downloadMs: marks.verified - marks['download-started'],
+  updateMs: marks.verified - marks.checking, updateCpuMs: cpuAt.verified - cpuAt.checking, downloadMs: marks.verified - marks['download-started'],
   maxRssKiB: rssAfter, rssBeforeKiB: rssBefore, payload: status.main.slots.find((s) => s.version === status.main.running)?.size ?? 0,
 }) + '\n');

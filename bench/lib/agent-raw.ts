@@ -1,9 +1,10 @@
 import { connect } from 'node:tls';
 
 /** Reads `url` over raw node:tls (HTTP/1.1 GET, bytes discarded); resolves with the body bytes and milliseconds. */
-export function rawTlsGet(url: string, caPem: string): Promise<{ bytes: number; ms: number }> {
+export function rawTlsGet(url: string, caPem: string): Promise<{ bytes: number; ms: number; cpuMs: number }> {
   const parsed = new URL(url);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const socket = connect({ host: parsed.hostname, port: Number(parsed.port), ca: caPem, servername: /^[\d.]+$/.test(parsed.hostname) ? undefined : parsed.hostname });
     let head = '';
@@ -27,7 +28,8 @@ export function rawTlsGet(url: string, caPem: string): Promise<{ bytes: number; 
       }
       if (length >= 0 && body >= length) {
         socket.destroy();
-        resolve({ bytes: body, ms: performance.now() - started });
+        const used = process.cpuUsage(cpu);
+        resolve({ bytes: body, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 });
       }
     });
     socket.on('error', reject);

@@ -59,6 +59,11 @@ export class SimFlash implements Flash {
   private programmed: Uint8Array;
   /** Bits that read randomly until the next erase; null while there are none. */
   private marginal: Uint8Array | null = null;
+  /**
+   * Per sector, an upper bound (absolute offset) of the cells `programmed` marks: the sector start while it is clean.
+   * Lets the blank check of a write above it skip the scan, as sequential image writes always are.
+   */
+  private programmedEnd: number[];
   private readonly wear: WearCounter;
   private opCount = 0;
   private dead: OtaError | null = null;
@@ -75,7 +80,10 @@ export class SimFlash implements Flash {
     this.random = seededRandom(this.seed);
     this.faults = new FaultPlan(options.faults);
     this.data = new Uint8Array(this.size).fill(geometry.eraseValue);
-    this.programmed = new Uint8Array(this.size);
+    // Touched now, like `data`: left lazily zeroed, its pages would fault in during the first update and charge the
+    // simulation's bookkeeping to the code under test.
+    this.programmed = new Uint8Array(this.size).fill(0);
+    this.programmedEnd = this.geometry.sectors.map((s) => s.offset);
     this.wear = new WearCounter(geometry.sectors.length);
   }
 
@@ -100,15 +108,16 @@ export class SimFlash implements Flash {
     if (this.faults.cut !== null && this.faults.cut.op < this.opCount) this.faults.cut = null;
   }
 
-  /** Reads `length` bytes; unstable cells resolve randomly on every read. */
-  read(offset: number, length: number): Promise<Uint8Array> {
+  /** Reads `length` bytes (into `into` when given); unstable cells resolve randomly on every read. */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const bad = this.precheck('read', offset, length, false);
     if (bad !== null) return Promise.reject(bad);
     if (this.faults.readFails(offset, length)) {
       return Promise.reject(otaError('flash-read-error', 'Simulated read error at ' + offset + ' (+' + length +
         ' bytes); the read may be retried.', true, { offset, length }));
     }
-    const out = new Uint8Array(this.data.subarray(offset, offset + length));
+    const out = into !== undefined && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+    out.set(this.data.subarray(offset, offset + length));
     const marginal = this.marginal;
     if (marginal !== null) {
       for (let i = 0; i < length; i++) {
@@ -208,6 +217,7 @@ export class SimFlash implements Flash {
     this.data = new Uint8Array(snapshot.data);
     this.programmed = new Uint8Array(snapshot.programmed);
     this.marginal = snapshot.marginal === null ? null : new Uint8Array(snapshot.marginal);
+    this.programmedEnd = this.geometry.sectors.map((s) => s.offset + s.size);
     this.wear.set(snapshot.eraseCounts);
     this.opCount = snapshot.ops;
     this.dead = null;
@@ -262,8 +272,10 @@ export class SimFlash implements Flash {
       // marks it programmed), so AND (or OR) with them gives the data itself: the same result as the loop below.
       this.data.set(data.subarray(from, to), offset + from);
       this.programmed.fill(1, offset + from, offset + to);
+      this.markProgrammed(offset + from, offset + to);
       return;
     }
+    this.markProgrammed(offset + from, offset + to);
     const ones = this.geometry.eraseValue !== 0;
     const marginal = this.marginal;
     for (let i = from; i < to; i++) {
@@ -277,6 +289,7 @@ export class SimFlash implements Flash {
 
   /** True when no cell of [at, at + length) was programmed since its last clean erase or holds unstable bits. */
   private blank(at: number, length: number): boolean {
+    if (this.marginal === null && this.aboveProgrammed(at, at + length)) return true;
     if (!zeroBytes(this.programmed, at, length)) return false;
     return this.marginal === null || zeroBytes(this.marginal, at, length);
   }
@@ -299,6 +312,7 @@ export class SimFlash implements Flash {
     this.program(offset, data, 0, tornAt * align);
     if (cut.mode === 'torn-prefix') return this.die(cut);
     const ones = this.geometry.eraseValue !== 0;
+    this.markProgrammed(offset + tornAt * align, offset + (tornAt + 1) * align);
     for (let i = tornAt * align; i < (tornAt + 1) * align; i++) {
       const at = offset + i;
       const pending = this.pendingBits(at, data[i]);
@@ -324,6 +338,7 @@ export class SimFlash implements Flash {
     const sector = this.geometry.sectors[sectors[tornAt]];
     const erased = this.geometry.eraseValue;
     this.wear.add(sectors[tornAt]);
+    this.markProgrammed(sector.offset, sector.offset + sector.size);
     for (let at = sector.offset; at < sector.offset + sector.size; at++) {
       const pending = (this.data[at] ^ erased) | (this.marginal === null ? 0 : this.marginal[at]);
       if (pending === 0) continue;
@@ -349,8 +364,13 @@ export class SimFlash implements Flash {
 
   private eraseSector(index: number): void {
     const s: FlashSector = this.geometry.sectors[index];
-    this.data.fill(this.geometry.eraseValue, s.offset, s.offset + s.size);
-    this.programmed.fill(0, s.offset, s.offset + s.size);
+    // A sector with no cell marked programmed already reads erased everywhere (every path that leaves a cell
+    // otherwise marks it), so only its wear changes.
+    if (this.programmedEnd[index] > s.offset) {
+      this.data.fill(this.geometry.eraseValue, s.offset, s.offset + s.size);
+      this.programmed.fill(0, s.offset, s.offset + s.size);
+    }
+    this.programmedEnd[index] = s.offset;
     if (this.marginal !== null) this.marginal.fill(0, s.offset, s.offset + s.size);
     this.wear.add(index);
   }
@@ -361,13 +381,44 @@ export class SimFlash implements Flash {
     return Promise.reject(this.dead);
   }
 
+  /** Raises the programmed bound of every sector [start, end) touches. */
+  private markProgrammed(start: number, end: number): void {
+    if (end <= start) return;
+    const sectors = this.geometry.sectors;
+    for (let i = this.sectorIndex(start); i < sectors.length && sectors[i].offset < end; i++) {
+      const top = Math.min(end, sectors[i].offset + sectors[i].size);
+      if (this.programmedEnd[i] < top) this.programmedEnd[i] = top;
+    }
+  }
+
+  /** True when [start, end) lies above every cell marked programmed in the sectors it touches. */
+  private aboveProgrammed(start: number, end: number): boolean {
+    const sectors = this.geometry.sectors;
+    for (let i = this.sectorIndex(start); i < sectors.length && sectors[i].offset < end; i++) {
+      if (this.programmedEnd[i] > Math.max(start, sectors[i].offset)) return false;
+    }
+    return true;
+  }
+
+  /** Index of the sector holding `offset` (binary search). */
+  private sectorIndex(offset: number): number {
+    const sectors = this.geometry.sectors;
+    let lo = 0;
+    let hi = sectors.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offset < sectors[mid].offset + sectors[mid].size) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   /** Indices of the sectors covering exactly [offset, offset + length), or null. */
   private sectorsExactly(offset: number, length: number): number[] | null {
     const out: number[] = [];
     const sectors = this.geometry.sectors;
     let at = offset;
-    for (let i = 0; i < sectors.length && at < offset + length; i++) {
-      if (sectors[i].offset + sectors[i].size <= at) continue;
+    for (let i = this.sectorIndex(offset); i < sectors.length && at < offset + length; i++) {
       if (sectors[i].offset !== at) return null;
       out.push(i);
       at += sectors[i].size;

@@ -22,13 +22,12 @@ export interface DeviceIdentity {
 /** The application's verdict on a trial boot: true confirms, false reverts. */
 export type SelfTest = () => Promise<boolean>;
 
-/** A download in progress in RAM: the open sink and running checksums at `pos`. */
+/** A download in progress in RAM: the open sink and the running MD5 at `pos`. */
 export interface LiveDownload {
   releaseId: string;
   sink: PayloadSink | null;
   /** Next payload offset expected from the wire. */
   pos: number;
-  crc: number;
   md5: Md5 | null;
   /** First bytes held back until the format is known. */
   head: Uint8Array | null;
@@ -37,10 +36,9 @@ export interface LiveDownload {
   durable: number;
 }
 
-/** Running checksums at a payload offset. */
+/** The running MD5 at a payload offset. */
 export interface Snapshot {
   offset: number;
-  crc: number;
   md5: Uint8Array | null;
 }
 

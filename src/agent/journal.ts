@@ -17,6 +17,8 @@ export const JOURNAL_MAGIC = 0x4c4a544f;
 const HEADER = 12;
 const TRAILER = 4;
 const FORMAT = 1;
+/** Bytes per read when checking that a bank's tail is erased (bounds RAM on small devices). */
+const TAIL_READ = 512;
 
 /** One decoded record, for status displays. */
 export interface JournalRecord {
@@ -63,6 +65,8 @@ export class Journal {
   private appendAt = 0;
   private appends = 0;
   private erases = 0;
+  /** Per bank, where the bytes up to the bank's end were last read back erased (the bank size when not known). */
+  private erasedFrom: number[];
 
   /** `area` is the journal's own flash: the first half of its sectors is bank 0, the rest bank 1. */
   constructor(readonly area: Flash) {
@@ -77,6 +81,7 @@ export class Journal {
       { offset: 0, size: sectors[half].offset },
       { offset: sectors[half].offset, size: last.offset + last.size - sectors[half].offset },
     ];
+    this.erasedFrom = [this.banks[0].size, this.banks[1].size];
   }
 
   /** Largest payload one record can carry. */
@@ -97,6 +102,7 @@ export class Journal {
 
   /** The payload of the newest valid record, or null when the journal holds none. */
   load(): Promise<Uint8Array | null> {
+    this.erasedFrom = [this.banks[0].size, this.banks[1].size];
     return this.scanBank(0).then((first) => {
       return this.scanBank(1).then((second) => {
         let best: JournalRecord | null = null;
@@ -139,7 +145,7 @@ export class Journal {
       const record = this.encode(seq, payload);
       const bank = this.banks[this.bank];
       if (this.appendAt + record.length <= bank.size) {
-        return this.tailErased(this.bank, this.appendAt, record.length).then((clean) => {
+        return this.tailErased(this.bank, this.appendAt).then((clean) => {
           if (!clean) return this.rotate(record, seq);
           return this.program(this.bank, this.appendAt, record, seq).then((ok) => {
             if (!ok) return this.rotate(record, seq);
@@ -160,6 +166,7 @@ export class Journal {
     const next = 1 - this.bank;
     const bank = this.banks[next];
     this.erases++;
+    this.erasedFrom[next] = bank.size;
     return this.area.erase(bank.offset, bank.size).then(() => {
       return this.program(next, 0, record, seq);
     }).then((ok) => {
@@ -185,12 +192,26 @@ export class Journal {
     });
   }
 
-  private tailErased(bankIndex: number, at: number, length: number): Promise<boolean> {
+  /**
+   * Whether the bank is erased from `at` to its end. The rest of the bank is read once (in small pieces) and then
+   * trusted while appends move up through it: only this journal programs there, and each append is read back.
+   */
+  private tailErased(bankIndex: number, at: number): Promise<boolean> {
+    if (at >= this.erasedFrom[bankIndex]) return Promise.resolve(true);
+    const bank = this.banks[bankIndex];
     const erased = this.area.geometry.eraseValue;
-    return this.area.read(this.banks[bankIndex].offset + at, length).then((bytes) => {
-      for (let i = 0; i < bytes.length; i++) if (bytes[i] !== erased) return false;
-      return true;
-    });
+    const step = (from: number): Promise<boolean> => {
+      if (from >= bank.size) {
+        this.erasedFrom[bankIndex] = at;
+        return Promise.resolve(true);
+      }
+      const n = Math.min(TAIL_READ, bank.size - from);
+      return this.area.read(bank.offset + from, n).then((bytes) => {
+        for (let i = 0; i < bytes.length; i++) if (bytes[i] !== erased) return false;
+        return step(from + n);
+      });
+    };
+    return step(at);
   }
 
   private encode(seq: number, payload: Uint8Array): Uint8Array {

@@ -30,10 +30,8 @@ export interface ReleaseState {
 export interface DownloadState {
   /** Payload bytes known to be programmed and read back: the sink resumes here. */
   offset: number;
-  /** Payload offset the running checksums below cover (<= offset); a resume re-reads [hashOffset, offset) for them only. */
+  /** Payload offset the running MD5 below covers (<= offset); a resume re-reads [hashOffset, offset) for it only. */
   hashOffset: number;
-  /** CRC-32 of payload bytes [0, hashOffset). */
-  crc: number;
   /** Saved MD5 state (hex) at `hashOffset`, when the release lists an md5. */
   md5: string | null;
   /** 'raw' (a single image) or 'bundle'; null until the first bytes told. */

@@ -65,11 +65,11 @@ export class FileFlash implements Flash {
     return this.erases.slice();
   }
 
-  /** Reads `length` bytes from the file. */
-  read(offset: number, length: number): Promise<Uint8Array> {
+  /** Reads `length` bytes from the file, into `into` when given. */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const bad = this.check('read', offset, length, false);
     if (bad !== null) return Promise.reject(bad);
-    const out = new Uint8Array(length);
+    const out = into !== undefined && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
     this.readInto(out, offset);
     return Promise.resolve(out);
   }

@@ -1,5 +1,4 @@
 import { Md5, restoreMd5 } from '../../integrity/md5.js';
-import { crc32Update } from '../../integrity/crc32.js';
 import { concatBytes, fromHex, toHex } from '../../util/bytes.js';
 import { otaError, toOtaError } from '../../util/errors.js';
 import type { OtaError } from '../../util/errors.js';
@@ -30,7 +29,7 @@ function isRestart(value: unknown): value is RestartSignal {
 }
 
 function freshDownload(): DownloadState {
-  return { offset: 0, hashOffset: 0, crc: 0, md5: null, format: null, sink: null };
+  return { offset: 0, hashOffset: 0, md5: null, format: null, sink: null };
 }
 
 /** Rebuilds the RAM side of a download from its persisted checkpoint (after a reboot, or a restart). */
@@ -41,8 +40,8 @@ function liveFrom(release: ReleaseState, download: DownloadState): LiveDownload 
     md5 = saved !== null ? restoreMd5(saved) : null;
     if (md5 === null) md5 = new Md5();
   }
-  const snapshot: Snapshot = { offset: download.hashOffset, crc: download.crc, md5: md5 !== null ? md5.saveState() : null };
-  return { releaseId: release.id, sink: null, pos: download.hashOffset, crc: download.crc, md5: md5, head: null, snapshots: [snapshot],
+  const snapshot: Snapshot = { offset: download.hashOffset, md5: md5 !== null ? md5.saveState() : null };
+  return { releaseId: release.id, sink: null, pos: download.hashOffset, md5: md5, head: null, snapshots: [snapshot],
     durable: download.offset };
 }
 
@@ -51,7 +50,6 @@ function resetLive(live: LiveDownload, release: ReleaseState): void {
   const fresh = liveFrom(release, freshDownload());
   live.sink = null;
   live.pos = 0;
-  live.crc = 0;
   live.md5 = fresh.md5;
   live.head = null;
   live.snapshots = fresh.snapshots;
@@ -96,7 +94,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   let total = release.size;
 
   function snapshot(): void {
-    live.snapshots.push({ offset: live.pos, crc: live.crc, md5: live.md5 !== null ? live.md5.saveState() : null });
+    live.snapshots.push({ offset: live.pos, md5: live.md5 !== null ? live.md5.saveState() : null });
   }
 
   function checkpoint(): Promise<void> {
@@ -115,8 +113,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     live.durable = durable;
     const download = dl();
     download.offset = durable;
-    download.hashOffset = best.offset;
-    download.crc = best.crc;
+    // Without an MD5 to rebuild there is nothing to re-read: the resume starts at the durable offset itself.
+    download.hashOffset = live.md5 !== null ? best.offset : durable;
     download.md5 = best.md5 !== null ? toHex(best.md5) : null;
     download.sink = sink.resumeState();
     release.restarts = 0;
@@ -148,9 +146,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   /** Feeds bytes [i, end) of `chunk`; one sink write in flight. */
   function feed(chunk: Uint8Array, i: number): Promise<void> {
     while (i < chunk.length && live.pos < live.durable) {
-      // Already durable in flash: only the running checksums need these bytes.
+      // Already durable in flash: only the running MD5 needs these bytes.
       const n = Math.min(live.durable - live.pos, chunk.length - i);
-      live.crc = crc32Update(live.crc, chunk, i, i + n);
       if (live.md5 !== null) live.md5.updateRange(chunk, i, i + n);
       live.pos += n;
       i += n;
@@ -165,18 +162,22 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       return openSink(chunk.subarray(i)).then(function () { return feed(chunk, i); });
     }
     // The whole rest of the chunk in one sink write: one promise hop per received chunk, not per snapshot
-    // interval. Once the sink accepted it, the running checksums advance with a snapshot at each boundary.
+    // interval. Once the sink accepted it, the running MD5 (when the release lists one) advances with a snapshot at
+    // each boundary. The image digests are the sink's, taken over what flash reads back.
     return live.sink.write(i === 0 ? chunk : chunk.subarray(i)).then(undefined, function (error: unknown) {
       // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
       const failure = toOtaError(error, 'sink-write-failed', true);
       if (failure.code === 'power-cut') throw failure;
       throw otaError(failure.code, failure.message, failure.retryable, { discard: true, cause: failure.details }, failure);
     }).then(function () {
+      if (live.md5 === null) {
+        live.pos += chunk.length - i;
+        return checkpoint();
+      }
       let at = i;
       while (at < chunk.length) {
         const n = Math.min((Math.floor(live.pos / snapEvery) + 1) * snapEvery - live.pos, chunk.length - at);
-        live.crc = crc32Update(live.crc, chunk, at, at + n);
-        if (live.md5 !== null) live.md5.updateRange(chunk, at, at + n);
+        live.md5.updateRange(chunk, at, at + n);
         live.pos += n;
         at += n;
         if (live.pos % snapEvery === 0 || live.pos === total) snapshot();
