@@ -353,6 +353,13 @@ describe('agent: trust policy for raw images', () => {
     expect(strict.events.some((e) => e.type === 'staged')).toBe(false);
     const state = await strict.agent.state();
     expect(state.download).toBeNull();
+    // A refusal of the payload itself is final for that artifact: the next check neither downloads nor counts attempts.
+    expect(state.givenUp.length).toBe(1);
+    const requests = strict.cdn.requests.length;
+    const again = await strict.agent.runOnce();
+    expect(again.outcome).toBe('up-to-date');
+    expect(strict.cdn.requests.length).toBe(requests);
+    expect(strict.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
 
     const open = rig(payload, undefined, { allowUnsigned: true });
     expect((await open.agent.runOnce()).outcome).toBe('rebooting');

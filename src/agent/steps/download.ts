@@ -387,6 +387,12 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
         if (failure.details !== undefined && failure.details.discard === true) {
           state.download = null;
           ctx.live = null;
+          if (!failure.retryable) {
+            // The payload itself is refused (unsigned, rolled back, for other hardware): fetching the same artifact
+            // again cannot change that, so it is not offered to the device again; a new artifact is.
+            giveUp(state, release.id);
+            state.release = null;
+          }
           return fail(ctx, state, failure);
         }
         const progressed = ctx.live !== null && ctx.live.pos > before;
