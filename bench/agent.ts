@@ -1,6 +1,7 @@
 // npm run bench:agent — end-to-end update of a 64 MiB single-part release over loopback TLS, agent vs curl and
-// vs a raw node:tls reader on the same signed CDN URL in the same run; peak RSS for 1 MiB vs 64 MiB; bytes on the
-// wire under 10 injected link failures. Prints a table and one JSON line.
+// vs a raw node:tls reader on the same signed CDN URL in the same run; the agent alone with the payload in RAM (its own
+// cost per byte); peak RSS for 1 MiB vs 64 MiB; bytes on the wire under 10 injected link failures. Prints a table and
+// one JSON line.
 //   --rounds N (default 3)   --size-mib N (default 64)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ const SMALL = 1 * MIB;
 const SECTOR = 64 * 1024;
 
 interface ChildResult {
-  outcome: string; running: string; wire: number; resumes: number; updateMs: number; downloadMs: number;
+  outcome: string; running: string; wire: number; resumes: number; updateMs: number; updateCpuMs: number; downloadMs: number;
   maxRssKiB: number; rssBeforeKiB: number; payload: number;
 }
 
@@ -74,9 +75,18 @@ async function curlGet(url: string, ca: string): Promise<{ bytes: number; ms: nu
   return { bytes: Number(result.out), ms: result.ms };
 }
 
-async function rawGet(url: string, ca: string): Promise<{ bytes: number; ms: number }> {
+/** The agent with the payload served from RAM (no TLS, no sockets): its own cost per byte. */
+async function agentAlone(size: number): Promise<{ ms: number; cpuMs: number }> {
+  const result = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib/agent-memory-child.ts'),
+    JSON.stringify({ sizeBytes: size, sectorBytes: SECTOR })]);
+  const parsed = JSON.parse(result.out.trim().split('\n').pop() ?? '{}') as { outcome?: string; ms: number; cpuMs: number };
+  if (parsed.outcome !== 'confirmed') throw new Error(`the in-memory agent run ended "${parsed.outcome}"`);
+  return parsed;
+}
+
+async function rawGet(url: string, ca: string): Promise<{ bytes: number; ms: number; cpuMs: number }> {
   const result = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib/agent-raw.ts'), url, ca]);
-  return JSON.parse(result.out.trim()) as { bytes: number; ms: number };
+  return JSON.parse(result.out.trim()) as { bytes: number; ms: number; cpuMs: number };
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ota-bench-agent-'));
@@ -93,6 +103,8 @@ try {
   const raw: number[] = [];
   const agent: number[] = [];
   const agentDownload: number[] = [];
+  const alone: number[] = [];
+  const cpuPerMiB = { raw: [] as number[], agent: [] as number[], alone: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const c = await curlGet(url, caPath);
     if (c.bytes !== BIG) throw new Error(`curl read ${c.bytes} bytes`);
@@ -100,9 +112,14 @@ try {
     const r = await rawGet(url, caPath);
     if (r.bytes !== BIG) throw new Error(`raw node:tls read ${r.bytes} bytes`);
     raw.push(BIG / MIB / (r.ms / 1000));
+    cpuPerMiB.raw.push(r.cpuMs / (BIG / MIB));
     const a = await runChild({ ...common, hardwareVersion: 'hw-big', serial: `bench-${round}`, flash: 'sim' });
     agent.push(BIG / MIB / (a.updateMs / 1000));
     agentDownload.push(BIG / MIB / (a.downloadMs / 1000));
+    cpuPerMiB.agent.push(a.updateCpuMs / (BIG / MIB));
+    const m = await agentAlone(BIG);
+    alone.push(BIG / MIB / (m.ms / 1000));
+    cpuPerMiB.alone.push(m.cpuMs / (BIG / MIB));
     process.stderr.write(`round ${round + 1}/${ROUNDS}: curl ${curl[round].toFixed(0)} MiB/s, raw ${raw[round].toFixed(0)} MiB/s, agent ${agent[round].toFixed(0)} MiB/s\n`);
   }
   // Memory: the flash lives in a file (as real flash lives outside RAM), so RSS is the agent's own working set.
@@ -130,12 +147,15 @@ try {
   await arming;
   backend.faults.clear();
 
-  const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload) };
+  const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload), alone: median(alone) };
+  const cpu = { raw: median(cpuPerMiB.raw), agent: median(cpuPerMiB.agent), alone: median(cpuPerMiB.alone) };
   const rows: [string, string][] = [
     ['curl (--cacert, -o /dev/null)', `${m.curl.toFixed(1)} MiB/s`],
     ['raw node:tls reader (discards)', `${m.raw.toFixed(1)} MiB/s`],
     ['agent: check -> download -> SimFlash -> read-back verify', `${m.agent.toFixed(1)} MiB/s`],
     ['agent: download -> SimFlash -> verify only', `${m.agentDownload.toFixed(1)} MiB/s`],
+    ['agent alone: payload from RAM, no TLS (its own work per byte)', `${m.alone.toFixed(1)} MiB/s`],
+    ['CPU per MiB: raw reader / agent / agent alone', `${cpu.raw.toFixed(2)} / ${cpu.agent.toFixed(2)} / ${cpu.alone.toFixed(2)} ms`],
     [`peak RSS, ${SMALL / MIB} MiB update (file-backed flash)`, `${(rss.small.maxRssKiB / 1024).toFixed(1)} MiB`],
     [`peak RSS, ${BIG / MIB} MiB update (file-backed flash)`, `${(rss.big.maxRssKiB / 1024).toFixed(1)} MiB`],
     [`wire bytes / payload, ${armed} link failures`, `${(drops.wire / BIG).toFixed(4)} (${drops.resumes} resumes)`],
@@ -149,6 +169,7 @@ try {
     wireOverPayload: Number((drops.wire / BIG).toFixed(4)),
     drops: drops.resumes,
     agentMiBs: Number(m.agent.toFixed(1)), curlMiBs: Number(m.curl.toFixed(1)), rawMiBs: Number(m.raw.toFixed(1)),
+    agentAloneMiBs: Number(m.alone.toFixed(1)), cpuMsPerMiB: { raw: Number(cpu.raw.toFixed(2)), agent: Number(cpu.agent.toFixed(2)), alone: Number(cpu.alone.toFixed(2)) },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
 } finally {
