@@ -45,6 +45,8 @@ const device = new SimDevice({
   api: { baseUrl: 'https://api.invalid', projectKey: 'memory' },
   policy: { progressIntervalMs: 1e9, healthDeadlineMs: 60_000 },
   onEvent: (event: AgentEvent) => {
+    // OTA_PROF_MARKS=1: event times on the clock of --cpu-prof (µs), to cut a profile down to the update.
+    if (process.env.OTA_PROF_MARKS) process.stderr.write(`mark ${event.type} ${process.hrtime.bigint() / 1000n}\n`);
     if (event.type === 'checking' && startedAt === 0) {
       startedAt = performance.now();
       startCpu = process.cpuUsage();

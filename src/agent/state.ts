@@ -94,12 +94,24 @@ export function initialState(): AgentState {
   return { v: 1, phase: 'idle', release: null, download: null, trial: null, failures: 0, notBefore: 0, lastError: null, givenUp: [] };
 }
 
-/** The state as journal payload bytes. */
-export function encodeState(state: AgentState): Uint8Array {
-  const json = JSON.stringify(state).replace(/[\u0080-\uffff]/g, function (c) {
+function escapeNonAscii(json: string): string {
+  return json.replace(/[\u0080-\uffff]/g, function (c) {
     return '\\u' + ('0000' + c.charCodeAt(0).toString(16)).slice(-4);
   });
-  return asciiToBytes(json);
+}
+
+/** The state as journal payload bytes. */
+export function encodeState(state: AgentState): Uint8Array {
+  const json = JSON.stringify(state);
+  // One pass for the usual all-ASCII state (it is journaled once per flash sector of a download); the escaping
+  // pass only when a string holds something else.
+  const out = new Uint8Array(json.length);
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c > 0x7f) return asciiToBytes(escapeNonAscii(json));
+    out[i] = c;
+  }
+  return out;
 }
 
 /** Decodes journal payload bytes; null when they are not a state of this version. */
