@@ -42,4 +42,9 @@ export interface ImageTarget {
   activate(): Promise<void>;
   /** Marks the running trial image good, so the fallback may be reused. */
   confirm(): Promise<void>;
+  /**
+   * Rejects the running trial (or a pending image) so the confirmed fallback boots next. Optional: without it the agent
+   * reboots unconfirmed and relies on the bootloader reverting a trial that was never confirmed.
+   */
+  revert?(): Promise<void>;
 }

@@ -71,13 +71,13 @@ export function giveUp(state: AgentState, id: string): void {
   if (state.givenUp.length > 4) state.givenUp = state.givenUp.slice(state.givenUp.length - 4);
 }
 
-/** Rejects every running trial on targets that can (SlotTarget.revert); the bootloader reverts the rest. */
+/** Rejects every running trial on targets that have revert(); the bootloader reverts the rest. */
 export function revertTrials(ctx: AgentContext): Promise<void> {
   function next(i: number): Promise<void> {
     if (i >= ctx.targets.length) return Promise.resolve();
-    const target = ctx.targets[i] as unknown as { revert?: () => Promise<void>; status: () => Promise<{ trial: boolean }> };
+    const target = ctx.targets[i];
     return target.status().then(function (status) {
-      return status.trial && typeof target.revert === 'function' ? target.revert() : undefined;
+      return status.trial && target.revert !== undefined ? target.revert() : undefined;
     }).then(function () { return next(i + 1); });
   }
   return next(0);
