@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildNode } from './build/node.mjs';
 import { buildEs2020 } from './build/es2020.mjs';
-import { buildEspruino, messagesFromEnv } from './build/espruino.mjs';
+import { buildEspruino, isDefaultEspruinoBuild, messagesFromEnv } from './build/espruino.mjs';
 import { checkEs2020Code, checkEspruinoCode, formatViolations } from './build/gate.mjs';
 import { ESPRUINO_BUDGET, ESPRUINO_CEILING, sizeLine, sizeOf } from './build/size-report.mjs';
 
@@ -43,7 +43,11 @@ if (only.includes('espruino')) {
     console.error('ota-agent.espruino.js fails the Espruino gate:\n' + formatViolations(violations));
   }
   const bytes = sizeOf(code).bytes;
-  if (bytes > ESPRUINO_CEILING) {
+  if (bytes > ESPRUINO_CEILING && !isDefaultEspruinoBuild()) {
+    // The ceiling holds the default file; a build option (full messages, MD5) adds code on purpose.
+    console.error(`warning: ota-agent.espruino.js is ${bytes} B with the build options asked for, over the default file's ` +
+      `${ESPRUINO_CEILING}-byte ceiling.`);
+  } else if (bytes > ESPRUINO_CEILING) {
     failed = true;
     console.error(`ota-agent.espruino.js is ${bytes} B, over its ${ESPRUINO_CEILING}-byte ceiling: it may shrink towards the ` +
       `${ESPRUINO_BUDGET}-byte budget but never grow; every KB costs about 100 variable blocks on the device.`);

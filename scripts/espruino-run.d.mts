@@ -6,6 +6,7 @@ export interface EspruinoRunResult {
   outOfMemory?: boolean;
   memory?: { total: number; usedBefore: number; usedAfterLoad: number; agentBlocks: number; freeAfterLoad: number; blocksize: number; freeAfterSelfTest: number };
   exports?: number;
+  trialBeforeBoot?: boolean;
   trialAfterActivate?: boolean;
   trialAfterConfirm?: boolean;
   version?: string;

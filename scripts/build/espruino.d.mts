@@ -7,3 +7,11 @@ export declare function messagesFromEnv(): 'codes' | 'full';
 export declare function buildEspruino(options?: { entry?: string; messages?: 'codes' | 'full' }): Promise<string>;
 /** Lowers an ES2020 script to minified ES5. */
 export declare function lowerToEs5(code: string, options?: { messages?: 'codes' | 'full' }): Promise<string>;
+/** Babel plugins of the second pass. */
+export declare const SECOND_PASS_PLUGINS: unknown[];
+/** TERSER_OPTIONS plus property mangling of the class-private names that never leave their class. */
+export declare function terserOptions(): Record<string, unknown>;
+/** Modules the Espruino build replaces (project paths without extension -> replacement file). */
+export declare function espruinoSubstitutes(): { [from: string]: string };
+/** True when no build option (OTA_ESPRUINO_MESSAGES=full, OTA_ESPRUINO_MD5=1) is set. */
+export declare function isDefaultEspruinoBuild(): boolean;

@@ -136,6 +136,41 @@ function checkHoisting(body, report) {
 }
 
 /**
+ * Espruino hoists no `var` either: until the declaration runs, the name resolves in the enclosing scope, so an
+ * assignment before it overwrites an outer variable (terser's inlining leaves `return (x = a, f(x)); var x`).
+ * Reports a var whose name this function (not a nested one) uses before the declaration.
+ */
+function checkVarHoisting(fn, report) {
+  const declarations = [];
+  const uses = [];
+  const walk = (node, top) => {
+    if (node === null || typeof node !== 'object' || typeof node.type !== 'string') return;
+    if (!top && (node.type === 'FunctionExpression' || node.type === 'FunctionDeclaration')) return;
+    if (node.type === 'VariableDeclarator') declarations.push(node);
+    else if (node.type === 'Identifier') uses.push(node);
+    for (const key of Object.keys(node)) {
+      if (key === 'type' || key === 'start' || key === 'end' || key === 'loc') continue;
+      if ((node.type === 'MemberExpression' && key === 'property' && !node.computed) || (node.type === 'Property' && key === 'key')) continue;
+      if (node.type === 'VariableDeclarator' && key === 'id') continue;
+      const value = node[key];
+      if (Array.isArray(value)) for (const child of value) walk(child, false);
+      else walk(value, false);
+    }
+  };
+  walk(fn.body, true);
+  const params = new Set((fn.params ?? []).map((p) => p.name));
+  for (const declaration of declarations) {
+    const name = declaration.id.name;
+    if (params.has(name)) continue;
+    const early = uses.find((use) => use.name === name && use.start < declaration.start);
+    if (early !== undefined) {
+      report('var-hoisting', name + ' is used before its var declaration; Espruino hoists no var, so the use reaches the enclosing ' +
+        'scope. Keep terser hoist_vars on and inline at 1.', early);
+    }
+  }
+}
+
+/**
  * Checks `code` for Espruino 2v29. Returns the violations (empty when the file passes).
  * @param {string} code
  * @returns {Violation[]}
@@ -208,8 +243,8 @@ export function checkEspruinoCode(code) {
       }
     },
     Program(node) { checkHoisting(node.body, report); },
-    FunctionDeclaration(node) { checkHoisting(node.body.body, report); },
-    FunctionExpression(node) { checkHoisting(node.body.body, report); },
+    FunctionDeclaration(node) { checkHoisting(node.body.body, report); checkVarHoisting(node, report); },
+    FunctionExpression(node) { checkHoisting(node.body.body, report); checkVarHoisting(node, report); },
   });
   return violations;
 }

@@ -1,7 +1,7 @@
-import { isHex } from '../util/text.js';
 import type { ApiHttp, ApiResponse } from './http-port.js';
 import { bytesToAscii } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
+import { parseLatestJson } from './latest-json.js';
 import type { OtaError } from '../util/errors.js';
 
 // Client of the Memfault-style device API: GET /api/v0/releases/latest/url (text/plain URL) and
@@ -131,24 +131,8 @@ function offerFromUrl(url: string, version: string | null, size: number, md5: st
 }
 
 function offerFromJson(text: string): OfferedRelease {
-  let parsed: { version?: unknown; artifacts?: unknown };
-  try {
-    parsed = JSON.parse(text) as { version?: unknown; artifacts?: unknown };
-  } catch {
-    throw otaError('api-bad-release', 'The device API answered 200 with a body that is not JSON; expected the release object.', false, { status: 200 });
-  }
-  const artifacts = parsed !== null && typeof parsed === 'object' ? parsed.artifacts : undefined;
-  if (!(artifacts instanceof Array) || artifacts.length === 0) {
-    throw otaError('api-bad-release', 'The release JSON has no artifacts[]; expected at least one with url, file_size and md5.', false, { status: 200 });
-  }
-  const artifact = artifacts[0] as { url?: unknown; file_size?: unknown; md5?: unknown };
-  if (typeof artifact.url !== 'string' || typeof artifact.file_size !== 'number' || artifact.file_size < 0 ||
-    typeof artifact.md5 !== 'string' || !isHex(artifact.md5, 32)) {
-    throw otaError('api-bad-release', 'The release artifact lacks a url, a non-negative file_size or a 32-digit md5; found ' +
-      JSON.stringify({ url: typeof artifact.url, file_size: artifact.file_size, md5: artifact.md5 }) + '.', false, { status: 200 });
-  }
-  const version = typeof parsed.version === 'string' ? parsed.version : null;
-  return offerFromUrl(trim(artifact.url), version, artifact.file_size, artifact.md5.toLowerCase());
+  const artifact = parseLatestJson(text);
+  return offerFromUrl(trim(artifact.url), artifact.version, artifact.size, artifact.md5);
 }
 
 /** Checks for an update once. Resolves with the result; rejects with a classified OtaError. */

@@ -8,6 +8,8 @@ import type { Journal } from '../agent/journal.js';
 import type { Policy } from '../agent/policy.js';
 import { bundleFormat } from '../agent/sinks/bundle.js';
 import { HttpClient } from '../http/client.js';
+import { MD5_INCLUDED } from '../integrity/md5.js';
+import { otaError } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
 import { espruinoClock } from './clock.js';
 import { nativeHashes } from './native-hashes.js';
@@ -56,8 +58,15 @@ function reload(): Promise<void> {
   return Promise.resolve();
 }
 
-/** Creates the agent for an Espruino device; throws `espruino-unsigned-refused` without an HMAC key or allowUnsigned. */
+/**
+ * Creates the agent for an Espruino device; throws `espruino-unsigned-refused` without an HMAC key or allowUnsigned, and
+ * `espruino-md5-omitted` for policy.useLatestJson in a build without MD5 (the default Espruino build).
+ */
 export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
+  if (!MD5_INCLUDED && options.policy !== undefined && options.policy.useLatestJson === true) {
+    throw otaError('espruino-md5-omitted', 'policy.useLatestJson asks for releases/latest, whose MD5 this Espruino build cannot ' +
+      'check (MD5 is left out); use the default releases/latest/url, or build with OTA_ESPRUINO_MD5=1.', false);
+  }
   const runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
   const trust = espruinoTrust({ hmacKey: options.hmacKey, keyId: options.keyId, allowUnsigned: options.allowUnsigned, runtime: runtime });
   const clock = options.clock !== undefined ? options.clock : espruinoClock(runtime);

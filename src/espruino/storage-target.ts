@@ -76,10 +76,14 @@ export class StorageFileTarget implements ImageTarget {
     return this.size;
   }
 
-  /** What runs now, from the boot pointer. */
+  /**
+   * What runs now, from the boot pointer. An activated trial the loader has not booted yet (no boot counted) is only
+   * pending: the fallback still runs, so the agent reboots into the trial instead of taking it as already running.
+   */
   status(): Promise<TargetStatus> {
     const r = this.record();
-    return Promise.resolve({ softwareType: this.softwareType, runningVersion: r.version, trial: r.trial });
+    const pending = r.trial && r.attempts === 0;
+    return Promise.resolve({ softwareType: this.softwareType, runningVersion: pending ? r.fallbackVersion : r.version, trial: r.trial && !pending });
   }
 
   /** Opens the staging bank at `resumeAt`: 0 deletes it; more requires the pre-sized file of an earlier begin. */

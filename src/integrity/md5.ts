@@ -5,10 +5,9 @@ import { otaError } from '../util/errors.js';
 // transport checksum (never as a security check: MD5 is broken for that). Its state can be saved and restored,
 // so a download interrupted by a power cut continues the digest from a journal checkpoint.
 
-const S = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-  5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21];
+// The per-step shift amounts: each round repeats four of them, so round r, step i uses S[4 * r + (i & 3)]. 16
+// entries instead of 64 spell the same table and cost Espruino (which builds module constants at load) fewer blocks.
+const S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 
 let table: number[] | null = null;
 
@@ -19,6 +18,9 @@ function constants(): number[] {
   table = built;
   return built;
 }
+
+/** True in this module; false in the Espruino build's stand-in (src/espruino/md5-omitted.ts), which has no MD5. */
+export const MD5_INCLUDED = true;
 
 /** Size in bytes of a saved MD5 state: four words, the byte count (two words) and the partial block. */
 export const MD5_STATE_SIZE = 4 * 4 + 8 + 64;
@@ -110,7 +112,7 @@ export class Md5 implements Hash {
       else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
       else { f = c ^ (b | ~d); g = (7 * i) & 15; }
       const sum = (a + f + k[i] + x[g]) | 0;
-      const s = S[i];
+      const s = S[((i >> 4) << 2) | (i & 3)];
       a = d; d = c; c = b;
       b = (b + ((sum << s) | (sum >>> (32 - s)))) | 0;
     }

@@ -26,6 +26,7 @@ describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
         `${result.memory?.freeAfterLoad} free after loading it`);
       expect(result.errors).toEqual([]);
       expect(result.uploaded.stored).toBe(result.uploaded.size);
+      expect(result.trialBeforeBoot).toBe(false);
       expect(result.trialAfterActivate).toBe(true);
       expect(result.trialAfterConfirm).toBe(false);
       expect(result.version).toBe('2.0.0');
@@ -47,7 +48,8 @@ describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
       writeFileSync(bundle, await espruinoBundle());
       const result = await runAgentOnEspruino(bin as string, bundle);
       expect(result.boot1).toEqual(['EVENT warning espruino-tls-unauthenticated', 'EVENT checking', 'EVENT update-available', 'EVENT download-started', 'EVENT verified', 'EVENT staged',
-        'EVENT rebooting', 'EVENT reboot-requested', 'CYCLE rebooting', 'STATUS {"softwareType":"app","runningVersion":"1.0.0","trial":true}']);
+        'EVENT rebooting', 'EVENT reboot-requested', 'CYCLE rebooting', 'STATUS {"softwareType":"app","runningVersion":null,"trial":false}']);
+      // Boot 1 ends with the trial activated but not yet booted: the first application (version unknown) still runs.
       expect(result.boot2[0]).toBe('APP 1.0.0 running');
       expect(result.boot2).toContain('EVENT confirmed');
       expect(result.boot2).toContain('CYCLE confirmed');
