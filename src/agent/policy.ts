@@ -31,6 +31,13 @@ export interface Policy {
   useLatestJson: boolean;
   /** Granularity (bytes) of the running-checksum snapshots a resume continues from. */
   snapshotBytes: number;
+  /**
+   * Download progress is journaled once the durable offset moved at least this far past the last checkpoint (and at
+   * the end); 0 journals every durable step, i.e. every flash sector. A power cut re-downloads at most this much plus a
+   * sector. Each checkpoint is a journal record: on parts with small sectors, per-sector checkpoints would wear the
+   * journal area faster than the images (a 1 MiB image in 4 KiB sectors is 256 records).
+   */
+  checkpointBytes: number;
 }
 
 /** The default policy. */
@@ -49,6 +56,7 @@ export function defaultPolicy(): Policy {
     progressIntervalMs: 250,
     useLatestJson: false,
     snapshotBytes: 4096,
+    checkpointBytes: 65536,
   };
 }
 

@@ -22,7 +22,8 @@ interface Rig {
   remake(): void;
 }
 
-function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean } = {}): Rig {
+function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
+  opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean; checkpointBytes?: number } = {}): Rig {
   const r = {} as Rig;
   r.target = new FakeTarget('main', '0.0.1', opts.sector ?? 64);
   r.cdn = new FakeCdn(payload);
@@ -42,7 +43,7 @@ function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse, opts: {
       journal: r.journal,
       clock: r.clock,
       random: () => 0.5,
-      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, progressIntervalMs: 0 },
+      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, checkpointBytes: opts.checkpointBytes ?? 0, progressIntervalMs: 0 },
       onEvent: (e) => r.events.push(e),
       selfTest: () => r.selfTest(),
       reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
@@ -195,6 +196,38 @@ describe('agent: the whole update', () => {
     expect(second.outcome).toBe('rebooting');
     expect(r.cdn.requests[1].offset).toBe(state.download!.hashOffset);
     expect(r.cdn.bytesSent).toBeLessThanOrEqual(1000 + 64);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('journals progress every checkpointBytes, not every sector; a power loss re-reads at most that much plus a sector', async () => {
+    const payload = payloadOf(2000);
+    const r = rig(payload, undefined, { checkpointBytes: 256 });
+    r.target.expected = payload;
+    const appends = (): number => r.journal.stats().appends;
+    const origData = r.cdn.fetch.bind(r.cdn);
+    let seen = 0;
+    const offsets: number[] = [];
+    r.cdn.fetch = (req) => origData({ ...req, data: (c) => {
+      seen += c.length;
+      if (seen >= 1500) void r.agent.stop();
+      return req.data(c).then(() => { void r.agent.state().then((s) => { if (s.download !== null) offsets.push(s.download.offset); }); });
+    } });
+    const before = appends();
+    expect((await r.agent.runOnce()).outcome).toBe('stopped');
+    r.cdn.fetch = origData;
+    const state = await r.agent.state();
+    // 64-byte sectors, so about 23 durable steps; a checkpoint only once 256 more bytes of them are durable.
+    const checkpoints = [...new Set(offsets)];
+    expect(checkpoints.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i] - checkpoints[i - 1]).toBeGreaterThanOrEqual(256);
+    for (const offset of checkpoints) expect(offset % 64).toBe(0);
+    expect(state.download!.offset).toBe(checkpoints[checkpoints.length - 1]);
+    expect(state.download!.offset).toBeGreaterThanOrEqual(1500 - 256 - 64);
+    expect(appends() - before).toBeLessThanOrEqual(Math.ceil(1500 / 256) + 4);
+    r.remake();
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r.cdn.requests[1].offset).toBe(state.download!.offset);
+    expect(r.cdn.bytesSent).toBeLessThanOrEqual(2000 + (seen - state.download!.offset));
     expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
   });
 

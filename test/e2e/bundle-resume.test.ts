@@ -62,7 +62,7 @@ describe('bundle resume after a finished part', () => {
       const device = new SimDevice({
         serial: `SN-RESUME-${into}`, hardwareVersion: 'evt', mainFlash: main, wifiFlash: wifi, network,
         api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
-        policy: { snapshotBytes: 1024, healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 0 },
+        policy: { snapshotBytes: 1024, checkpointBytes: 0, healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 0 },
         onEvent: (e) => {
           events.push(e);
           if (!armed && e.type === 'download-progress' && (e.received ?? 0) >= MAIN_START + into) {

@@ -90,8 +90,8 @@ describe('ota device run / ota device status', () => {
       const timer = setTimeout(() => { pull(); reject(new Error('no progress within 30 s: ' + output)); }, 30_000);
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        // The first quarter printed: data is flowing into flash. Pull the plug.
-        if (/\[#{7,}/.test(output)) { clearTimeout(timer); pull(); resolve(); }
+        // Half printed: data is flowing into flash and past the first journal checkpoint (64 KiB). Pull the plug.
+        if (/\[#{15,}/.test(output)) { clearTimeout(timer); pull(); resolve(); }
       });
     });
     await new Promise((resolve) => child.once('exit', resolve));

@@ -62,7 +62,7 @@ async function makeDevice(serial: string): Promise<Run> {
   };
   const device = new SimDevice({ serial, hardwareVersion: 'evt', wifi: false, mainFlash: flash, network,
     api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey }, onEvent: (e) => events.push(e),
-    policy: { snapshotBytes: SECTOR, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 1e9 } });
+    policy: { snapshotBytes: SECTOR, checkpointBytes: 0, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 1e9 } });
   await device.provision(fw('0.0.1', 4000), '0.0.1');
   await device.boot();
   return { device, flash, events, wire };

@@ -11,8 +11,8 @@ import { query } from './check.js';
 import { allStatus, anyTrial, fail, giveUp, settle } from './common.js';
 
 // downloading: a flat pump (one request in flight, the next step from .then) from the CDN into the payload
-// sink. Progress is checkpointed to the journal only when the sink's durable offset advances (once per flushed
-// flash sector), with the running checksums of the last snapshot at or below it. After a power cut the
+// sink. Progress is checkpointed to the journal when the sink's durable offset (flushed, read-back flash sectors)
+// moved policy.checkpointBytes past the last checkpoint, with the running MD5 of the last snapshot at or below it. After a power cut the
 // download continues from there with Range + If-Range; a 200 or 416 restarts from zero once, never in a loop.
 
 /** Refresh a signed URL this long before its `expires`. */
@@ -101,6 +101,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     const sink = live.sink as PayloadSink;
     const durable = sink.durableOffset();
     if (durable <= live.durable) return Promise.resolve();
+    if (durable - live.durable < ctx.policy.checkpointBytes && durable < total) return Promise.resolve();
     let best = live.snapshots[0];
     let keepFrom = 0;
     for (let i = 0; i < live.snapshots.length; i++) {
