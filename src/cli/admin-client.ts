@@ -51,6 +51,11 @@ export function dataDirOf(args: ParsedArgs, io: CliIo): string {
   return isAbsolute(dir) ? dir : join(io.cwd, dir);
 }
 
+/** The `<data>/server.json` of a local `ota serve` (the data directory from --data or OTA_DATA), or null when none. */
+export function serverRecordOf(args: ParsedArgs, io: CliIo): ServerRecord | null {
+  return readRecord(dataDirOf(args, io));
+}
+
 function readRecord(dir: string): ServerRecord | null {
   const path = join(dir, SERVER_FILE);
   if (!existsSync(path)) return null;
@@ -68,10 +73,13 @@ export function connectionOf(args: ParsedArgs, io: CliIo): AdminConnection {
   if (!url) throw new UsageError('no backend: pass --url (or MEMFAULT_URL), or start one here with `ota serve`');
   if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
   const orgToken = stringOption(args, 'org-token') ?? (record && record.baseUrl === url ? record.orgToken : undefined);
-  if (!orgToken) throw new UsageError('no organization token: pass --org-token (or MEMFAULT_ORG_TOKEN); `ota serve` prints it');
+  if (!orgToken) {
+    throw new UsageError('no organization token: pass --org-token (or MEMFAULT_ORG_TOKEN), or --data (or OTA_DATA) naming the data ' +
+      'directory of the `ota serve` that keeps it in server.json');
+  }
   const org = stringOption(args, 'org') ?? record?.org;
   const project = stringOption(args, 'project') ?? record?.project;
-  if (!org || !project) throw new UsageError('pass --org and --project (or MEMFAULT_ORG and MEMFAULT_PROJECT); `ota serve` prints them');
+  if (!org || !project) throw new UsageError('pass --org and --project (or MEMFAULT_ORG and MEMFAULT_PROJECT), or --data of a local `ota serve`');
   const caPath = stringOption(args, 'ca') ?? (record && record.baseUrl === url ? record.caPath : undefined);
   let caPem: string | undefined;
   if (caPath && url.startsWith('https:')) {
@@ -209,7 +217,9 @@ export async function withAdmin(args: ParsedArgs, io: CliIo, name: string, actio
     if (typeof e.code !== 'string' || typeof e.message !== 'string') throw error;
     const status = e.details?.status;
     let message = e.message;
-    if (status === 401 || status === 403) message = `${e.message} — pass the org token \`ota serve\` printed (--org-token or MEMFAULT_ORG_TOKEN)`;
+    if (status === 401 || status === 403) {
+      message = `${e.message} — pass the org token of this backend (--org-token or MEMFAULT_ORG_TOKEN), or --data naming the data directory whose server.json holds it`;
+    }
     io.err(`ota ${name}: ${message} [${e.code}]\n`);
     return e.code === 'backend-unreachable' || e.code === 'backend-timeout' || status === 503 ? EXIT_UNAVAILABLE : EXIT_FAILURE;
   }

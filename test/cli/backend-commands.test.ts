@@ -149,7 +149,7 @@ describe('release workflow through the ota CLI (in-process, HTTPS)', () => {
     expect(percent.code).toBe(2);
     const token = await ota(['devices', '--org-token', 'wrong']);
     expect(token.code).toBe(1);
-    expect(token.err).toMatch(/pass the org token `ota serve` printed/);
+    expect(token.err).toMatch(/pass the org token of this backend/);
     expect(token.err).not.toContain(backend.orgToken);
     const noFile = await ota(['upload-ota-payload', '--hardware-version', 'evt', '--software-type', 'main', '--software-version', '3.0.0', 'missing.bin']);
     expect(noFile.code).toBe(2);

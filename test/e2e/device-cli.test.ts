@@ -8,6 +8,8 @@ import type { Backend } from '../../src/backend/index.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/command.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { serveBackend, serveCommand } from '../../src/cli/commands/serve.js';
 
 let backend: Backend | null = null;
 const dirs: string[] = [];
@@ -56,6 +58,30 @@ describe('ota device run / ota device status', () => {
     expect(text).toMatch(/slot A: confirmed +0\.0\.1/);
     expect(text).toMatch(/slot B: confirmed +1\.0\.0-alpha/);
     expect(text).toMatch(/journal: \d+ valid records/);
+  });
+
+  it('`ota serve` prints no secret; `ota device run --data` takes the URL, project key and CA from its server.json', async () => {
+    const dir = tempDir();
+    const served = capture();
+    backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--data', join(dir, 'backend')], {}), served);
+    const banner = served.stdout.join('');
+    expect(banner).toContain(backend.baseUrl);
+    expect(banner).toContain(join(dir, 'backend', 'server.json'));
+    expect(banner).not.toContain(backend.projectKey);
+    expect(banner).not.toContain(backend.orgToken);
+    await backend.admin.uploadPayload(buildFirmwareImage({ version: '1.0.0', size: 9_000 }),
+      { hardwareVersion: 'evt', softwareType: 'main-fw', softwareVersion: '1.0.0' });
+    backend.admin.deploy({ releaseVersion: '1.0.0', cohort: 'default', rolloutPercent: 100 });
+    const io = capture();
+    const code = await main(['device', 'run', '--dir', join(dir, 'dev'), '--serial', 'SN-DATA', '--hardware-version', 'evt',
+      '--software-type', 'main-fw', '--data', join(dir, 'backend'), '--once', '--no-wifi'], io);
+    expect(code, io.stderr.join('')).toBe(0);
+    expect(io.stdout.join('')).toContain('confirmed 1.0.0');
+    expect(io.stdout.join('') + io.stderr.join('')).not.toContain(backend.projectKey);
+    const missing = capture();
+    expect(await main(['device', 'run', '--dir', join(dir, 'dev2'), '--serial', 'SN-NONE', '--hardware-version', 'evt',
+      '--software-type', 'main-fw', '--data', join(dir, 'nothing'), '--once'], missing)).toBe(2);
+    expect(missing.stderr.join('')).toMatch(/--url .* is required.*--data/);
   });
 
   it('fails with the reason and a non-zero exit on a wrong project key; usage errors exit 2', async () => {

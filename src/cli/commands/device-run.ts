@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { buildFirmwareImage } from '../../../hal/sim/firmware-image.js';
 import { SimDevice } from '../../node/sim-device.js';
 import { verifierFromKeyText } from '../../tools/keys.js';
+import { serverRecordOf } from '../admin-client.js';
 import { pemToDerList } from '../device-ca.js';
 import { intOption, requireOption, stringOption, UsageError } from '../args.js';
 import type { Command } from '../command.js';
@@ -44,7 +45,7 @@ function takeLock(dir: string): string {
 export const deviceRunCommand: Command = {
   name: 'device run',
   summary: 'Run a simulated device (flash in DIR) against the device API: poll, download, install, confirm',
-  usage: '--dir DIR --serial S --hardware-version HV --software-type ST [--url U] [--project-key K] [--ca PEM] [--key PUB] [--once]',
+  usage: '--dir DIR --serial S --hardware-version HV --software-type ST [--url U --project-key K --ca PEM | --data DIR] [--key PUB] [--once]',
   options: {
     dir: { kind: 'string', description: 'Directory holding the device flash (created and factory-provisioned when empty)', valueName: 'DIR' },
     serial: { kind: 'string', description: 'Device serial', valueName: 'S' },
@@ -53,6 +54,7 @@ export const deviceRunCommand: Command = {
     url: { kind: 'string', description: 'Device API base URL', env: 'MEMFAULT_URL', valueName: 'U' },
     'project-key': { kind: 'string', description: 'Memfault-Project-Key', env: 'MEMFAULT_PROJECT_KEY', valueName: 'K' },
     ca: { kind: 'string', description: 'PEM file of the roots to trust for HTTPS', env: 'OTA_CA', valueName: 'PEM' },
+    data: { kind: 'string', description: 'data directory of a local `ota serve`: URL, project key and CA from its server.json (default .ota-backend)', env: 'OTA_DATA', valueName: 'DIR' },
     key: { kind: 'string', description: 'Bundle verification key (Ed25519 public PEM or HMAC key file); without it unsigned payloads are accepted', valueName: 'FILE' },
     once: { kind: 'boolean', description: 'Run one check-and-update cycle, then exit' },
     'factory-version': { kind: 'string', description: 'Version provisioned into blank flash (default 0.0.1)', valueName: 'V' },
@@ -64,11 +66,14 @@ export const deviceRunCommand: Command = {
     const serial = requireOption(args, 'serial');
     const hardwareVersion = requireOption(args, 'hardware-version');
     const softwareType = requireOption(args, 'software-type');
-    const url = stringOption(args, 'url');
-    const projectKey = stringOption(args, 'project-key');
-    if (url === undefined) throw new UsageError('--url (or MEMFAULT_URL) is required: the device API base URL');
-    if (projectKey === undefined) throw new UsageError('--project-key (or MEMFAULT_PROJECT_KEY) is required');
-    const caPath = stringOption(args, 'ca');
+    // Flags and environment first, then the server.json of a local `ota serve` (which never prints its secrets).
+    const record = serverRecordOf(args, io);
+    const url = stringOption(args, 'url') ?? record?.baseUrl;
+    const fromRecord = record !== null && record.baseUrl === url ? record : null;
+    const projectKey = stringOption(args, 'project-key') ?? fromRecord?.projectKey;
+    if (url === undefined) throw new UsageError('--url (or MEMFAULT_URL) is required: the device API base URL; or --data (OTA_DATA) of a local `ota serve`');
+    if (projectKey === undefined) throw new UsageError('--project-key (or MEMFAULT_PROJECT_KEY) is required; or --data (OTA_DATA) of a local `ota serve`');
+    const caPath = stringOption(args, 'ca') ?? fromRecord?.caPath;
     const ca = caPath !== undefined ? pemToDerList(readFileSync(resolve(io.cwd, caPath), 'utf8')) : undefined;
     const keyPath = stringOption(args, 'key');
     const trust = keyPath !== undefined

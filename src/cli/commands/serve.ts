@@ -42,11 +42,12 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
       `ota mock backend (data in ${dataDir})`,
       `  base URL     ${backend.baseUrl}   (device API /api/v0/releases/latest/url and the admin API)`,
       `  CDN          ${backend.cdnBaseUrl}`,
-      `  project key  ${backend.projectKey}`,
-      `  org token    ${backend.orgToken}   (org ${backend.org}, project ${backend.project})`,
+      `  org          ${backend.org}, project ${backend.project}`,
       `  CA           ${backend.caPath ?? '(plain HTTP)'}`,
+      `  secrets      project key and org token in ${join(dataDir, SERVER_FILE)} (mode 0600), never printed;`,
+      '               every ota command given this data directory (--data or OTA_DATA) reads them from there',
       '',
-      `export MEMFAULT_URL=${backend.baseUrl} MEMFAULT_PROJECT_KEY=${backend.projectKey} MEMFAULT_ORG_TOKEN=${backend.orgToken} MEMFAULT_ORG=${backend.org} MEMFAULT_PROJECT=${backend.project}${backend.caPath ? ` OTA_CA=${backend.caPath}` : ''}`,
+      `export OTA_DATA=${dataDir}`,
       'Ctrl-C stops it; state survives a restart.',
       '',
     ].join('\n'));
@@ -57,7 +58,7 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
 /** `ota serve`: runs the mock backend until interrupted. */
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Run the mock backend (device API, CDN, admin API); prints its base URL, project key and CA path',
+  summary: 'Run the mock backend (device API, CDN, admin API); prints its URLs and CA path, keeps its secrets in <data>/server.json',
   usage: '[--port P] [--host 127.0.0.1] [--data DIR] [--http] [--project-key K] [--org-token T] [--require-sni]',
   options: {
     port: { kind: 'string', description: 'port of the device/admin API (default 8443, or 8080 with --http; 0 = any)', valueName: 'P' },
@@ -73,7 +74,7 @@ export const serveCommand: Command = {
     'url-lifetime': { kind: 'string', description: 'lifetime of signed payload links, seconds (default 21600)', valueName: 'S' },
     'expired-link-status': { kind: 'string', description: 'status for an expired payload link (default 403; the real one is unverified)', valueName: 'S' },
     'daily-limit': { kind: 'string', description: 'device API requests per device per day before 204 rate-limited (default 100)', valueName: 'N' },
-    json: { kind: 'boolean', description: 'print the connection details as one JSON line' },
+    json: { kind: 'boolean', description: 'print the connection details, secrets included, as one JSON line (for scripts)' },
   },
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
