@@ -8,6 +8,7 @@ export * from './agent/journal.js';
 export * from './agent/policy.js';
 export * from './agent/sinks/bundle.js';
 export * from './agent/sinks/raw-image.js';
+export * from './agent/sinks/refuse-raw.js';
 export * from './agent/sinks/sink.js';
 export * from './agent/state.js';
 export * from './api/device-api.js';

@@ -13,5 +13,5 @@ export declare const SECOND_PASS_PLUGINS: unknown[];
 export declare function terserOptions(): Record<string, unknown>;
 /** Modules the Espruino build replaces (project paths without extension -> replacement file). */
 export declare function espruinoSubstitutes(): { [from: string]: string };
-/** True when no build option (OTA_ESPRUINO_MESSAGES=full, OTA_ESPRUINO_MD5=1) is set. */
+/** True when no build option (OTA_ESPRUINO_MESSAGES=full, OTA_ESPRUINO_MD5=1, OTA_ESPRUINO_RAW=1) is set. */
 export declare function isDefaultEspruinoBuild(): boolean;

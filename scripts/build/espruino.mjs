@@ -93,17 +93,20 @@ export async function buildEspruino(options) {
 
 /**
  * Modules the Espruino build replaces: MD5 and the releases/latest JSON that lists an MD5 (the agent's default,
- * releases/latest/url, needs neither; see src/espruino/md5-omitted.ts), unless OTA_ESPRUINO_MD5=1 asks for them.
+ * releases/latest/url, needs neither; see src/espruino/md5-omitted.ts), unless OTA_ESPRUINO_MD5=1 asks for them; and the
+ * raw-image sink (signed bundles only; src/espruino/raw-image-omitted.ts), unless OTA_ESPRUINO_RAW=1.
  * @returns {{ [from: string]: string }}
  */
 export function espruinoSubstitutes() {
-  return process.env.OTA_ESPRUINO_MD5 === '1' ? {}
+  const md5 = process.env.OTA_ESPRUINO_MD5 === '1' ? {}
     : { 'src/integrity/md5': 'src/espruino/md5-omitted.ts', 'src/api/latest-json': 'src/espruino/latest-json-omitted.ts' };
+  const raw = process.env.OTA_ESPRUINO_RAW === '1' ? {} : { 'src/agent/sinks/raw-image': 'src/espruino/raw-image-omitted.ts' };
+  return { ...md5, ...raw };
 }
 
 /** True when the environment asks for no build option (the ceiling of size-report.mjs holds that file). */
 export function isDefaultEspruinoBuild() {
-  return messagesFromEnv() === 'codes' && process.env.OTA_ESPRUINO_MD5 !== '1';
+  return messagesFromEnv() === 'codes' && process.env.OTA_ESPRUINO_MD5 !== '1' && process.env.OTA_ESPRUINO_RAW !== '1';
 }
 
 /** "codes" unless OTA_ESPRUINO_MESSAGES=full. */

@@ -8,11 +8,11 @@ import { gzipSync } from 'node:zlib';
 export const ESPRUINO_BUDGET = 24 * 1024;
 
 /**
- * A ratchet while the file is over budget: just above its size after the last reduction (91,785 B on 23 Nov 2026,
+ * A ratchet while the file is over budget: just above its size after the last reduction (91,012 B on 23 Nov 2026,
  * down from 106,007 B; the size when the budget was first measured was about 100 KB). The build fails above it, so
  * the file can shrink towards the budget but never grow. Lower it as code leaves.
  */
-export const ESPRUINO_CEILING = 90 * 1024;
+export const ESPRUINO_CEILING = 89 * 1024;
 
 /** Estimated variable blocks per 1,024 bytes of minified ES5 loaded from Storage. */
 export const BLOCKS_PER_KB = 100;

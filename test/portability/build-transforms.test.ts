@@ -1,6 +1,8 @@
 // The size transforms of the Espruino chain keep behaviour: Promise.resolve/reject shorthands, `this` read once into
 // a local, the never-passed `undefined` parameter, and property mangling limited to names proven class-private.
 import { describe, expect, it } from 'vitest';
+import { rawImageFormat as rawImageOmitted } from '../../src/espruino/raw-image-omitted.js';
+import { rawImageFormat } from '../../src/agent/sinks/raw-image.js';
 import { lowerToEs5 } from '../../scripts/build/espruino.mjs';
 import { privateNames } from '../../scripts/build/private-names.mjs';
 import { espruinoBundle } from './bundles.js';
@@ -71,5 +73,16 @@ describe('the Espruino size transforms', () => {
     });
     expect(() => ota.createEspruinoAgent(options({ useLatestJson: true }))).toThrow(expect.objectContaining({ code: 'espruino-md5-omitted' }));
     expect(typeof ota.createEspruinoAgent(options({})).runOnce).toBe('function');
+  });
+  it('leaves the raw-image sink out of the Espruino file: a raw payload is refused whatever allowUnsigned says', async () => {
+    const bundle = await espruinoBundle();
+    expect(bundle).toContain('raw-image-omitted');
+    const refused = rawImageOmitted.open({ size: 10, version: null, softwareType: 'app', targets: [], head: new Uint8Array(0), resumeAt: 0,
+      resumeState: null });
+    await expect(refused).rejects.toMatchObject({ code: 'raw-image-omitted', retryable: false, details: { discard: true } });
+    // The node build keeps it.
+    expect(rawImageFormat.name).toBe('raw');
+    await expect(rawImageFormat.open({ size: 10, version: null, softwareType: 'app', targets: [], head: new Uint8Array(0), resumeAt: 0,
+      resumeState: null })).rejects.toMatchObject({ code: 'no-target' });
   });
 });

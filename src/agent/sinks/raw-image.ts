@@ -96,18 +96,3 @@ export function rawImage(versionOf: ImageVersionReader | null, headBytes: number
 
 /** The raw format without a header reader. */
 export const rawImageFormat: SinkFormat = rawImage(null, 0);
-
-/**
- * The raw format of a device that only takes signed bundles: any payload that is not a bundle is refused before
- * anything is written to flash (a raw image carries no signature, so accepting it would bypass the trust policy).
- */
-export const refuseRawFormat: SinkFormat = {
-  name: 'raw',
-  headBytes: 0,
-  recognizes: function (): boolean { return true; },
-  open: function (options: SinkOpen): Promise<PayloadSink> {
-    return Promise.reject(otaError('unsigned-payload-refused', 'The release payload (' + options.size + ' bytes for "' + options.softwareType +
-      '") is a raw image, not a signed bundle, and this device only accepts signed bundles; nothing was written. Publish a ' +
-      'signed bundle, or set allowUnsigned: true on the agent for development.', false, { discard: true, softwareType: options.softwareType }));
-  },
-};
