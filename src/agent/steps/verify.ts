@@ -1,4 +1,4 @@
-import { toOtaError } from '../../util/errors.js';
+import { otaError, toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import type { PayloadSink } from '../sinks/sink.js';
 import type { AgentState, DownloadState, ReleaseState } from '../state.js';
@@ -56,12 +56,8 @@ export function verifying(ctx: AgentContext, input: AgentState): Promise<AgentSt
       const failure = toOtaError(error, 'verification-failed', true);
       ctx.live = null;
       state.download = null;
-      return fail(ctx, state, {
-        code: failure.code === 'verification-failed' ? failure.code : failure.code,
-        message: 'Verification of the downloaded release failed, nothing was activated and it will be downloaded again: ' + failure.message,
-        retryable: true,
-        details: failure.details,
-      });
+      return fail(ctx, state, otaError(failure.code, 'Verification of the downloaded release failed, nothing was activated and it ' +
+        'will be downloaded again: ' + failure.message, true, failure.details));
     });
   });
 }
