@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 export const ESPRUINO_BUDGET = 24 * 1024;
 
 /**
- * A ratchet while the file is over budget: just above its size after the last reduction (91,012 B on 23 Nov 2026,
+ * A ratchet while the file is over budget: just above its size after the last reduction (90,874 B on 23 Nov 2026,
  * down from 106,007 B; the size when the budget was first measured was about 100 KB). The build fails above it, so
  * the file can shrink towards the budget but never grow. Lower it as code leaves.
  */
