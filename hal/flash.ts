@@ -38,8 +38,8 @@ export function flashSize(geometry: FlashGeometry): number {
   return last === undefined ? 0 : last.offset + last.size;
 }
 
-/** The sector containing `offset`, or null when outside. */
-export function sectorAt(geometry: FlashGeometry, offset: number): FlashSector | null {
+/** Index of the sector containing `offset` (binary search: a slot may have thousands), or -1 when outside. */
+export function sectorIndexAt(geometry: FlashGeometry, offset: number): number {
   const sectors = geometry.sectors;
   let lo = 0;
   let hi = sectors.length - 1;
@@ -48,9 +48,15 @@ export function sectorAt(geometry: FlashGeometry, offset: number): FlashSector |
     const s = sectors[mid];
     if (offset < s.offset) hi = mid - 1;
     else if (offset >= s.offset + s.size) lo = mid + 1;
-    else return s;
+    else return mid;
   }
-  return null;
+  return -1;
+}
+
+/** The sector containing `offset`, or null when outside. */
+export function sectorAt(geometry: FlashGeometry, offset: number): FlashSector | null {
+  const index = sectorIndexAt(geometry, offset);
+  return index >= 0 ? geometry.sectors[index] : null;
 }
 
 /** Makes a geometry of `count` equal sectors. */

@@ -1,5 +1,5 @@
 import type { Flash, FlashSector } from './flash.js';
-import { flashSize } from './flash.js';
+import { flashSize, sectorIndexAt } from './flash.js';
 import type { ImagePart, ImageTarget, ImageWriter, TargetStatus } from './image-target.js';
 import type { Slots } from './slots.js';
 import type { BootRecord } from './boot-record.js';
@@ -225,7 +225,7 @@ class SlotWriter implements ImageWriter {
 
   private programAt(at: number, data: Uint8Array, from: number): Promise<void> {
     if (from >= data.length) return Promise.resolve();
-    const index = this.sectorOf(at);
+    const index = sectorIndexAt(this.flash.geometry, at);
     let p: Promise<void> | null = null;
     if (index > this.erasedThrough) {
       const s = this.sectors[index];
@@ -273,18 +273,6 @@ class SlotWriter implements ImageWriter {
       this.durable = Math.min(end, this.part.size);
       this.sectorIndex = -1;
     });
-  }
-
-  /** Index of the sector holding `at` (binary search: a slot may have thousands of sectors). */
-  private sectorOf(at: number): number {
-    let lo = 0;
-    let hi = this.sectors.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (at < this.sectorEnd(mid)) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Flash, FlashGeometry, FlashSector } from '../flash.js';
-import { flashSize } from '../flash.js';
+import { flashSize, sectorIndexAt } from '../flash.js';
 import type { OtaError } from '../../src/util/errors.js';
 import { otaError } from '../../src/util/errors.js';
 import type { Random } from '../../src/util/clock.js';
@@ -385,7 +385,7 @@ export class SimFlash implements Flash {
   private markProgrammed(start: number, end: number): void {
     if (end <= start) return;
     const sectors = this.geometry.sectors;
-    for (let i = this.sectorIndex(start); i < sectors.length && sectors[i].offset < end; i++) {
+    for (let i = sectorIndexAt(this.geometry, start); i < sectors.length && sectors[i].offset < end; i++) {
       const top = Math.min(end, sectors[i].offset + sectors[i].size);
       if (this.programmedEnd[i] < top) this.programmedEnd[i] = top;
     }
@@ -393,24 +393,12 @@ export class SimFlash implements Flash {
 
   /** True when [start, end) lies above every cell marked programmed in the sectors it touches. */
   private aboveProgrammed(start: number, end: number): boolean {
+    if (end <= start) return true;
     const sectors = this.geometry.sectors;
-    for (let i = this.sectorIndex(start); i < sectors.length && sectors[i].offset < end; i++) {
+    for (let i = sectorIndexAt(this.geometry, start); i < sectors.length && sectors[i].offset < end; i++) {
       if (this.programmedEnd[i] > Math.max(start, sectors[i].offset)) return false;
     }
     return true;
-  }
-
-  /** Index of the sector holding `offset` (binary search). */
-  private sectorIndex(offset: number): number {
-    const sectors = this.geometry.sectors;
-    let lo = 0;
-    let hi = sectors.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (offset < sectors[mid].offset + sectors[mid].size) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 
   /** Indices of the sectors covering exactly [offset, offset + length), or null. */
@@ -418,7 +406,9 @@ export class SimFlash implements Flash {
     const out: number[] = [];
     const sectors = this.geometry.sectors;
     let at = offset;
-    for (let i = this.sectorIndex(offset); i < sectors.length && at < offset + length; i++) {
+    const first = sectorIndexAt(this.geometry, offset);
+    if (first < 0) return null;
+    for (let i = first; i < sectors.length && at < offset + length; i++) {
       if (sectors[i].offset !== at) return null;
       out.push(i);
       at += sectors[i].size;
