@@ -10,10 +10,11 @@ import { bytesEqual, toHex } from '../src/util/bytes.js';
 import { otaError } from '../src/util/errors.js';
 
 // An ImageTarget over an A/B slot pair: stages into the slot not running, erasing each sector only when the writer
-// reaches it, and reads every completed sector back before counting it durable. The image's CRC-32 and SHA-256 are
-// taken over those read-back bytes, so the digest recorded (and checked against the release) is of what flash holds,
-// in one pass instead of a second full read at the end. Like Zephyr's stream_flash with its read-back check, and
-// MCUboot, which validates the slot again before it boots a trial image.
+// reaches it, and reads every write back (compared with what was programmed, while the caller's bytes are still at
+// hand) before a completed sector counts durable. The image's CRC-32 and SHA-256 are taken over those read-back bytes,
+// so the digest recorded (and checked against the release) is of what flash holds, in one pass instead of a second
+// full read at the end. Like Zephyr's stream_flash with its read-back check, and MCUboot, which validates the slot
+// again before it boots a trial image.
 
 /** What a SlotTarget needs. */
 export interface SlotTargetOptions {
@@ -27,6 +28,11 @@ export interface SlotTargetOptions {
   hashes: HashFactory;
   /** Bytes per read when checking (default 1024; the one read buffer the writer holds, so it bounds memory). */
   readChunk?: number;
+  /**
+   * Compares programmed bytes with what reads back (default: a byte loop). A host with a native compare passes it
+   * here (Node: Buffer.compare); it runs over every byte of the image.
+   */
+  equal?: (a: Uint8Array, b: Uint8Array) => boolean;
   /** The slot this firmware executes from, when the bootloader hands it over; confirm() refuses records that disagree. */
   runningSlot?: number;
 }
@@ -83,12 +89,8 @@ class SlotWriter implements ImageWriter {
   private programPos: number;
   /** Index of the last sector erased by this writer, -1 before the first. */
   private erasedThrough = -1;
-  /** Index of the sector programmed but not yet read back, -1 when none. */
-  private sectorIndex = -1;
-  /** CRC-32 of image bytes as programmed, and as read back up to `verified`; equal at every verified sector end. */
-  private programmedCrc: number;
-  private verifiedCrc: number;
-  private verified: number;
+  /** CRC-32 of the image bytes read back so far. */
+  private crc: number;
   private busy = false;
   private finished = false;
   private failed = false;
@@ -101,9 +103,7 @@ class SlotWriter implements ImageWriter {
     this.pos = resumeAt;
     this.durable = resumeAt;
     this.programPos = resumeAt;
-    this.verified = resumeAt;
-    this.programmedCrc = crc;
-    this.verifiedCrc = crc;
+    this.crc = crc;
     this.tail = new Uint8Array(flash.geometry.writeAlign);
     this.sectors = flash.geometry.sectors;
   }
@@ -159,7 +159,7 @@ class SlotWriter implements ImageWriter {
     return this.durable;
   }
 
-  /** Flushes the padded tail, reads back the last sector, checks the image digest and records it staged. */
+  /** Flushes the padded tail, checks the image digest and records it staged. */
   finish(): Promise<void> {
     const size = this.part.size;
     if (this.failed) return Promise.reject(this.failedError());
@@ -178,10 +178,8 @@ class SlotWriter implements ImageWriter {
       p = p.then(() => { return this.programAt(unitAt, unit, 0); });
     }
     return p.then(() => {
-      return this.sectorIndex >= 0 ? this.verifySector(Math.min(size, this.sectorEnd(this.sectorIndex))) : undefined;
-    }).then(() => {
       this.durable = size;
-      const digest: ImageDigest = { crc32: this.verifiedCrc >>> 0, sha256: this.hash.digest() };
+      const digest: ImageDigest = { crc32: this.crc >>> 0, sha256: this.hash.digest() };
       const part = this.part;
       const crcBad = part.crc32 !== undefined && (part.crc32 >>> 0) !== digest.crc32;
       const shaBad = part.sha256 !== undefined && !bytesEqual(part.sha256, digest.sha256);
@@ -226,52 +224,44 @@ class SlotWriter implements ImageWriter {
   private programAt(at: number, data: Uint8Array, from: number): Promise<void> {
     if (from >= data.length) return Promise.resolve();
     const index = sectorIndexAt(this.flash.geometry, at);
-    let p: Promise<void> | null = null;
-    if (index > this.erasedThrough) {
-      const s = this.sectors[index];
-      p = this.flash.erase(s.offset, s.size).then(() => {
-        this.erasedThrough = index;
-        this.sectorIndex = index;
+    const end = this.sectorEnd(index);
+    const n = Math.min(data.length - from, end - at);
+    const piece = from === 0 && n === data.length ? data : data.subarray(from, from + n);
+    const erased = index > this.erasedThrough ? this.eraseSector(index) : null;
+    const programmed = (erased !== null ? erased.then(() => this.flash.write(at, piece)) : this.flash.write(at, piece))
+      .then(() => this.readBack(at, piece, 0))
+      .then(() => {
+        // A sector counts durable once all of it was programmed and read back: a resume erases the one it lands in.
+        if (at + n === end) this.durable = Math.min(end, this.part.size);
       });
-    }
-    const n = Math.min(data.length - from, this.sectorEnd(index) - at);
-    const program = (): Promise<void> => {
-      const piece = from === 0 && n === data.length ? data : data.subarray(from, from + n);
-      return this.flash.write(at, piece).then(() => {
-        // The padding of the last unit is not image: it is checked against the erase value when read back.
-        const image = Math.min(n, this.part.size - at);
-        if (image > 0) this.programmedCrc = crc32Update(this.programmedCrc, piece, 0, image);
-        if (at + n === this.sectorEnd(index)) return this.verifySector(at + n);
-        return undefined;
-      });
-    };
-    const programmed = p !== null ? p.then(program) : program();
-    return from + n >= data.length ? programmed : programmed.then(() => { return this.programAt(at + n, data, from + n); });
+    return from + n >= data.length ? programmed : programmed.then(() => this.programAt(at + n, data, from + n));
+  }
+
+  private eraseSector(index: number): Promise<void> {
+    const s = this.sectors[index];
+    return this.flash.erase(s.offset, s.size).then(() => { this.erasedThrough = index; });
   }
 
   /**
-   * Reads the current sector back up to `end` (its padded last unit included) into the image digest, and compares the
-   * CRC of what flash holds with the CRC of what was programmed.
+   * Reads back [at, at + piece.length) a buffer at a time, compares it with `piece` and feeds the image part of it (not
+   * the padding of the last unit, which `piece` holds as the erase value) to the image's CRC-32 and SHA-256.
    */
-  private verifySector(end: number): Promise<void> {
-    const start = this.verified;
-    const align = this.tail.length;
-    const stop = Math.min(Math.ceil(end / align) * align, this.sectorEnd(this.sectorIndex));
-    const imageEnd = Math.min(stop, this.part.size);
-    return readThrough(this.flash, start, imageEnd, this.buffer, this.hash, this.verifiedCrc).then((crc) => {
-      this.verifiedCrc = crc;
-      return imageEnd < stop ? this.flash.read(imageEnd, stop - imageEnd, this.buffer) : null;
-    }).then((padding) => {
-      let padded = true;
-      if (padding !== null) for (let i = 0; i < stop - imageEnd; i++) if (padding[i] !== this.flash.geometry.eraseValue) padded = false;
-      if (this.verifiedCrc !== (this.programmedCrc >>> 0) || !padded) {
-        throw otaError('flash-verify-failed', 'Sector at ' + this.sectors[this.sectorIndex].offset + ' of slot ' + this.slot +
-          ' read back differently from what was programmed; resume from durableOffset() (' + this.durable + ') to rewrite it.',
-        true, { slot: this.slot, offset: this.sectors[this.sectorIndex].offset });
+  private readBack(at: number, piece: Uint8Array, from: number): Promise<void> {
+    const n = Math.min(this.buffer.length, piece.length - from);
+    return this.flash.read(at + from, n, this.buffer).then((bytes) => {
+      const expected = from === 0 && n === piece.length ? piece : piece.subarray(from, from + n);
+      const got = n === bytes.length ? bytes : bytes.subarray(0, n);
+      if (!this.target.equal(expected, got)) {
+        throw otaError('flash-verify-failed', 'Flash at ' + (at + from) + ' (+' + n + ' bytes) of slot ' + this.slot +
+          ' read back differently from what was programmed; resume from durableOffset() (' + this.durable +
+          ') to rewrite it.', true, { slot: this.slot, offset: at + from });
       }
-      this.verified = imageEnd;
-      this.durable = Math.min(end, this.part.size);
-      this.sectorIndex = -1;
+      const image = Math.min(n, this.part.size - (at + from));
+      if (image > 0) {
+        this.crc = crc32Update(this.crc, got, 0, image);
+        this.hash.update(image === n ? got : got.subarray(0, image));
+      }
+      return from + n < piece.length ? this.readBack(at, piece, from + n) : undefined;
     });
   }
 }
@@ -282,6 +272,8 @@ export class SlotTarget implements ImageTarget {
   readonly slots: Slots;
   readonly hashes: HashFactory;
   readonly readChunk: number;
+  /** How read-back bytes are compared with programmed ones. */
+  readonly equal: (a: Uint8Array, b: Uint8Array) => boolean;
   /** The slot the bootloader started, when known. */
   readonly runningSlot: number | undefined;
   private readonly images: Flash[];
@@ -298,6 +290,7 @@ export class SlotTarget implements ImageTarget {
     this.images = options.images;
     this.hashes = options.hashes;
     this.readChunk = options.readChunk !== undefined ? options.readChunk : 1024;
+    this.equal = options.equal !== undefined ? options.equal : bytesEqual;
     this.runningSlot = options.runningSlot;
   }
 

@@ -22,6 +22,8 @@ export interface SimMcuOptions {
   layout?: LayoutSpec;
   slots?: SlotsOptions;
   readChunk?: number;
+  /** Read-back compare of the targets (SlotTargetOptions.equal). */
+  equal?: (a: Uint8Array, b: Uint8Array) => boolean;
 }
 
 /** A simulated device: boot it, then update it through target(). */
@@ -64,6 +66,6 @@ export class SimMcu {
 
   private makeTarget(runningSlot?: number): SlotTarget {
     return new SlotTarget({ softwareType: this.softwareType, slots: new Slots(this.layout.records, this.options.slots),
-      images: this.layout.slots, hashes: this.options.hashes, readChunk: this.options.readChunk, runningSlot });
+      images: this.layout.slots, hashes: this.options.hashes, readChunk: this.options.readChunk, equal: this.options.equal, runningSlot });
   }
 }

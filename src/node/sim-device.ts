@@ -25,6 +25,7 @@ import type { TrustPolicy } from '../bundle/header.js';
 import { HttpClient } from '../http/client.js';
 import type { Transport } from '../http/transport.js';
 import type { Clock, Random } from '../util/clock.js';
+import { nativeBytesEqual } from './native-bytes.js';
 import { FileFlash } from './file-flash.js';
 import { systemClock } from './clock.js';
 import { nodeHashes } from './crypto.js';
@@ -142,7 +143,7 @@ export class SimDevice {
     this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (options.dir !== undefined
       ? FileFlash.open(join(options.dir, 'wifi.flash'), wifiGeometry) : new SimFlash(wifiGeometry));
     this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: nodeHashes, layout: mainLayout(this.mainFlash.geometry),
-      readChunk: options.readChunk ?? 16384 });
+      readChunk: options.readChunk ?? 16384, equal: nativeBytesEqual });
     const sectors = this.mainFlash.geometry.sectors;
     this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
     this.wifi = this.wifiFlash === null ? null
