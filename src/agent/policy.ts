@@ -38,6 +38,12 @@ export interface Policy {
    * journal area faster than the images (a 1 MiB image in 4 KiB sectors is 256 records).
    */
   checkpointBytes: number;
+  /**
+   * At most about this many progress checkpoints per payload (default 64; 0 = no cap): on a large payload the spacing
+   * grows to size / maxCheckpoints, so a power cut re-downloads at most that share of it and one update costs the
+   * journal a bounded number of records whatever the image size (a 64 MiB image at 64 KiB would be 1 024).
+   */
+  maxCheckpoints: number;
 }
 
 /** The default policy. */
@@ -57,7 +63,14 @@ export function defaultPolicy(): Policy {
     useLatestJson: false,
     snapshotBytes: 4096,
     checkpointBytes: 65536,
+    maxCheckpoints: 64,
   };
+}
+
+/** Bytes the durable offset must move before the next progress checkpoint of a payload of `size` bytes. */
+export function checkpointSpacing(policy: Policy, size: number): number {
+  const share = policy.maxCheckpoints > 0 ? Math.ceil(size / policy.maxCheckpoints) : 0;
+  return policy.checkpointBytes > 0 && share > policy.checkpointBytes ? share : policy.checkpointBytes;
 }
 
 /** `defaultPolicy()` with the given fields replaced. */

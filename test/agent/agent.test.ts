@@ -23,7 +23,7 @@ interface Rig {
 }
 
 function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
-  opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean; checkpointBytes?: number } = {}): Rig {
+  opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean; checkpointBytes?: number; maxCheckpoints?: number } = {}): Rig {
   const r = {} as Rig;
   r.target = new FakeTarget('main', '0.0.1', opts.sector ?? 64);
   r.cdn = new FakeCdn(payload);
@@ -43,7 +43,8 @@ function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
       journal: r.journal,
       clock: r.clock,
       random: () => 0.5,
-      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, checkpointBytes: opts.checkpointBytes ?? 0, progressIntervalMs: 0 },
+      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, checkpointBytes: opts.checkpointBytes ?? 0,
+        maxCheckpoints: opts.maxCheckpoints, progressIntervalMs: 0 },
       onEvent: (e) => r.events.push(e),
       selfTest: () => r.selfTest(),
       reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
@@ -231,6 +232,24 @@ describe('agent: the whole update', () => {
     expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
   });
 
+  it('spreads checkpoints to about maxCheckpoints per payload on a large one (bounded journal wear per update)', async () => {
+    const payload = payloadOf(8000);
+    const r = rig(payload, undefined, { checkpointBytes: 64, maxCheckpoints: 10 });
+    r.target.expected = payload;
+    const offsets: number[] = [];
+    const origData = r.cdn.fetch.bind(r.cdn);
+    r.cdn.fetch = (req) => origData({ ...req, data: (c) => req.data(c).then(() => {
+      void r.agent.state().then((s) => { if (s.download !== null) offsets.push(s.download.offset); });
+    }) });
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    const checkpoints = [...new Set(offsets)].filter((o) => o > 0 && o < payload.length);
+    // 125 sectors of 64 bytes; spaced by 8000 / 10 = 800 bytes instead of every sector.
+    expect(checkpoints.length).toBeGreaterThanOrEqual(8);
+    expect(checkpoints.length).toBeLessThanOrEqual(10);
+    for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i] - checkpoints[i - 1]).toBeGreaterThanOrEqual(800);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+  });
+
   it('a server that ignores Range restarts from zero once and completes', async () => {
     const payload = payloadOf(1000);
     const r = rig(payload);
@@ -335,6 +354,9 @@ describe('agent: the whole update', () => {
     r.selfTest = () => Promise.resolve(true);
     const result = await r.agent.runOnce();
     expect(result.outcome).toBe('confirmed');
+    // A trial the journal never recorded is reported under the version that runs, not as version null.
+    expect(r.events.find((e) => e.type === 'confirmed')?.version).toBe(r.target.running?.version);
+    expect(r.target.running?.version).toMatch(/\d/);
     expect(r.cdn.requests.length).toBe(0);
     expect(r.api.calls.length).toBe(0);
   });

@@ -2,7 +2,8 @@ import { checkForUpdate } from '../../api/device-api.js';
 import type { CheckResult } from '../../api/device-api.js';
 import { toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
-import type { AgentState } from '../state.js';
+import type { TargetStatus } from '../../../hal/image-target.js';
+import type { AgentState, TrialState } from '../state.js';
 import { cloneState } from '../state.js';
 import { allStatus, anyTrial, fail, primaryStatus, settle } from './common.js';
 
@@ -19,6 +20,16 @@ export function query(ctx: AgentContext): Promise<CheckResult> {
   });
 }
 
+/**
+ * The trial record for a trial the journal does not know (a power cut before it was journaled, or an activation that
+ * stopped part-way): named after the first image on trial, so `confirmed` and `rolled-back` report what was tried.
+ */
+function adoptedTrial(ctx: AgentContext, statuses: TargetStatus[]): TrialState {
+  let i = 0;
+  while (!statuses[i].trial) i++;
+  return { deadline: ctx.clock.now() + ctx.policy.healthDeadlineMs, version: statuses[i].runningVersion, previous: null, softwareTypes: [] };
+}
+
 /** The checking state. */
 export function checking(ctx: AgentContext, state: AgentState): Promise<AgentState> {
   ctx.emit({ type: 'checking', at: ctx.clock.now() });
@@ -27,7 +38,8 @@ export function checking(ctx: AgentContext, state: AgentState): Promise<AgentSta
       // A trial must be confirmed or reverted before anything may overwrite the fallback slot.
       const next = cloneState(state);
       next.phase = 'trial';
-      if (next.trial === null) next.trial = { deadline: ctx.clock.now() + ctx.policy.healthDeadlineMs, version: null, previous: null, softwareTypes: [] };
+      // anyTrial(statuses) holds here, so adoptedTrial finds one.
+      if (next.trial === null) next.trial = adoptedTrial(ctx, statuses);
       return next;
     }
     return query(ctx).then(function (result) {

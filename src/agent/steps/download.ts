@@ -7,13 +7,15 @@ import type { FetchStart } from '../fetch-port.js';
 import type { PayloadSink, SinkFormat } from '../sinks/sink.js';
 import type { AgentState, DownloadState, ReleaseState } from '../state.js';
 import { cloneState } from '../state.js';
+import { checkpointSpacing } from '../policy.js';
 import { query } from './check.js';
 import { allStatus, anyTrial, fail, giveUp, settle } from './common.js';
 
 // downloading: a flat pump (one request in flight, the next step from .then) from the CDN into the payload
 // sink. Progress is checkpointed to the journal when the sink's durable offset (flushed, read-back flash sectors)
-// moved policy.checkpointBytes past the last checkpoint, with the running MD5 of the last snapshot at or below it. After a power cut the
-// download continues from there with Range + If-Range; a 200 or 416 restarts from zero once, never in a loop.
+// moved checkpointSpacing (policy.checkpointBytes, more on large payloads) past the last checkpoint, with the
+// running MD5 of the last snapshot at or below it. After a power cut the download continues from there with
+// Range + If-Range; a 200 or 416 restarts from zero once, never in a loop.
 
 /** Refresh a signed URL this long before its `expires`. */
 const EXPIRY_MARGIN_MS = 60000;
@@ -92,6 +94,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   let requested = live.pos;
   const snapEvery = ctx.policy.snapshotBytes;
   let total = release.size;
+  let spacing = checkpointSpacing(ctx.policy, total);
 
   function snapshot(): void {
     live.snapshots.push({ offset: live.pos, md5: live.md5 !== null ? live.md5.saveState() : null });
@@ -101,7 +104,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     const sink = live.sink as PayloadSink;
     const durable = sink.durableOffset();
     if (durable <= live.durable) return Promise.resolve();
-    if (durable - live.durable < ctx.policy.checkpointBytes && durable < total) return Promise.resolve();
+    if (durable - live.durable < spacing && durable < total) return Promise.resolve();
     let best = live.snapshots[0];
     let keepFrom = 0;
     for (let i = 0; i < live.snapshots.length; i++) {
@@ -210,6 +213,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
             '; the release is inconsistent, retrying later.', true, { served: info.total, expected: release.size, discard: true });
         }
         total = info.total;
+        spacing = checkpointSpacing(ctx.policy, total);
       }
       if (total < 0) {
         throw otaError('size-unknown', 'The CDN did not tell the payload size (no Content-Length or Content-Range); it is needed to ' +
