@@ -2,7 +2,7 @@
 // vs a raw node:tls reader on the same signed CDN URL in the same run; the agent alone with the payload in RAM (its own
 // cost per byte); peak RSS for 1 MiB vs 64 MiB; bytes on the wire under 10 injected link failures. Prints a table and
 // one JSON line.
-//   --rounds N (default 3)   --size-mib N (default 64)
+//   --rounds N (default 9)   --size-mib N (default 64)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ const option = (name: string, fallback: number): number => {
   const at = argv.indexOf(`--${name}`);
   return at >= 0 ? Number(argv[at + 1]) : fallback;
 };
-const ROUNDS = option('rounds', 3);
+const ROUNDS = option('rounds', 9);
 const MIB = 1024 * 1024;
 const BIG = option('size-mib', 64) * MIB;
 const SMALL = 1 * MIB;
