@@ -7,6 +7,10 @@ import { uniformGeometry, FlashArea } from '../../hal/flash.js';
 import { crc32 } from '../../src/integrity/crc32.js';
 import { portableHashes } from '../../src/integrity/sha256.js';
 import { code, device, sha256, stage } from './helpers.js';
+import { SimMcu } from '../../hal/sim/sim-mcu.js';
+import { presetGeometry } from '../../hal/sim/geometries.js';
+import { nativeBytesEqual } from '../../src/node/native-bytes.js';
+import { nodeHashes } from '../../src/node/crypto.js';
 
 const v1 = buildFirmwareImage({ version: '1.0.0', size: 9001 });
 const v2 = buildFirmwareImage({ version: '2.0.0', size: 9333 });
@@ -160,18 +164,21 @@ describe('SlotTarget', () => {
     expect(await code(t.begin({ size: 1, version: 'é' }, 0))).toBe('record-text-invalid');
   });
 
-  it('detects a sector that reads back differently (a dropped write) before counting it durable', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
-    const flash = dev.flash as SimFlash;
-    const t = dev.target();
-    await t.slots.load();
-    const writer = await t.begin({ size: v2.length, version: '2.0.0' }, 0);
-    flash.faults.silent.push({ op: flash.ops + 2, kind: 'drop-write' }); // erase, write, write(dropped)
-    await writer.write(v2.subarray(0, 1000));
-    expect(await code(writer.write(v2.subarray(1000, 5000)))).toBe('flash-verify-failed');
-    expect(writer.durableOffset()).toBe(0);
+  it('detects a write that reads back differently (a dropped write) before counting it durable, with either compare', async () => {
+    for (const equal of [undefined, nativeBytesEqual]) {
+      const flash = new SimFlash(presetGeometry('uniform-4k', 4, 0xff));
+      const dev = new SimMcu({ flash, softwareType: 'main-mcu', hashes: nodeHashes, equal });
+      await dev.provision(v1, '1.0.0');
+      await dev.boot();
+      const t = dev.target();
+      await t.slots.load();
+      const writer = await t.begin({ size: v2.length, version: '2.0.0' }, 0);
+      flash.faults.silent.push({ op: flash.ops + 2, kind: 'drop-write' }); // erase, write, write(dropped)
+      await writer.write(v2.subarray(0, 1000));
+      expect(await code(writer.write(v2.subarray(1000, 5000)))).toBe('flash-verify-failed');
+      expect(writer.durableOffset()).toBe(0);
+      expect(await code(writer.finish())).toBe('writer-failed');
+    }
   });
 
   it('a bad region or a worn sector in the staging slot fails the update and leaves the running image bootable', async () => {
