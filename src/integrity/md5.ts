@@ -1,4 +1,5 @@
 import type { Hash } from './hash.js';
+import { BlockBuffer } from './block-buffer.js';
 import { otaError } from '../util/errors.js';
 
 // RFC 1321 MD5 in the portable subset. Memfault's /latest lists an artifact's md5, so the agent checks it as a
@@ -28,11 +29,10 @@ export const MD5_STATE_SIZE = 4 * 4 + 8 + 64;
 /** Incremental MD5 whose state can be saved and restored. */
 export class Md5 implements Hash {
   private h = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
-  private block = new Uint8Array(64);
-  private used = 0;
-  private total = 0;
+  private readonly blocks = new BlockBuffer();
   private x = new Int32Array(16);
   private done = false;
+  private readonly compressBlock = (data: Uint8Array, at: number): void => { this.compress(data, at); };
 
   /** Feeds `data`. */
   update(data: Uint8Array): void {
@@ -42,37 +42,14 @@ export class Md5 implements Hash {
   /** Feeds bytes [start, end) of `data` without copying them. */
   updateRange(data: Uint8Array, start: number, end: number): void {
     if (this.done) throw otaError('hash-finished', 'Md5.update was called after digest(); make a new hash for new data.', false);
-    let i = start;
-    this.total += end - start;
-    if (this.used > 0) {
-      while (i < end && this.used < 64) this.block[this.used++] = data[i++];
-      if (this.used < 64) return;
-      this.compress(this.block, 0);
-      this.used = 0;
-    }
-    while (end - i >= 64) {
-      this.compress(data, i);
-      i += 64;
-    }
-    while (i < end) this.block[this.used++] = data[i++];
+    this.blocks.feed(data, start, end, this.compressBlock);
   }
 
   /** The 16-byte digest of everything fed. */
   digest(): Uint8Array {
     if (this.done) throw otaError('hash-finished', 'Md5.digest() was called twice; keep the first result.', false);
     this.done = true;
-    const bits = this.total * 8;
-    this.block[this.used++] = 0x80;
-    if (this.used > 56) {
-      while (this.used < 64) this.block[this.used++] = 0;
-      this.compress(this.block, 0);
-      this.used = 0;
-    }
-    while (this.used < 56) this.block[this.used++] = 0;
-    const view = new DataView(this.block.buffer, 0, 64);
-    view.setUint32(56, bits >>> 0, true);
-    view.setUint32(60, Math.floor(bits / 0x100000000) >>> 0, true);
-    this.compress(this.block, 0);
+    this.blocks.pad(true, this.compressBlock);
     const out = new Uint8Array(16);
     const outView = new DataView(out.buffer, 0, 16);
     for (let j = 0; j < 4; j++) outView.setUint32(4 * j, this.h[j] >>> 0, true);
@@ -84,15 +61,15 @@ export class Md5 implements Hash {
     const out = new Uint8Array(MD5_STATE_SIZE);
     const view = new DataView(out.buffer, 0, MD5_STATE_SIZE);
     for (let j = 0; j < 4; j++) view.setUint32(4 * j, this.h[j] >>> 0, true);
-    view.setUint32(16, this.total >>> 0, true);
-    view.setUint32(20, Math.floor(this.total / 0x100000000) >>> 0, true);
-    out.set(this.block.subarray(0, this.used), 24);
+    view.setUint32(16, this.blocks.total >>> 0, true);
+    view.setUint32(20, Math.floor(this.blocks.total / 0x100000000) >>> 0, true);
+    out.set(this.blocks.block.subarray(0, this.blocks.used), 24);
     return out;
   }
 
   /** Bytes fed so far. */
   length(): number {
-    return this.total;
+    return this.blocks.total;
   }
 
   private compress(data: Uint8Array, at: number): void {
@@ -126,11 +103,11 @@ export function restoreMd5(state: Uint8Array): Md5 | null {
   const view = new DataView(state.buffer, state.byteOffset, MD5_STATE_SIZE);
   const total = view.getUint32(16, true) + view.getUint32(20, true) * 0x100000000;
   const md5 = new Md5();
-  const inner = md5 as unknown as { h: number[]; block: Uint8Array; used: number; total: number };
+  const inner = md5 as unknown as { h: number[]; blocks: BlockBuffer };
   for (let j = 0; j < 4; j++) inner.h[j] = view.getUint32(4 * j, true) | 0;
-  inner.total = total;
-  inner.used = total % 64;
-  inner.block.set(state.subarray(24, 24 + inner.used), 0);
+  inner.blocks.total = total;
+  inner.blocks.used = total % 64;
+  inner.blocks.block.set(state.subarray(24, 24 + inner.blocks.used), 0);
   return md5;
 }
 

@@ -1,4 +1,5 @@
 import type { Hash, HashFactory } from './hash.js';
+import { BlockBuffer } from './block-buffer.js';
 import { otaError } from '../util/errors.js';
 
 // FIPS 180-4 SHA-256 in the portable subset. Slow next to node:crypto, but it runs everywhere the core runs
@@ -18,47 +19,22 @@ const K = [
 /** Incremental SHA-256 written in the portable subset. */
 export class Sha256 implements Hash {
   private h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-  private block = new Uint8Array(64);
-  private used = 0;
-  private total = 0;
+  private readonly blocks = new BlockBuffer();
   private w = new Int32Array(64);
   private done = false;
+  private readonly compressBlock = (data: Uint8Array, at: number): void => { this.compress(data, at); };
 
   /** Feeds `data`. */
   update(data: Uint8Array): void {
     if (this.done) throw otaError('hash-finished', 'Sha256.update was called after digest(); make a new hash for new data.', false);
-    let i = 0;
-    this.total += data.length;
-    if (this.used > 0) {
-      while (i < data.length && this.used < 64) this.block[this.used++] = data[i++];
-      if (this.used < 64) return;
-      this.compress(this.block, 0);
-      this.used = 0;
-    }
-    while (data.length - i >= 64) {
-      this.compress(data, i);
-      i += 64;
-    }
-    while (i < data.length) this.block[this.used++] = data[i++];
+    this.blocks.feed(data, 0, data.length, this.compressBlock);
   }
 
   /** The 32-byte digest of everything fed. */
   digest(): Uint8Array {
     if (this.done) throw otaError('hash-finished', 'Sha256.digest() was called twice; keep the first result.', false);
     this.done = true;
-    const bits = this.total * 8;
-    this.block[this.used++] = 0x80;
-    if (this.used > 56) {
-      while (this.used < 64) this.block[this.used++] = 0;
-      this.compress(this.block, 0);
-      this.used = 0;
-    }
-    while (this.used < 56) this.block[this.used++] = 0;
-    const high = Math.floor(bits / 0x100000000);
-    const low = bits >>> 0;
-    this.block[56] = high >>> 24; this.block[57] = high >>> 16; this.block[58] = high >>> 8; this.block[59] = high;
-    this.block[60] = low >>> 24; this.block[61] = low >>> 16; this.block[62] = low >>> 8; this.block[63] = low;
-    this.compress(this.block, 0);
+    this.blocks.pad(false, this.compressBlock);
     const out = new Uint8Array(32);
     for (let j = 0; j < 8; j++) {
       out[4 * j] = this.h[j] >>> 24; out[4 * j + 1] = this.h[j] >>> 16;
