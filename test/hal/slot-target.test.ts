@@ -15,11 +15,16 @@ import { nodeHashes } from '../../src/node/crypto.js';
 const v1 = buildFirmwareImage({ version: '1.0.0', size: 9001 });
 const v2 = buildFirmwareImage({ version: '2.0.0', size: 9333 });
 
+/** `mcu` (by default a fresh device) provisioned with v1 and booted into it. */
+async function bootedOnV1(mcu: SimMcu = device()): Promise<SimMcu> {
+  await mcu.provision(v1, '1.0.0');
+  await mcu.boot();
+  return mcu;
+}
+
 describe('SlotTarget', () => {
   it('stages, activates and confirms; status follows the running slot record', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const t = dev.target();
     expect(await t.status()).toEqual({ softwareType: 'main-mcu', runningVersion: '1.0.0', trial: false });
     expect(t.capacity()).toBe(4 * 4096);
@@ -56,9 +61,7 @@ describe('SlotTarget', () => {
   });
 
   it('erases each sector as the writer reaches it and reports durable bytes per verified sector', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const flash = dev.flash as SimFlash;
     const t = dev.target();
     const writer = await t.begin({ size: v2.length, version: '2.0.0' }, 0);
@@ -76,9 +79,7 @@ describe('SlotTarget', () => {
   });
 
   it('resumes at a durable offset after a power cut: re-erases that sector and finishes a byte-exact image', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const flash = dev.flash as SimFlash;
     const writer = await dev.target().begin({ size: v2.length, version: '2.0.0', sha256: sha256(v2) }, 0);
     let durable = 0;
@@ -104,9 +105,7 @@ describe('SlotTarget', () => {
   });
 
   it('refuses resumes it cannot do safely', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const t = dev.target();
     const part = { size: v2.length, version: '2.0.0' };
     expect(await code(t.begin(part, 100))).toBe('resume-unaligned');
@@ -119,9 +118,7 @@ describe('SlotTarget', () => {
   });
 
   it('a resume of an image already recorded staged re-verifies it (at the end) or re-marks it writing (inside)', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const flash = dev.flash as SimFlash;
     const t = dev.target();
     await stage(t, v2, '2.0.0');
@@ -141,9 +138,7 @@ describe('SlotTarget', () => {
   });
 
   it('rejects wrong sizes and digests and never records such an image staged', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     const t = dev.target();
     const tooMuch = await t.begin({ size: 10, version: '2' }, 0);
     expect(await code(tooMuch.write(new Uint8Array(11)))).toBe('image-too-large');
@@ -167,9 +162,7 @@ describe('SlotTarget', () => {
   it('detects a write that reads back differently (a dropped write) before counting it durable, with either compare', async () => {
     for (const equal of [undefined, nativeBytesEqual]) {
       const flash = new SimFlash(presetGeometry('uniform-4k', 4, 0xff));
-      const dev = new SimMcu({ flash, softwareType: 'main-mcu', hashes: nodeHashes, equal });
-      await dev.provision(v1, '1.0.0');
-      await dev.boot();
+      const dev = await bootedOnV1(new SimMcu({ flash, softwareType: 'main-mcu', hashes: nodeHashes, equal }));
       const t = dev.target();
       await t.slots.load();
       const writer = await t.begin({ size: v2.length, version: '2.0.0' }, 0);
@@ -183,9 +176,7 @@ describe('SlotTarget', () => {
 
   it('a bad region or a worn sector in the staging slot fails the update and leaves the running image bootable', async () => {
     for (const fault of ['bad-region', 'worn'] as const) {
-      const dev = device();
-      await dev.provision(v1, '1.0.0');
-      await dev.boot();
+      const dev = await bootedOnV1();
       const flash = dev.flash as SimFlash;
       const slotB = dev.layout.slots[1].offset;
       if (fault === 'bad-region') flash.faults.badRegions.push({ offset: slotB + 5000, length: 8 });
@@ -203,9 +194,7 @@ describe('SlotTarget', () => {
   });
 
   it('refuses a new image while the running one is an unconfirmed trial', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     await stage(dev.target(), v2, '2.0.0');
     await dev.target().activate();
     await dev.boot();
@@ -217,9 +206,7 @@ describe('SlotTarget', () => {
   });
 
   it('confirm() refuses when the records disagree with the slot the bootloader started', async () => {
-    const dev = device();
-    await dev.provision(v1, '1.0.0');
-    await dev.boot();
+    const dev = await bootedOnV1();
     await stage(dev.target(), v2, '2.0.0');
     await dev.target().activate();
     await dev.boot();
