@@ -92,7 +92,7 @@ export function describeEvent(event: AgentEvent): string | null {
     case 'trial-started': return `running${v} as a trial`;
     case 'confirmed': return `confirmed${v}`;
     case 'rolled-back': return `rolled back${v ? ` from${v}` : ''}`;
-    case 'backoff': return `retrying in ${formatEta((event.delayMs ?? 0) / 1000)}${event.code ? ` (${event.code})` : ''}`;
+    case 'backoff': return `next attempt in ${formatEta((event.delayMs ?? 0) / 1000)}${event.code ? ` (${event.code})` : ''}`;
     case 'error': return `error ${event.code}: ${event.message}`;
     default: return null;
   }

@@ -361,6 +361,19 @@ describe('agent: the whole update', () => {
     expect(r.api.calls.length).toBe(0);
   });
 
+  it('gives up at once on a raw image larger than its slot: nothing is written and it is not fetched again', async () => {
+    const r = rig(payloadOf((1 << 20) + 64));
+    const first = await r.agent.runOnce();
+    expect(first.outcome).toBe('failed');
+    expect(first.error?.code).toBe('image-too-large');
+    expect(r.target.writes).toBe(0);
+    const requests = r.cdn.requests.length;
+    const again = await r.agent.runOnce();
+    expect(again.outcome).toBe('up-to-date');
+    expect(r.cdn.requests.length).toBe(requests);
+    expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
+  });
+
   it('gives up on a release after the attempt cap', async () => {
     const r = rig(payloadOf(1000));
     r.cdn.statuses = Array(20).fill(500);
