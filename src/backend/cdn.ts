@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendContext } from './context.js';
+import type { FaultRule } from './faults.js';
 import { answerStatusFault, faultOf, sendWithFaults } from './fault-response.js';
 import { sendError } from './http-util.js';
 import { ifRangeMatches, parseRange } from './range.js';
@@ -25,8 +26,14 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   const params = new URLSearchParams(query);
   const token = params.get('token');
   const check = ctx.signer.verify(path, token, params.get('expires'), Math.floor(ctx.now() / 1000));
-  const faults = ctx.faults.take('cdn', ctx.signer.serialOf(token));
-  if (answerStatusFault(res, faults)) return;
+  const serial = ctx.signer.serialOf(token);
+  // Rules are used up only by a request they act on: peek first, take once the answer is known.
+  const pending = ctx.faults.matching('cdn', serial);
+  const statusFault = faultOf(pending, 'status');
+  if (statusFault !== undefined) {
+    answerStatusFault(res, ctx.faults.take('cdn', serial, (rule) => rule.id === statusFault.id));
+    return;
+  }
   if (check === 'missing' || check === 'forged') {
     sendError(res, 403, check === 'missing' ? 'This link needs its token and expires parameters' : 'The link signature does not match');
     return;
@@ -41,7 +48,7 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
     sendError(res, 404, 'No such object');
     return;
   }
-  const etagFault = faultOf(faults, 'etag');
+  const etagFault = faultOf(pending, 'etag');
   const etag = etagFault ? etagFault.etag ?? `"${sha256.slice(0, 32)}-changed-${etagFault.id}"` : `"${sha256}"`;
   const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000).toUTCString();
   const headers: { [name: string]: string } = {
@@ -50,16 +57,21 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
     ETag: etag,
     'Last-Modified': lastModified,
   };
-  const ignoreRange = faultOf(faults, 'ignore-range') !== undefined;
+  const ignoreRange = faultOf(pending, 'ignore-range') !== undefined;
   const rangeHeader = req.headers.range;
   const range = ignoreRange || !ifRangeMatches(req.headers['if-range'] as string | undefined, etag, lastModified) ? { kind: 'none' as const } : parseRange(rangeHeader, info.size);
   const file = ctx.payloads.pathOf(sha256);
   const head = req.method === 'HEAD';
   if (range.kind === 'unsatisfiable') {
+    if (etagFault !== undefined) ctx.faults.take('cdn', serial, (rule) => rule.id === etagFault.id);
     headers['Content-Range'] = `bytes */${info.size}`;
     sendError(res, 416, `Range ${JSON.stringify(rangeHeader)} is outside the ${info.size}-byte object`, headers);
     return;
   }
+  const start = range.kind === 'range' ? range.start : 0;
+  const end = range.kind === 'range' ? range.end : info.size - 1;
+  const acting = actingRules(pending, start, end, head);
+  const faults = ctx.faults.take('cdn', serial, (rule) => acting.indexOf(rule.id) >= 0);
   if (range.kind === 'range') {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
     headers['Content-Length'] = String(range.end - range.start + 1);
@@ -68,4 +80,33 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   }
   headers['Content-Length'] = String(info.size);
   void sendWithFaults(res, 200, headers, { path: file, start: 0, end: info.size - 1 }, faults, 0, head);
+}
+
+/**
+ * The ids of the rules that change an answer serving payload bytes [start, end] (no body for HEAD): of each kind, the
+ * first one that does. A corrupt byte beyond where a drop or truncation cuts the body changes nothing, nor does a cut
+ * beyond its end.
+ */
+function actingRules(pending: FaultRule[], start: number, end: number, head: boolean): number[] {
+  const length = head ? 0 : end - start + 1;
+  const first = (kind: FaultRule['kind'], acts: (rule: FaultRule) => boolean): FaultRule | undefined => {
+    for (const rule of pending) if (rule.kind === kind && acts(rule)) return rule;
+    return undefined;
+  };
+  const drop = first('drop', (rule) => !rule.afterBytes || rule.afterBytes < length);
+  const truncate = first('truncate', (rule) => (rule.afterBytes ?? Math.floor(length / 2)) < length);
+  let cut = length;
+  if (drop !== undefined) cut = Math.min(cut, drop.afterBytes ?? 0);
+  if (truncate !== undefined) cut = Math.min(cut, truncate.afterBytes ?? Math.floor(length / 2));
+  const acting = [
+    drop, truncate,
+    first('corrupt', (rule) => rule.offset !== undefined && rule.offset >= start && rule.offset < start + cut),
+    first('stall', (rule) => rule.afterBytes === undefined || (length > 0 && rule.afterBytes <= cut)),
+    first('throttle', () => cut > 0),
+    first('etag', () => true),
+    first('ignore-range', () => true),
+  ];
+  const ids: number[] = [];
+  for (const rule of acting) if (rule !== undefined) ids.push(rule.id);
+  return ids;
 }

@@ -101,7 +101,7 @@ function routeMatches(rule: FaultRoute, route: FaultRoute): boolean {
   return rule === 'any' || rule === route || (rule === 'device-api' && (route === 'latest' || route === 'latest-url'));
 }
 
-/** The fault rules in force; requests take (and use up) the rules that match them. */
+/** The fault rules in force; a request takes (and uses up) the matching rules that act on it. */
 export class FaultSet {
   private rules: FaultRule[] = [];
   private nextId = 1;
@@ -131,13 +131,24 @@ export class FaultSet {
     return this.rules.map((rule) => ({ ...rule }));
   }
 
-  /** The rules matching a request (each counted as fired once), in the order they were added. */
-  take(route: FaultRoute, serial: string | undefined): FaultRule[] {
+  /** Copies of the rules matching a request, in the order they were added; nothing is used up. */
+  matching(route: FaultRoute, serial: string | undefined): FaultRule[] {
+    if (this.rules.length === 0) return NONE;
+    const found: FaultRule[] = [];
+    for (const rule of this.rules) if (matches(rule, route, serial)) found.push({ ...rule });
+    return found;
+  }
+
+  /**
+   * The rules matching a request that act on it (all, unless `acts` says otherwise), each counted as fired once, in
+   * the order they were added. A rule that would not change this answer (a corrupt byte outside the range served) is
+   * left for a later request.
+   */
+  take(route: FaultRoute, serial: string | undefined, acts?: (rule: FaultRule) => boolean): FaultRule[] {
     if (this.rules.length === 0) return NONE;
     const taken: FaultRule[] = [];
     for (const rule of this.rules) {
-      if (!routeMatches(rule.route, route)) continue;
-      if (rule.serial !== undefined && rule.serial !== serial) continue;
+      if (!matches(rule, route, serial) || (acts !== undefined && !acts(rule))) continue;
       rule.fired++;
       if (rule.remaining !== 'always') rule.remaining--;
       taken.push({ ...rule });
@@ -145,6 +156,10 @@ export class FaultSet {
     if (taken.length > 0) this.rules = this.rules.filter((rule) => rule.remaining === 'always' || rule.remaining > 0);
     return taken;
   }
+}
+
+function matches(rule: FaultRule, route: FaultRoute, serial: string | undefined): boolean {
+  return routeMatches(rule.route, route) && (rule.serial === undefined || rule.serial === serial);
 }
 
 const NONE: FaultRule[] = [];

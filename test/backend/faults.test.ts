@@ -61,6 +61,35 @@ describe('fault injection', () => {
     expect(ranged.body.equals(expected.subarray(69990, 70010))).toBe(true);
   });
 
+  it('a rule is used up only by a request it acts on: a corrupt byte beyond a drop waits for the resumed range', async () => {
+    backend.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 1000 });
+    backend.faults.add({ route: 'cdn', kind: 'corrupt', offset: 70_000 });
+    const dropped = await captureUntilClose(backend.cdnBaseUrl, get('F1'));
+    expect(dropped.body.equals(bytes.subarray(0, 1000))).toBe(true);
+    expect(backend.faults.list()).toMatchObject([{ kind: 'corrupt', fired: 0, remaining: 1 }]);
+    // Neither a HEAD nor a range that does not hold the byte uses it up.
+    expect((await httpCall(links.F1, { method: 'HEAD' })).status).toBe(200);
+    const before = await captureUntilClose(backend.cdnBaseUrl, get('F1', 'Range: bytes=1000-1999\r\n'));
+    expect(before.body.equals(bytes.subarray(1000, 2000))).toBe(true);
+    expect(backend.faults.list()).toHaveLength(1);
+    const resumed = await captureUntilClose(backend.cdnBaseUrl, get('F1', 'Range: bytes=1000-\r\n'));
+    const expected = Buffer.from(bytes.subarray(1000));
+    expected[70_000 - 1000] ^= 0xff;
+    expect(resumed.status).toBe(206);
+    expect(resumed.body.equals(expected)).toBe(true);
+    expect(backend.faults.list()).toEqual([]);
+  });
+
+  it('a cut at or beyond the end of the body changes nothing and is left for a longer one', async () => {
+    backend.faults.add({ route: 'cdn', kind: 'truncate', afterBytes: 500 });
+    const short = await captureUntilClose(backend.cdnBaseUrl, get('F1', 'Range: bytes=0-99\r\n'));
+    expect(short.body.equals(bytes.subarray(0, 100))).toBe(true);
+    expect(backend.faults.list()).toHaveLength(1);
+    const cut = await captureUntilClose(backend.cdnBaseUrl, get('F1'));
+    expect(cut.body.length).toBe(500);
+    expect(backend.faults.list()).toEqual([]);
+  });
+
   it('ignore-range: answers 200 with everything', async () => {
     backend.faults.add({ route: 'cdn', kind: 'ignore-range' });
     const reply = await httpCall(links.F1, { headers: { Range: 'bytes=10-19' } });
