@@ -10,7 +10,7 @@ import { systemClock } from '../../src/node/clock.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { TcpTransport } from '../../src/node/transports/tcp.js';
 import { createBundle } from '../../src/tools/bundle.js';
-import { backendWith, fw } from './helpers.js';
+import { backendWith, fw, powerOn, runOnceOrCut } from './helpers.js';
 
 // Resuming a bundle after its first part finished: a power cut while the second part streams must continue in
 // that part (the finished, verified first part is neither downloaded nor written again), and the release still
@@ -30,6 +30,15 @@ const MAIN_START = bundle.length - MAIN_SIZE;
 
 let backend: Backend;
 let client: HttpClient;
+
+/** Provisions the old pair, boots, and runs the update until the cut armed during it stops it. */
+async function updateUntilCut(device: SimDevice, armed: () => boolean): Promise<void> {
+  await device.provision(fw('0.0.1', 6_000), '0.0.1', fw('0.0.1', 5_000), '0.0.1');
+  await device.boot();
+  const outcome = await runOnceOrCut(device);
+  expect(armed()).toBe(true);
+  expect(outcome).not.toBe('confirmed');
+}
 beforeAll(async () => {
   backend = await backendWith(bundle, '2.0.0', { http: true });
   client = new HttpClient({ transport: new TcpTransport(), clock: systemClock, bufferSize: 1024 });
@@ -72,26 +81,10 @@ describe('bundle resume after a finished part', () => {
         },
       });
       try {
-        await device.provision(fw('0.0.1', 6_000), '0.0.1', fw('0.0.1', 5_000), '0.0.1');
-        await device.boot();
-        let outcome = '';
-        try {
-          outcome = (await device.runOnce()).outcome;
-        } catch (error) {
-          if ((error as { code?: string }).code !== 'power-cut') throw error;
-        }
-        expect(armed).toBe(true);
-        expect(outcome).not.toBe('confirmed');
+        await updateUntilCut(device, () => armed);
         const bytesBefore = wire.bytes;
         const requestsBefore = wire.from.length;
-        for (let i = 0; i < 5; i++) {
-          try {
-            await device.boot();
-            break;
-          } catch (error) {
-            if ((error as { code?: string }).code !== 'power-cut') throw error;
-          }
-        }
+        await powerOn(device);
         const atCut = await device.status();
         expect(atCut.agent!.phase).toBe('downloading');
         expect(atCut.wifi!.slots.map((s) => s.state).sort()).toEqual(['confirmed', 'staged']);
@@ -117,4 +110,60 @@ describe('bundle resume after a finished part', () => {
       }
     }, 60_000);
   }
+});
+
+describe('bundle resume with the default checkpoint spacing', () => {
+  // Progress is journaled every 64 KiB, so a power cut can find part 0 already staged while the journal still points
+  // inside it, more than one received chunk before its end. The resumed download must jump over the staged part (the
+  // sink moves past it on its first checkpoint step) and feed part 1 at its own offset.
+  const first = fw('2.0.0', 160_000);
+  const second = fw('2.0.0', 60_000);
+  const spaced = createBundle({ sequence: 1, releaseVersion: '2.0.0', hardwareVersions: ['evt'], parts: [
+    { softwareType: 'main-fw', version: '2.0.0', data: first },
+    { softwareType: 'wifi-fw', version: '2.0.0', data: second },
+  ] }, null);
+  const secondStart = spaced.length - second.length;
+  let spacedBackend: Backend;
+  beforeAll(async () => { spacedBackend = await backendWith(spaced, '2.0.0', { http: true }); });
+  afterAll(async () => { await spacedBackend.close(); });
+
+  it('a power cut after part 0 was staged, with the journal still inside it, resumes in part 1', async () => {
+    const main = new SimFlash(uniformGeometry(4096, 4 + 2 * 48, 8, 0xff));
+    const wifi = new SimFlash(uniformGeometry(4096, 2 + 2 * 16, 4, 0xff));
+    const spacedClient = new HttpClient({ transport: new TcpTransport(), clock: systemClock, bufferSize: 16_384 });
+    let armed = false;
+    const device = new SimDevice({
+      serial: 'SN-SPACED', hardwareVersion: 'evt', mainFlash: main, wifiFlash: wifi, network: networkOverHttp(spacedClient),
+      api: { baseUrl: spacedBackend.baseUrl, projectKey: spacedBackend.projectKey },
+      policy: { healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 0 },
+      onEvent: (e) => {
+        // Part 1 is streaming; the next main-flash operation is the journal's next checkpoint: cut power there.
+        if (!armed && e.type === 'download-progress' && (e.received ?? 0) >= secondStart + 10_000) {
+          armed = true;
+          main.armCut({ op: main.ops + 1, mode: 'before' });
+        }
+      },
+    });
+    try {
+      await updateUntilCut(device, () => armed);
+      await powerOn(device);
+      const atCut = await device.status();
+      const journaled = atCut.agent!.download!;
+      expect((journaled.sink as { partIndex: number }).partIndex).toBe(0);
+      expect(secondStart - journaled.offset).toBeGreaterThan(16_384);
+      expect(atCut.main.slots.map((s) => s.state).sort()).toEqual(['confirmed', 'staged']);
+      // Sectors 0-3 hold the boot records and the journal; the image slots follow.
+      const slotErases = (): number => main.eraseCounts().slice(4).reduce((a, b) => a + b, 0);
+      const before = slotErases();
+      const result = await device.runOnce();
+      expect(result.outcome, JSON.stringify(result.error)).toBe('confirmed');
+      const status = await device.status();
+      expect([status.main.running, status.wifi!.running]).toEqual(['2.0.0', '2.0.0']);
+      // Part 0 was checked by reading it back, not written again.
+      expect(slotErases()).toBe(before);
+    } finally {
+      device.close();
+      spacedClient.close();
+    }
+  }, 60_000);
 });

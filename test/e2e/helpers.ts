@@ -1,4 +1,5 @@
 import { afterEach } from 'vitest';
+import type { FlashGeometry } from '../../hal/flash.js';
 import { startBackend } from '../../src/backend/index.js';
 import type { Backend, BackendOptions } from '../../src/backend/index.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
@@ -40,6 +41,40 @@ export async function deviceFor(backend: Backend, serial: string, extra: Partial
   await device.provision(fw('0.0.1', 20_000), '0.0.1', wifiImage, wifiImage !== undefined ? '0.0.1' : undefined);
   await device.boot();
   return { device, events };
+}
+
+/** One agent cycle that may end in a simulated power cut: its outcome, or 'power-cut'. */
+export async function runOnceOrCut(device: SimDevice): Promise<string> {
+  try {
+    return (await device.runOnce()).outcome;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'power-cut') throw error;
+    return 'power-cut';
+  }
+}
+
+/** Powers the device on again, retrying while an armed cut still fires during boot. */
+export async function powerOn(device: SimDevice, tries = 5): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      await device.boot();
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'power-cut') throw error;
+    }
+  }
+  throw new Error(`the device did not boot after ${tries} power-ons`);
+}
+
+/** Small-sector main flash for sweeps: two boot-record sectors, a two-bank journal, then both image slots. */
+export function sweepGeometry(sector: number, slotSectors: number): FlashGeometry {
+  const sectors: { offset: number; size: number }[] = [];
+  let at = 0;
+  const add = (size: number): void => { sectors.push({ offset: at, size }); at += size; };
+  add(sector); add(sector);
+  add(2 * sector); add(2 * sector);
+  for (let i = 0; i < 2 * slotSectors; i++) add(sector);
+  return { sectors, writeAlign: 8, eraseValue: 0xff };
 }
 
 /** The bytes of the running main image, read from its slot. */

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FlashGeometry } from '../../hal/flash.js';
 import type { CutMode } from '../../hal/sim/faults.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
 import type { Backend } from '../../src/backend/index.js';
@@ -10,7 +9,7 @@ import type { AgentEvent } from '../../src/agent/events.js';
 import { systemClock } from '../../src/node/clock.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { TcpTransport } from '../../src/node/transports/tcp.js';
-import { backendWith, fw } from './helpers.js';
+import { backendWith, fw, powerOn, runOnceOrCut, sweepGeometry } from './helpers.js';
 
 // Power cut at every flash operation of a real download from the mock backend (plain HTTP on 127.0.0.1), then
 // power on and resume until the update is confirmed. Small sectors keep it inside the default test run;
@@ -20,16 +19,6 @@ import { backendWith, fw } from './helpers.js';
 const SECTOR = 1024;
 const SIZE = 11_000;
 const MODES: CutMode[] = process.env.OTA_SWEEP_FULL ? ['before', 'after', 'torn-prefix', 'torn-bits', 'torn-unstable'] : ['before', 'torn-prefix'];
-
-function geometry(): FlashGeometry {
-  const sectors: { offset: number; size: number }[] = [];
-  let at = 0;
-  const add = (size: number): void => { sectors.push({ offset: at, size }); at += size; };
-  add(SECTOR); add(SECTOR);          // boot records
-  add(2048); add(2048);              // the agent's journal (two banks)
-  for (let i = 0; i < 24; i++) add(SECTOR);  // slots A and B, 12 KiB each
-  return { sectors, writeAlign: 8, eraseValue: 0xff };
-}
 
 let backend: Backend;
 let client: HttpClient;
@@ -52,7 +41,7 @@ interface Run {
 }
 
 async function makeDevice(serial: string): Promise<Run> {
-  const flash = new SimFlash(geometry());
+  const flash = new SimFlash(sweepGeometry(SECTOR, 12));
   const events: AgentEvent[] = [];
   const wire = { bytes: 0 };
   const inner = networkOverHttp(client);
@@ -66,18 +55,6 @@ async function makeDevice(serial: string): Promise<Run> {
   await device.provision(fw('0.0.1', 4000), '0.0.1');
   await device.boot();
   return { device, flash, events, wire };
-}
-
-async function powerOn(run: Run): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    try {
-      await run.device.boot();
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'power-cut') throw error;
-    }
-  }
-  throw new Error('the device did not boot after 5 power-ons');
 }
 
 /** The staged bytes the journal calls durable equal the source prefix. */
@@ -106,14 +83,9 @@ describe('power cut at every flash operation during a real download', () => {
         run.flash.armCut({ op: op + offset, mode, seed: op });
         let outcome = '';
         for (let round = 0; round < 6 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
-          try {
-            outcome = (await run.device.runOnce()).outcome;
-          } catch (error) {
-            if ((error as { code?: string }).code !== 'power-cut') throw error;
-            outcome = 'power-cut';
-          }
+          outcome = await runOnceOrCut(run.device);
           if (outcome !== 'confirmed' && outcome !== 'up-to-date') {
-            await powerOn(run);
+            await powerOn(run.device);
             await checkStagedPrefix(run, where);
           }
         }

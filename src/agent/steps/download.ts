@@ -104,7 +104,11 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     const sink = live.sink as PayloadSink;
     const durable = sink.durableOffset();
     if (durable <= live.durable) return Promise.resolve();
-    if (durable - live.durable < spacing && durable < total) return Promise.resolve();
+    // RAM follows the sink at every step, journaled or not: the sink counts on the agent never feeding it bytes below
+    // its durable offset again (a bundle sink jumps over a part that was already staged before a power cut).
+    live.durable = durable;
+    const download = dl();
+    if (durable - download.offset < spacing && durable < total) return Promise.resolve();
     let best = live.snapshots[0];
     let keepFrom = 0;
     for (let i = 0; i < live.snapshots.length; i++) {
@@ -114,8 +118,6 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       }
     }
     live.snapshots = live.snapshots.slice(keepFrom);
-    live.durable = durable;
-    const download = dl();
     download.offset = durable;
     // Without an MD5 to rebuild there is nothing to re-read: the resume starts at the durable offset itself.
     download.hashOffset = live.md5 !== null ? best.offset : durable;
