@@ -10,9 +10,10 @@ export const ESPRUINO_BUDGET = 24 * 1024;
 /**
  * A ratchet while the file is over budget: just above its size after the last reduction (90,874 B on 23 Nov 2026,
  * down from 106,007 B; the size when the budget was first measured was about 100 KB). The build fails above it, so
- * the file can shrink towards the budget but never grow. Lower it as code leaves.
+ * the file can shrink towards the budget but never grow. Lower it as code leaves. Raised once, from 89 KiB, for a
+ * correctness fix the device needs (a co-processor failure must not make the agent give a release up: 91,418 B).
  */
-export const ESPRUINO_CEILING = 89 * 1024;
+export const ESPRUINO_CEILING = 89.5 * 1024;
 
 /** Estimated variable blocks per 1,024 bytes of minified ES5 loaded from Storage. */
 export const BLOCKS_PER_KB = 100;

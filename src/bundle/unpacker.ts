@@ -99,6 +99,21 @@ function toHex8(value: number): string {
   return '00000000'.substring(text.length) + text;
 }
 
+/**
+ * Marks a final rejection of the header or manifest (signature, trust, format, this device's checks) as a refusal of
+ * the payload itself (`details.refused`), which the agent never fetches again. Flash and power errors met on the way
+ * (reading a target's status) are the device's, not the payload's, and pass unmarked.
+ */
+function refusing<T>(step: Promise<T>): Promise<T> {
+  return step.then(undefined, function (error: unknown) {
+    if (isOtaError(error) && !error.retryable && error.code !== 'power-cut' && error.code.indexOf('flash-') !== 0) {
+      if (error.details === undefined) error.details = {};
+      error.details.refused = true;
+    }
+    throw error;
+  });
+}
+
 /** Streams a bundle (or a raw image) into the device's targets. One push at a time; see docs/bundle-format.md. */
 export class BundleUnpacker {
   private phase: UnpackPhase = 'preamble';
@@ -370,7 +385,7 @@ export class BundleUnpacker {
   private validate(): Promise<void> {
     const options = this.options;
     const resume = options.resume;
-    return verifyHeader(this.preamble, this.header as Uint8Array, options.trust, options.hashes).then((verified) => {
+    return refusing(verifyHeader(this.preamble, this.header as Uint8Array, options.trust, options.hashes)).then((verified) => {
       const digest = toHex(verified.digest);
       if (resume !== undefined && resume.headerDigest !== digest) {
         throw otaError('resume-header-changed', 'The bundle header differs from the one journaled for this download (digest ' +
@@ -384,7 +399,7 @@ export class BundleUnpacker {
         throw otaError('length-mismatch', 'The payload is ' + options.totalLength + ' bytes but the signed manifest adds up to ' + total +
           '; the server or the bundle is wrong. Nothing was written.', false, { totalLength: options.totalLength, expected: total });
       }
-      return checkManifest(verified.manifest, options.device, resume !== undefined).then((targets) => {
+      return refusing(checkManifest(verified.manifest, options.device, resume !== undefined)).then((targets) => {
         this.verified = verified;
         this.header = null;
         const parts = verified.manifest.parts;

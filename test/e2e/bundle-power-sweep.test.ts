@@ -7,6 +7,7 @@ import { HttpClient } from '../../src/http/client.js';
 import { networkOverHttp } from '../../src/agent/http-adapter.js';
 import { systemClock } from '../../src/node/clock.js';
 import { SimDevice } from '../../src/node/sim-device.js';
+import type { AgentEvent } from '../../src/agent/events.js';
 import { TcpTransport } from '../../src/node/transports/tcp.js';
 import { createBundle } from '../../src/tools/bundle.js';
 import { backendWith, fw, powerOn, runOnceOrCut, sweepGeometry } from './helpers.js';
@@ -39,17 +40,19 @@ afterAll(async () => {
   await backend.close();
 });
 
-async function makeDevice(serial: string): Promise<{ device: SimDevice; main: SimFlash }> {
+async function makeDevice(serial: string, onEvent?: (event: AgentEvent, wifi: SimFlash) => void):
+  Promise<{ device: SimDevice; main: SimFlash; wifi: SimFlash }> {
   const main = new SimFlash(sweepGeometry(SECTOR, 24));
   const wifi = new SimFlash(uniformGeometry(SECTOR, 2 + 2 * 8, 4, 0xff));
   const device = new SimDevice({
     serial, hardwareVersion: 'evt', mainFlash: main, wifiFlash: wifi, network: networkOverHttp(client),
     api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
-    policy: { snapshotBytes: SECTOR, checkpointBytes: 4 * SECTOR, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 1e9 },
+    policy: { snapshotBytes: SECTOR, checkpointBytes: 4 * SECTOR, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 0 },
+    onEvent: onEvent !== undefined ? (event) => onEvent(event, wifi) : undefined,
   });
   await device.provision(fw(OLD, 4_000), OLD, fw(OLD, 3_000), OLD);
   await device.boot();
-  return { device, main };
+  return { device, main, wifi };
 }
 
 describe('power cut at every main-flash operation of a bundle download with spaced checkpoints', () => {
@@ -84,4 +87,25 @@ describe('power cut at every main-flash operation of a bundle download with spac
     }
     expect(cuts).toBe(MODES.length * (last - first));
   }, 240_000);
+
+  it('a WiFi co-processor that loses power mid-part fails the cycle but not the release: the next one installs the pair', async () => {
+    for (const after of [1, 3, 6]) {
+      let armed = false;
+      const { device } = await makeDevice(`SN-BWIFI-${after}`, (e, wifi) => {
+        // The WiFi part is streaming: its flash (and only it) loses power a few operations later.
+        if (!armed && e.type === 'download-progress' && (e.received ?? 0) >= bundle.length - wifiImage.length + 2 * SECTOR) {
+          armed = true;
+          wifi.armCut({ op: wifi.ops + after, mode: 'before' });
+        }
+      });
+      expect(await runOnceOrCut(device)).toBe('failed');
+      expect(armed).toBe(true);
+      expect((await device.status()).agent!.givenUp, 'a device failure is not a refusal of the release').toEqual([]);
+      await powerOn(device);
+      expect(await runOnceOrCut(device)).toBe('confirmed');
+      const status = await device.status();
+      expect([status.main.running, status.wifi!.running]).toEqual([NEW, NEW]);
+      device.close();
+    }
+  }, 60_000);
 });

@@ -64,10 +64,10 @@ function openRaw(options: SinkOpen, version: string | null): Promise<PayloadSink
         '"; map it to a flash target when creating the agent.', false, { softwareType: options.softwareType }));
     }
     if (options.size > target.capacity()) {
-      // `discard`: the payload itself is refused, so the agent gives this artifact up instead of fetching it again.
+      // `refused`: the payload itself is refused, so the agent gives this artifact up instead of fetching it again.
       return Promise.reject(otaError('image-too-large', 'The image is ' + options.size + ' bytes but the "' + options.softwareType +
         '" slot holds ' + target.capacity() + '; nothing was written. Build a smaller image or enlarge the slot.', false,
-      { size: options.size, capacity: target.capacity(), discard: true }));
+      { size: options.size, capacity: target.capacity(), discard: true, refused: true }));
     }
     const part = { size: options.size, version: version !== null ? version : '' };
     return target.begin(part, options.resumeAt).then(function (writer) {

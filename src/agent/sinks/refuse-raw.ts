@@ -14,6 +14,6 @@ export const refuseRawFormat: SinkFormat = {
   open: function (options: SinkOpen): Promise<PayloadSink> {
     return Promise.reject(otaError('unsigned-payload-refused', 'The release payload (' + options.size + ' bytes for "' + options.softwareType +
       '") is a raw image, not a signed bundle, and this device only accepts signed bundles; nothing was written. Publish a ' +
-      'signed bundle, or set allowUnsigned: true on the agent for development.', false, { discard: true, softwareType: options.softwareType }));
+      'signed bundle, or set allowUnsigned: true on the agent for development.', false, { discard: true, refused: true, softwareType: options.softwareType }));
   },
 };

@@ -316,6 +316,12 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
 }
 
 
+/** A final refusal of the payload itself, raised by its sink (`refused`, or under the sink wrapper's `cause`). */
+function isRefusal(error: OtaError): boolean {
+  const details = error.details as { refused?: boolean; cause?: { refused?: boolean } };
+  return !error.retryable && (details.refused === true || (details.cause !== undefined && details.cause.refused === true));
+}
+
 function isLinkRefusal(error: OtaError): boolean {
   const status = error.details !== undefined ? error.details.status : undefined;
   return status === 403 || status === 404 || status === 410;
@@ -394,9 +400,10 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
         if (failure.details !== undefined && failure.details.discard === true) {
           state.download = null;
           ctx.live = null;
-          if (!failure.retryable) {
+          if (isRefusal(failure)) {
             // The payload itself is refused (unsigned, rolled back, for other hardware): fetching the same artifact
-            // again cannot change that, so it is not offered to the device again; a new artifact is.
+            // again cannot change that, so it is not offered to the device again; a new artifact is. A device
+            // failure (flash, a co-processor that reset) is not a refusal: the next cycle tries again from byte 0.
             giveUp(state, release.id);
             state.release = null;
           }
