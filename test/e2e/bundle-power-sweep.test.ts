@@ -16,12 +16,15 @@ import { backendWith, fw, powerOn, runOnceOrCut, sweepGeometry } from './helpers
 // journaled every few sectors (as the default policy does every 64 KiB), not every sector. The main part comes first,
 // so some cuts find it staged while the journal still points inside it and the WiFi part is streaming; the next
 // power-on must jump over the staged part, never mistake its bytes for the next part's, and still install the pair.
-// OTA_SWEEP_FULL=1 adds the after, torn-bits and torn-unstable modes.
+// OTA_SWEEP_FULL=1 adds the after, torn-bits and torn-unstable modes, and a second pass through /releases/latest
+// (the MD5 the agent snapshots and rebuilds across the jump).
 
 const SECTOR = 1024;
 const OLD = '0.0.1';
 const NEW = '2.0.0';
-const MODES: CutMode[] = process.env.OTA_SWEEP_FULL ? ['before', 'after', 'torn-prefix', 'torn-bits', 'torn-unstable'] : ['before', 'torn-prefix'];
+const FULL = process.env.OTA_SWEEP_FULL === '1';
+const MODES: CutMode[] = FULL ? ['before', 'after', 'torn-prefix', 'torn-bits', 'torn-unstable'] : ['before', 'torn-prefix'];
+const LATEST_JSON = FULL ? [false, true] : [false];
 const mainImage = fw(NEW, 20_000);
 const wifiImage = fw(NEW, 6_000);
 const bundle = createBundle({ sequence: 1, releaseVersion: NEW, hardwareVersions: ['evt'], parts: [
@@ -40,14 +43,14 @@ afterAll(async () => {
   await backend.close();
 });
 
-async function makeDevice(serial: string, onEvent?: (event: AgentEvent, wifi: SimFlash) => void):
+async function makeDevice(serial: string, onEvent?: (event: AgentEvent, wifi: SimFlash) => void, useLatestJson = false):
   Promise<{ device: SimDevice; main: SimFlash; wifi: SimFlash }> {
   const main = new SimFlash(sweepGeometry(SECTOR, 24));
   const wifi = new SimFlash(uniformGeometry(SECTOR, 2 + 2 * 8, 4, 0xff));
   const device = new SimDevice({
     serial, hardwareVersion: 'evt', mainFlash: main, wifiFlash: wifi, network: networkOverHttp(client),
     api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
-    policy: { snapshotBytes: SECTOR, checkpointBytes: 4 * SECTOR, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 0 },
+    policy: { snapshotBytes: SECTOR, checkpointBytes: 4 * SECTOR, useLatestJson, backoffBaseMs: 1, backoffMaxMs: 2, healthDeadlineMs: 2000, progressIntervalMs: 0 },
     onEvent: onEvent !== undefined ? (event) => onEvent(event, wifi) : undefined,
   });
   await device.provision(fw(OLD, 4_000), OLD, fw(OLD, 3_000), OLD);
@@ -56,37 +59,39 @@ async function makeDevice(serial: string, onEvent?: (event: AgentEvent, wifi: Si
 }
 
 describe('power cut at every main-flash operation of a bundle download with spaced checkpoints', () => {
-  it('always ends on the new pair, byte-identical, and never gives the release up', async () => {
-    const probe = await makeDevice('SN-BPROBE');
-    const first = probe.main.ops;
-    expect((await probe.device.runOnce()).outcome).toBe('confirmed');
-    const last = probe.main.ops;
-    probe.device.close();
-    expect(last - first).toBeGreaterThan(40);
-    let cuts = 0;
-    for (const mode of MODES) {
-      for (let op = first; op < last; op++) {
-        const where = `replay: mode=${mode} op=${op - first}`;
-        const { device, main } = await makeDevice(`SN-BCUT-${mode}-${op}`);
-        main.armCut({ op: op + (main.ops - first), mode, seed: op });
-        let outcome = '';
-        for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
-          outcome = await runOnceOrCut(device);
-          if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
+  for (const useLatestJson of LATEST_JSON) {
+    it(`always ends on the new pair, byte-identical, and never gives the release up${useLatestJson ? ' (/latest, MD5)' : ''}`, async () => {
+      const probe = await makeDevice(`SN-BPROBE-${useLatestJson}`, undefined, useLatestJson);
+      const first = probe.main.ops;
+      expect((await probe.device.runOnce()).outcome).toBe('confirmed');
+      const last = probe.main.ops;
+      probe.device.close();
+      expect(last - first).toBeGreaterThan(40);
+      let cuts = 0;
+      for (const mode of MODES) {
+        for (let op = first; op < last; op++) {
+          const where = `replay: mode=${mode} op=${op - first} latestJson=${useLatestJson}`;
+          const { device, main } = await makeDevice(`SN-BCUT-${mode}-${op}-${useLatestJson}`, undefined, useLatestJson);
+          main.armCut({ op: op + (main.ops - first), mode, seed: op });
+          let outcome = '';
+          for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
+            outcome = await runOnceOrCut(device);
+            if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
+          }
+          const status = await device.status();
+          expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
+            .toEqual([NEW, NEW, false, false]);
+          expect(status.agent!.givenUp, where).toEqual([]);
+          const mainSlot = status.main.slots.findIndex((s) => s.version === NEW && s.state === 'confirmed');
+          const staged = await device.main.layout.slots[mainSlot].read(0, mainImage.length);
+          expect(Buffer.from(staged).equals(Buffer.from(mainImage)), where).toBe(true);
+          device.close();
+          cuts++;
         }
-        const status = await device.status();
-        expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
-          .toEqual([NEW, NEW, false, false]);
-        expect(status.agent!.givenUp, where).toEqual([]);
-        const mainSlot = status.main.slots.findIndex((s) => s.version === NEW && s.state === 'confirmed');
-        const staged = await device.main.layout.slots[mainSlot].read(0, mainImage.length);
-        expect(Buffer.from(staged).equals(Buffer.from(mainImage)), where).toBe(true);
-        device.close();
-        cuts++;
       }
-    }
-    expect(cuts).toBe(MODES.length * (last - first));
-  }, 240_000);
+      expect(cuts).toBe(MODES.length * (last - first));
+    }, 600_000);
+  }
 
   it('a WiFi co-processor that loses power mid-part fails the cycle but not the release: the next one installs the pair', async () => {
     for (const after of [1, 3, 6]) {
