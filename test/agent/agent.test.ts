@@ -232,6 +232,29 @@ describe('agent: the whole update', () => {
     expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
   });
 
+  it('stop() journals the durable offset it reached, not the last spaced checkpoint', async () => {
+    const payload = payloadOf(4000);
+    const r = rig(payload, undefined, { checkpointBytes: 1024 });
+    r.target.expected = payload;
+    const origData = r.cdn.fetch.bind(r.cdn);
+    let seen = 0;
+    r.cdn.fetch = (req) => origData({ ...req, data: (c) => {
+      seen += c.length;
+      if (seen >= 2900) void r.agent.stop();
+      return req.data(c);
+    } });
+    expect((await r.agent.runOnce()).outcome).toBe('stopped');
+    r.cdn.fetch = origData;
+    const offset = (await r.agent.state()).download!.offset;
+    // The last spaced checkpoint was up to 1 KiB back; the stop adds one at the last whole 64-byte sector received.
+    expect(offset % 64).toBe(0);
+    expect(offset).toBeGreaterThan(seen - 2 * 64);
+    r.remake();
+    expect((await r.agent.runOnce()).outcome).toBe('rebooting');
+    expect(r.cdn.requests[1].offset).toBe(offset);
+    expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
+  });
+
   it('spreads checkpoints to about maxCheckpoints per payload on a large one (bounded journal wear per update)', async () => {
     const payload = payloadOf(8000);
     const r = rig(payload, undefined, { checkpointBytes: 64, maxCheckpoints: 10 });

@@ -100,15 +100,16 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     live.snapshots.push({ offset: live.pos, md5: live.md5 !== null ? live.md5.saveState() : null });
   }
 
-  function checkpoint(): Promise<void> {
+  /** Journals the sink's durable offset once it moved a checkpoint spacing (or, `force`d, at all) past the last one. */
+  function checkpoint(force?: boolean): Promise<void> {
     const sink = live.sink as PayloadSink;
     const durable = sink.durableOffset();
-    if (durable <= live.durable) return Promise.resolve();
+    if (durable <= (force ? dl().offset : live.durable)) return Promise.resolve();
     // RAM follows the sink at every step, journaled or not: the sink counts on the agent never feeding it bytes below
     // its durable offset again (a bundle sink jumps over a part that was already staged before a power cut).
     live.durable = durable;
     const download = dl();
-    if (durable - download.offset < spacing && durable < total) return Promise.resolve();
+    if (!force && durable - download.offset < spacing && durable < total) return Promise.resolve();
     let best = live.snapshots[0];
     let keepFrom = 0;
     for (let i = 0; i < live.snapshots.length; i++) {
@@ -304,7 +305,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     cancelled: ctx.cancelled,
   });
   }).then(function () {
-    if (ctx.cancelled() && live.pos < total) return false;
+    // Stopped: journal what is durable now, so the next start re-fetches less than a checkpoint spacing.
+    if (ctx.cancelled() && live.pos < total) return (live.sink !== null ? checkpoint(true) : Promise.resolve()).then(function () { return false; });
     if (live.head !== null && live.sink === null) {
       // A payload shorter than the sniffing window: open the sink with what there is.
       const head = live.head;
