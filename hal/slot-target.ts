@@ -74,9 +74,8 @@ export function digestFlash(flash: Flash, size: number, chunk: number, hashes: H
 }
 
 function isSectorStart(flash: Flash, offset: number): boolean {
-  const sectors = flash.geometry.sectors;
-  for (let i = 0; i < sectors.length; i++) if (sectors[i].offset === offset) return true;
-  return false;
+  const index = sectorIndexAt(flash.geometry, offset);
+  return index >= 0 && flash.geometry.sectors[index].offset === offset;
 }
 
 /** Streams one image into a slot. Use through ImageTarget.begin. */

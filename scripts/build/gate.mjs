@@ -171,20 +171,33 @@ function checkVarHoisting(fn, report) {
 }
 
 /**
+ * Parses `code` as a script of `ecmaVersion`; a syntax error becomes the one violation, under `rule`.
+ * @param {string} code
+ * @param {5 | 2020} ecmaVersion
+ * @param {string} rule
+ * @param {string} label
+ * @returns {{ ast: import('acorn').Program } | { violations: Violation[] }}
+ */
+function parseScript(code, ecmaVersion, rule, label) {
+  try {
+    return { ast: parse(code, { ecmaVersion, sourceType: 'script', locations: true }) };
+  } catch (error) {
+    const loc = error.loc ?? { line: 0, column: 0 };
+    return { violations: [{ rule, message: 'not ' + label + ': ' + error.message, line: loc.line, column: loc.column }] };
+  }
+}
+
+/**
  * Checks `code` for Espruino 2v29. Returns the violations (empty when the file passes).
  * @param {string} code
  * @returns {Violation[]}
  */
 export function checkEspruinoCode(code) {
+  const parsed = parseScript(code, 5, 'es5-syntax', 'ES5');
+  if (!('ast' in parsed)) return parsed.violations;
+  const ast = parsed.ast;
   /** @type {Violation[]} */
   const violations = [];
-  let ast;
-  try {
-    ast = parse(code, { ecmaVersion: 5, sourceType: 'script', locations: true });
-  } catch (error) {
-    const loc = error.loc ?? { line: 0, column: 0 };
-    return [{ rule: 'es5-syntax', message: 'not ES5: ' + error.message, line: loc.line, column: loc.column }];
-  }
   const report = (rule, message, node) => violations.push({ rule, message, line: node.loc.start.line, column: node.loc.start.column });
   const declared = declaredNames(ast);
   ancestor(ast, {
@@ -255,13 +268,9 @@ export function checkEspruinoCode(code) {
  * @returns {Violation[]}
  */
 export function checkEs2020Code(code) {
-  let ast;
-  try {
-    ast = parse(code, { ecmaVersion: 2020, sourceType: 'script', locations: true });
-  } catch (error) {
-    const loc = error.loc ?? { line: 0, column: 0 };
-    return [{ rule: 'es2020-syntax', message: 'not ES2020: ' + error.message, line: loc.line, column: loc.column }];
-  }
+  const parsed = parseScript(code, 2020, 'es2020-syntax', 'ES2020');
+  if (!('ast' in parsed)) return parsed.violations;
+  const ast = parsed.ast;
   const violations = [];
   ancestor(ast, {
     CallExpression(node) {

@@ -103,8 +103,8 @@ function escapeNonAscii(json: string): string {
 /** The state as journal payload bytes. */
 export function encodeState(state: AgentState): Uint8Array {
   const json = JSON.stringify(state);
-  // One pass for the usual all-ASCII state (it is journaled once per flash sector of a download); the escaping
-  // pass only when a string holds something else.
+  // One pass for the usual all-ASCII state (it is journaled at every download checkpoint); the escaping pass only
+  // when a string holds something else.
   const out = new Uint8Array(json.length);
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);

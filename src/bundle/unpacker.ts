@@ -99,6 +99,11 @@ function toHex8(value: number): string {
   return '00000000'.substring(text.length) + text;
 }
 
+/** A flash or power error: the device's, never the payload's; it passes through the unpacker unchanged. */
+function isDeviceFault(error: unknown): boolean {
+  return isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0);
+}
+
 /**
  * Marks a final rejection of the header or manifest (signature, trust, format, this device's checks) as a refusal of
  * the payload itself (`details.refused`), which the agent never fetches again. Flash and power errors met on the way
@@ -106,7 +111,7 @@ function toHex8(value: number): string {
  */
 function refusing<T>(step: Promise<T>): Promise<T> {
   return step.then(undefined, function (error: unknown) {
-    if (isOtaError(error) && !error.retryable && error.code !== 'power-cut' && error.code.indexOf('flash-') !== 0) {
+    if (isOtaError(error) && !error.retryable && !isDeviceFault(error)) {
       if (error.details === undefined) error.details = {};
       error.details.refused = true;
     }
@@ -498,7 +503,7 @@ export class BundleUnpacker {
     };
     place(offset, crc);
     return target.begin(part, offset).then((writer) => writer, (error: unknown) => {
-      if (offset === 0 || (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0))) throw error;
+      if (offset === 0 || isDeviceFault(error)) throw error;
       // The target cannot continue there (an offset it does not accept, or the image already recorded staged
       // before the journal moved on): restart this part from its first byte; nextOffset() tells the caller.
       place(0, 0);
@@ -534,7 +539,7 @@ export class BundleUnpacker {
 
   /** Maps a failed read-back of the current part; flash and power errors pass through unchanged. */
   private verifyFailed(error: unknown): unknown {
-    if (isOtaError(error) && (error.code === 'power-cut' || error.code.indexOf('flash-') === 0)) return error;
+    if (isDeviceFault(error)) return error;
     const type = this.staged[this.partIndex].softwareType;
     return otaError('part-digest-mismatch', 'Part ' + this.partIndex + ' ("' + type + '") does not read back from flash as signed ' +
       '(size, SHA-256 or CRC-32 differ) although its bytes arrived intact: the bundle was tampered with or the flash is faulty. It ' +

@@ -56,6 +56,14 @@ function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
   return r;
 }
 
+/** The release was given up: the next check answers release-rejected-before and fetches nothing. */
+async function expectRejectedBefore(r: Rig): Promise<void> {
+  const requests = r.cdn.requests.length;
+  expect((await r.agent.runOnce()).outcome).toBe('up-to-date');
+  expect(r.cdn.requests.length).toBe(requests);
+  expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
+}
+
 function types(events: AgentEvent[]): string[] {
   return events.filter((e) => e.type !== 'state' && e.type !== 'download-progress').map((e) => e.type);
 }
@@ -390,11 +398,7 @@ describe('agent: the whole update', () => {
     expect(first.outcome).toBe('failed');
     expect(first.error?.code).toBe('image-too-large');
     expect(r.target.writes).toBe(0);
-    const requests = r.cdn.requests.length;
-    const again = await r.agent.runOnce();
-    expect(again.outcome).toBe('up-to-date');
-    expect(r.cdn.requests.length).toBe(requests);
-    expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
+    await expectRejectedBefore(r);
   });
 
   it('gives up on a release after the attempt cap', async () => {
@@ -446,11 +450,7 @@ describe('agent: trust policy for raw images', () => {
     expect(state.download).toBeNull();
     // A refusal of the payload itself is final for that artifact: the next check neither downloads nor counts attempts.
     expect(state.givenUp.length).toBe(1);
-    const requests = strict.cdn.requests.length;
-    const again = await strict.agent.runOnce();
-    expect(again.outcome).toBe('up-to-date');
-    expect(strict.cdn.requests.length).toBe(requests);
-    expect(strict.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
+    await expectRejectedBefore(strict);
 
     const open = rig(payload, undefined, { allowUnsigned: true });
     expect((await open.agent.runOnce()).outcome).toBe('rebooting');

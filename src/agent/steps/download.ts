@@ -94,7 +94,6 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   let requested = live.pos;
   const snapEvery = ctx.policy.snapshotBytes;
   let total = release.size;
-  let spacing = checkpointSpacing(ctx.policy, total);
 
   function snapshot(): void {
     live.snapshots.push({ offset: live.pos, md5: live.md5 !== null ? live.md5.saveState() : null });
@@ -109,7 +108,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     // its durable offset again (a bundle sink jumps over a part that was already staged before a power cut).
     live.durable = durable;
     const download = dl();
-    if (!force && durable - download.offset < spacing && durable < total) return Promise.resolve();
+    if (!force && durable - download.offset < checkpointSpacing(ctx.policy, total) && durable < total) return Promise.resolve();
     let best = live.snapshots[0];
     let keepFrom = 0;
     for (let i = 0; i < live.snapshots.length; i++) {
@@ -175,7 +174,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
       const failure = toOtaError(error, 'sink-write-failed', true);
       if (failure.code === 'power-cut') throw failure;
-      throw otaError(failure.code, failure.message, failure.retryable, { discard: true, cause: failure.details }, failure);
+      const refused = failure.details !== undefined && failure.details.refused === true;
+      throw otaError(failure.code, failure.message, failure.retryable, { discard: true, refused: refused, cause: failure.details }, failure);
     }).then(function () {
       if (live.md5 === null) {
         live.pos += chunk.length - i;
@@ -216,7 +216,6 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
             '; the release is inconsistent, retrying later.', true, { served: info.total, expected: release.size, discard: true });
         }
         total = info.total;
-        spacing = checkpointSpacing(ctx.policy, total);
       }
       if (total < 0) {
         throw otaError('size-unknown', 'The CDN did not tell the payload size (no Content-Length or Content-Range); it is needed to ' +
@@ -306,7 +305,10 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   });
   }).then(function () {
     // Stopped: journal what is durable now, so the next start re-fetches less than a checkpoint spacing.
-    if (ctx.cancelled() && live.pos < total) return (live.sink !== null ? checkpoint(true) : Promise.resolve()).then(function () { return false; });
+    if (ctx.cancelled() && live.pos < total) {
+      const saved = live.sink !== null ? checkpoint(true) : Promise.resolve();
+      return saved.then(function () { return false; });
+    }
     if (live.head !== null && live.sink === null) {
       // A payload shorter than the sniffing window: open the sink with what there is.
       const head = live.head;
@@ -317,12 +319,6 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   });
 }
 
-
-/** A final refusal of the payload itself, raised by its sink (`refused`, or under the sink wrapper's `cause`). */
-function isRefusal(error: OtaError): boolean {
-  const details = error.details as { refused?: boolean; cause?: { refused?: boolean } };
-  return !error.retryable && (details.refused === true || (details.cause !== undefined && details.cause.refused === true));
-}
 
 function isLinkRefusal(error: OtaError): boolean {
   const status = error.details !== undefined ? error.details.status : undefined;
@@ -402,7 +398,7 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
         if (failure.details !== undefined && failure.details.discard === true) {
           state.download = null;
           ctx.live = null;
-          if (isRefusal(failure)) {
+          if (!failure.retryable && failure.details.refused === true) {
             // The payload itself is refused (unsigned, rolled back, for other hardware): fetching the same artifact
             // again cannot change that, so it is not offered to the device again; a new artifact is. A device
             // failure (flash, a co-processor that reset) is not a refusal: the next cycle tries again from byte 0.
