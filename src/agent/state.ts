@@ -65,7 +65,6 @@ export interface TrialState {
   /** The version the release installs, and the one it replaces. */
   version: string | null;
   previous: string | null;
-  softwareTypes: string[];
   /** The bundle being tried (null for a raw image): confirmed through confirmRelease, its sequence stored after. */
   plan?: ReleasePlan | null;
 }

@@ -27,8 +27,7 @@ export function query(ctx: AgentContext): Promise<CheckResult> {
 function adoptedTrial(ctx: AgentContext, statuses: TargetStatus[]): TrialState {
   let i = 0;
   while (!statuses[i].trial) i++;
-  return { deadline: ctx.clock.now() + ctx.policy.healthDeadlineMs, version: statuses[i].runningVersion, previous: null,
-    softwareTypes: [statuses[i].softwareType] };
+  return { deadline: ctx.clock.now() + ctx.policy.healthDeadlineMs, version: statuses[i].runningVersion, previous: null };
 }
 
 /** The checking state. */

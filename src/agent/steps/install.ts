@@ -46,9 +46,8 @@ function stageBundle(ctx: AgentContext, state: AgentState, plan: ReleasePlan): P
   const begin: Promise<void> = state.trial !== null && state.trial.plan !== undefined && state.trial.plan !== null ? Promise.resolve()
     : primaryStatus(ctx).then(function (status) {
       const release = state.release;
-      const order = state.download !== null && state.download.activation !== undefined ? state.download.activation : [];
       state.trial = { deadline: 0, version: release !== null ? release.version : null, previous: status !== null ? status.runningVersion : null,
-        softwareTypes: order, plan: plan };
+        plan: plan };
       return ctx.save(state);
     });
   return begin.then(function () {
@@ -102,7 +101,6 @@ export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState
           deadline: 0,
           version: release !== null ? release.version : null,
           previous: status !== null ? status.runningVersion : null,
-          softwareTypes: order !== null ? order : [],
         };
         ctx.emit({ type: 'staged', at: ctx.clock.now(), version: state.trial.version });
         state.phase = 'rebooting';

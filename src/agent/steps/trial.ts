@@ -46,7 +46,7 @@ function confirmAll(ctx: AgentContext): Promise<void> {
 /** The trial state. */
 export function trial(ctx: AgentContext, input: AgentState): Promise<AgentState> {
   const state = cloneState(input);
-  if (state.trial === null) state.trial = { deadline: 0, version: null, previous: null, softwareTypes: [] };
+  if (state.trial === null) state.trial = { deadline: 0, version: null, previous: null };
   const info = state.trial;
   if (info.deadline === 0) info.deadline = ctx.clock.now() + ctx.policy.healthDeadlineMs;
   return verdict(ctx, info.deadline).then(function (outcome) {

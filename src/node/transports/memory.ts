@@ -3,11 +3,7 @@
 import type { Connection, ConnectionInfo, ConnectOptions, Transport } from '../../http/transport.js';
 import { otaError, type OtaError } from '../../util/errors.js';
 import { TRANSPORT_ERRORS } from '../../http/transport-errors.js';
-
-interface Waiter {
-  resolve: (value: Uint8Array | null) => void;
-  reject: (error: OtaError) => void;
-}
+import { PendingRead } from './pending-read.js';
 
 /** One end of an in-memory pipe. Writes are copied, so callers may reuse their buffers. */
 export class MemoryConnection implements Connection {
@@ -20,7 +16,7 @@ export class MemoryConnection implements Connection {
   private ended = false;
   private failure: OtaError | null = null;
   private closed = false;
-  private waiter: Waiter | null = null;
+  private readonly pending = new PendingRead();
 
   constructor(info?: ConnectionInfo) {
     this.info = info;
@@ -40,22 +36,12 @@ export class MemoryConnection implements Connection {
   }
 
   private deliver(chunk: Uint8Array): void {
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = null;
-      this.bytesRead += chunk.length;
-      waiter.resolve(chunk);
-    } else {
-      this.queue.push(chunk);
-    }
+    if (this.pending.give(chunk)) this.bytesRead += chunk.length;
+    else this.queue.push(chunk);
   }
 
   private settle(): void {
-    const waiter = this.waiter;
-    if (!waiter || this.queue.length > 0) return;
-    this.waiter = null;
-    if (this.failure) waiter.reject(this.failure);
-    else if (this.ended || this.closed) waiter.resolve(null);
+    this.pending.settle(this.queue.length, this.failure, this.ended || this.closed);
   }
 
   /** The next chunk the peer wrote, or null once the peer closed and everything was read. */
@@ -67,8 +53,7 @@ export class MemoryConnection implements Connection {
     }
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended || this.closed) return Promise.resolve(null);
-    if (this.waiter) return Promise.reject(otaError('connection-busy', 'Only one read may be pending on a connection.', false));
-    return new Promise<Uint8Array | null>((resolve, reject) => { this.waiter = { resolve, reject }; });
+    return this.pending.wait();
   }
 
   /** Closes this end: the peer reads what is queued, then null. */

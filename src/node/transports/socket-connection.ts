@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Connection, ConnectionInfo } from '../../http/transport.js';
 import { otaError, type OtaError } from '../../util/errors.js';
 import { TRANSPORT_ERRORS } from '../../http/transport-errors.js';
+import { PendingRead } from './pending-read.js';
 
 /** Default bytes buffered ahead of the reader before the socket is paused. */
 export const DEFAULT_READ_AHEAD = 256 * 1024;
@@ -89,7 +90,7 @@ export class SocketConnection implements Connection {
   private queued = 0;
   private ended = false;
   private failure: OtaError | null = null;
-  private waiter: { resolve: (value: Uint8Array | null) => void; reject: (error: OtaError) => void } | null = null;
+  private readonly pending = new PendingRead();
   private closed = false;
   private handedOut: Buffer | null = null;
   private stopped = false;
@@ -129,11 +130,8 @@ export class SocketConnection implements Connection {
       this.socket.destroy();
       return false;
     }
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = null;
+    if (this.pending.give(view)) {
       this.handedOut = owner;
-      waiter.resolve(view);
     } else {
       this.queue.push({ view, owner });
       this.queued += view.length;
@@ -145,11 +143,7 @@ export class SocketConnection implements Connection {
   }
 
   private settle(): void {
-    const waiter = this.waiter;
-    if (!waiter || this.queue.length > 0) return;
-    this.waiter = null;
-    if (this.failure) waiter.reject(this.failure);
-    else if (this.ended || this.closed) waiter.resolve(null);
+    this.pending.settle(this.queue.length, this.failure, this.ended || this.closed);
   }
 
   /** Writes all of `data`; resolves once the socket accepted it (waits for drain under back-pressure). */
@@ -180,9 +174,8 @@ export class SocketConnection implements Connection {
     }
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended || this.closed) return Promise.resolve(null);
-    if (this.waiter) return Promise.reject(otaError('connection-busy', 'Only one read may be pending on a connection.', false));
     this.resumeIfRoom();
-    return new Promise<Uint8Array | null>((resolve, reject) => { this.waiter = { resolve, reject }; });
+    return this.pending.wait();
   }
 
   /** The next queued chunk without waiting, or undefined when none is queued (then read() waits or reports the end). */
