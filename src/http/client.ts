@@ -515,9 +515,9 @@ export class HttpClient {
         if (reused && mayRetry && received === 0 && watchdog.tripped === null && isIdempotent(method)) {
           return this.exchange(url, method, headers, body, watchdog, connectMs, redirects, false);
         }
+        // Rejected, never thrown: stale() also runs inside read callbacks, where a throw would settle nothing.
         const tripped = watchdog.tripped;
-        if (tripped !== null) throw tripped;
-        throw error;
+        return Promise.reject(tripped !== null ? tripped : error);
       };
       const sent = watchdog.guard(connection.write(head)).then(() => {
         return body !== undefined && body.length > 0 ? watchdog.guard(connection.write(body)) : undefined;

@@ -128,6 +128,32 @@ describe('HttpClient basics', () => {
     await expect(http.request({ url: 'http://h/many' })).rejects.toMatchObject({ code: 'http-too-many-headers' });
   });
 
+  // The server ends a fresh connection before any response byte (a plain-HTTP request to a TLS port, a drop at byte
+  // 0): the request must reject, never hang.
+  it('rejects, retryably, when a new connection ends or resets before any response byte', async () => {
+    const closing = client((req, conn) => { conn.close(); });
+    await expect(closing.http.request({ url: 'http://h/' })).rejects.toMatchObject({ code: 'http-no-response', retryable: true });
+    const resetting = client((req, conn) => { conn.destroy(); });
+    await expect(resetting.http.request({ url: 'http://h/' })).rejects.toMatchObject({ code: 'connection-reset', retryable: true });
+  });
+
+  it('rejects when the retry of a stale pooled connection ends before any response byte too', async () => {
+    let n = 0;
+    const { http, requests } = client((req, conn) => {
+      n++;
+      if (n > 1) {
+        conn.close();
+        return;
+      }
+      void conn.write(fixed(200, 'ok'));
+      setTimeout(() => conn.close(), 0);
+    });
+    await http.request({ url: 'http://h/' });
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(http.request({ url: 'http://h/' })).rejects.toMatchObject({ code: 'http-no-response' });
+    expect(requests.map((r) => r.connection)).toEqual([0, 1]);
+  });
+
   it('rejects a truncated body with a retryable error', async () => {
     const { http } = client((req, conn) => {
       void conn.write(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this'));

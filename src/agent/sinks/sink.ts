@@ -8,7 +8,7 @@ import type { ReleasePlan } from '../state.js';
 export interface PayloadSink {
   /** Appends payload bytes in order. */
   write(chunk: Uint8Array): Promise<void>;
-  /** Payload bytes known to be programmed and read back; a resume restarts the sink here. */
+  /** Payload bytes known to be programmed and read back; a resume restarts the sink here, and the caller feeds nothing below it again. */
   durableOffset(): number;
   /** JSON-able resume state valid at `durableOffset()` (null when the offset alone suffices). */
   resumeState(): unknown;
