@@ -1,5 +1,5 @@
-// Transpiles src/ and hal/ to dist/node (ESM, one file per module) with esbuild: fast, and it never fails an
-// install over a type error (types are checked by `npm run typecheck`; declarations come from `npm run build`).
+// Transpiles src/ and hal/ to dist/node (ESM, one file per module) with esbuild. scripts/build/node.mjs runs it after
+// tsc has written the declarations, both on install (`prepare`) and in `npm run build`.
 import { build } from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -6,7 +6,7 @@ import { parseManifest } from './manifest.js';
 import type { Manifest } from './manifest.js';
 import type { HashFactory } from '../integrity/hash.js';
 import type { SignatureVerifier } from '../integrity/verifier.js';
-import { bytesEqual } from '../util/bytes.js';
+import { bytesEqual, toHex } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
 
 /** Which bundles a device trusts. */
@@ -51,7 +51,12 @@ function candidates(cose: CoseHeader, verifiers: SignatureVerifier[]): Signature
   const byKid: SignatureVerifier[] = [];
   for (let i = 0; i < byAlg.length; i++) if (sameKey(byAlg[i].keyId, cose.keyId)) byKid.push(byAlg[i]);
   if (byKid.length === 0) {
-    throw otaError('key-unknown', 'The bundle names a key id this device does not hold. Sign it with a key the device trusts.', false);
+    // Key ids are public (a digest of the public key, or a label for a MAC key), so naming them helps and leaks nothing.
+    const held: string[] = [];
+    for (let i = 0; i < byAlg.length; i++) held.push(toHex(byAlg[i].keyId as Uint8Array));
+    const named = toHex(cose.keyId as Uint8Array);
+    throw otaError('key-unknown', 'The bundle is signed with key id ' + named + ' but this device holds ' + held.join(', ') +
+      '. Sign it with a key the device trusts, or add that key to the device.', false, { keyId: named, held: held });
   }
   return byKid;
 }

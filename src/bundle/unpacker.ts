@@ -238,7 +238,7 @@ export class BundleUnpacker {
     if (this.phase !== 'done') {
       // Not a failure of the unpacker: the caller may reconnect and push the rest.
       return Promise.reject(otaError('bundle-truncated', 'The payload ended at byte ' + this.position + ' before the bundle was ' +
-        'complete; resume with Range from that offset.', true, { nextOffset: this.position, phase: this.phase }));
+        'complete; the rest is fetched from that offset.', true, { nextOffset: this.position, phase: this.phase }));
     }
     return Promise.resolve({
       header: this.verified, headerDigest: hexDigest(this.verified),
@@ -526,8 +526,7 @@ export class BundleUnpacker {
       this.checkpoints = [{ offset: 0, crc: 0 }];
       this.writer = null;
       return Promise.reject(otaError('part-crc-mismatch', 'Part ' + index + ' ("' + type + '") arrived with CRC-32 ' + toHex8(this.crc) +
-        ' but the manifest says ' + toHex8(part.crc32) + ': corrupted in transit. Download that part again (state() points at ' +
-        'its start).', true, { partIndex: index, softwareType: type }));
+        ' but the manifest says ' + toHex8(part.crc32) + ': corrupted in transit. The part is downloaded again from its start.', true, { partIndex: index, softwareType: type }));
     }
     const writer = this.writer as ImageWriter;
     return writer.finish().then(() => {

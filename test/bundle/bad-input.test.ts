@@ -179,8 +179,13 @@ describe('bad input: COSE and keys', () => {
     await expectHeaderRejection(withByte(good, at, good[at] ^ 0x01), 'signature-invalid');
   });
 
-  it('signed by a key the device does not hold (its kid is unknown)', async () => {
-    await expectHeaderRejection(twoPartBundle(ed25519Signer(OTHER_KEY)), 'key-unknown');
+  it('signed by a key the device does not hold (its kid is unknown), naming both key ids', async () => {
+    const signer = ed25519Signer(OTHER_KEY);
+    const error = await expectHeaderRejection(twoPartBundle(signer), 'key-unknown');
+    const named = Buffer.from(signer.keyId as Uint8Array).toString('hex');
+    const held = Buffer.from(testSigner().keyId as Uint8Array).toString('hex');
+    expect(error.message).toContain(named);
+    expect(error.details).toMatchObject({ keyId: named, held: [held] });
   });
 
   it('signed by another key under the trusted kid', async () => {

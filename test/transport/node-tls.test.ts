@@ -128,6 +128,24 @@ describe('node:tls transport specifics', () => {
     }
   });
 
+  it('says so when the server answers the handshake with plain HTTP', async () => {
+    const { createServer: createNetServer } = await import('node:net');
+    const plain = createNetServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    try {
+      const port = (plain.address() as AddressInfo).port;
+      const transport = new NodeTlsTransport({ ca: [testPki('ecdsa').root.certDer] });
+      await expect(transport.connect({ host: 'localhost', port, tls: true, ca: [testPki('ecdsa').root.certDer], timeoutMs: 5000 })).rejects.toMatchObject({
+        code: 'tls-peer-not-tls', retryable: true, message: expect.stringContaining('plain-HTTP'),
+      });
+    } finally {
+      await new Promise((r) => plain.close(r));
+    }
+  });
+
   it('refuses the test-only escape unless the environment opts in', () => {
     delete process.env[TEST_ONLY_INSECURE_ENV];
     expect(() => new NodeTlsTransport({ testOnlyInsecure: { omitSni: true } })).toThrow(expect.objectContaining({ code: TRANSPORT_ERRORS.insecureOption }));

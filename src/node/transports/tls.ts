@@ -53,6 +53,16 @@ const ALERT_BY_NAME: { [name: string]: number } = {
   CERTIFICATE_REQUIRED: 116, NO_APPLICATION_PROTOCOL: 120,
 };
 
+// OpenSSL's reasons when the first bytes back do not frame as a TLS record: a plain-HTTP server (or a captive portal)
+// answered the ClientHello with text.
+const NOT_TLS_CODES = ['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_RECORD_LAYER_FAILURE'];
+
+/** The error for a peer that answered the handshake with something that is not TLS. Retryable: a portal goes away. */
+function notTlsError(host: string, port: number, code: string): OtaError {
+  return otaError('tls-peer-not-tls', `${host}:${port} did not answer the TLS handshake with TLS (${code}); it is likely a plain-HTTP ` +
+    'server or a captive portal. Check the URL: https:// needs a TLS port, and a plain-HTTP server needs an http:// URL.', true, { host, port, errno: code });
+}
+
 /** The alert number a node:tls handshake error carries, or -1. */
 export function alertFromError(error: NodeJS.ErrnoException): number {
   const code = typeof error.code === 'string' ? error.code : '';
@@ -226,6 +236,7 @@ export class NodeTlsTransport implements Transport {
         if (alert >= 0) fail(serverAlertError(alert, host, port, sni));
         else if (tcpConnected && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) fail(closedDuringHandshakeError(host, port, sni));
         else if (!tcpConnected) fail(connectError(error, host, port));
+        else if (NOT_TLS_CODES.indexOf(String(error.code)) >= 0) fail(notTlsError(host, port, String(error.code)));
         else fail(otaError('tls-handshake-failed', `TLS handshake with ${host}:${port} failed (${error.code ?? 'no code'}): ${error.message}.`, true, { host, port, errno: error.code }, error));
       });
       socket.once('close', () => {
