@@ -184,9 +184,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   main({ devices: intArg(positional[0], 20), percent: intArg(positional[1], 30), widen: !process.argv.includes('--no-widen') })
     .then((result) => {
-      const failed = result.waves.some((w) => w.failed.length > 0);
-      // Exit now: a confirmed trial leaves the agent's health-deadline timer pending for healthDeadlineMs.
-      process.exit(failed ? 1 : 0);
+      process.exitCode = result.waves.some((w) => w.failed.length > 0) ? 1 : 0;
     }, (error: unknown) => {
       console.error(error);
       process.exit(1);

@@ -3,7 +3,7 @@ import type { ApiConfig } from '../api/device-api.js';
 import type { ApiHttp } from '../api/http-port.js';
 import type { Clock, Random } from '../util/clock.js';
 import { bytesEqual } from '../util/bytes.js';
-import { toOtaError } from '../util/errors.js';
+import { otaError, toOtaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
 import type { AgentContext, DeviceIdentity, SelfTest, Step } from './context.js';
 import type { AgentEvent, EventListener } from './events.js';
@@ -14,10 +14,12 @@ import type { Policy } from './policy.js';
 import { rawImageFormat } from './sinks/raw-image.js';
 import { refuseRawFormat } from './sinks/refuse-raw.js';
 import type { PayloadSink, SinkFormat, SinkOpen } from './sinks/sink.js';
-import { decodeState, encodeState, initialState } from './state.js';
+import { cloneState, decodeState, encodeState, initialState } from './state.js';
 import type { AgentState, Phase } from './state.js';
 import { checking } from './steps/check.js';
 import { downloading } from './steps/download.js';
+import { fail, pause, reportError } from './steps/common.js';
+import { targetFor } from '../bundle/device-check.js';
 import { rebooting, staged } from './steps/install.js';
 import { confirmed, rolledBack, trial } from './steps/trial.js';
 import { verifying } from './steps/verify.js';
@@ -99,42 +101,75 @@ function withSequence(format: SinkFormat, state: () => AgentState | null): SinkF
   return {
     name: format.name,
     headBytes: format.headBytes,
-    recognizes: function (head: Uint8Array): boolean { return format.recognizes(head); },
+    // A format's functions use no `this` (they close over their configuration).
+    recognizes: format.recognizes,
     open: function (options: SinkOpen): Promise<PayloadSink> {
       const known = state();
-      const journaled = known !== null && typeof known.installedSequence === 'number' ? known.installedSequence : 0;
-      return format.open({ size: options.size, version: options.version, softwareType: options.softwareType, targets: options.targets,
-        head: options.head, resumeAt: options.resumeAt, resumeState: options.resumeState, installedSequence: journaled });
+      // The steps build `options` for this one call: setting the floor on it changes nothing they keep.
+      options.installedSequence = known !== null && typeof known.installedSequence === 'number' ? known.installedSequence : 0;
+      return format.open(options);
     },
   };
 }
 
-/** Creates an agent. Nothing happens until `runOnce()` or `start()`. */
+function nonEmpty(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
+}
+
+/** Throws `agent-config-invalid` for `field` (a project key is never printed: its `found` is only ever '' or undefined). */
+function bad(field: string, found: unknown): void {
+  throw otaError('agent-config-invalid', 'createAgent: ' + field + ' is ' + (found === undefined ? 'missing' : JSON.stringify(found)) + '; expected ' +
+    (field === 'api.baseUrl' ? 'an http:// or https:// URL with a host' : field === 'softwareType' ? 'the software type of one of the targets'
+      : field.indexOf('targets') === 0 ? 'at least one ImageTarget, each with its own non-empty software type' : 'a non-empty string') +
+    '. Fix the agent configuration; nothing was sent.', false, { field: field });
+}
+
+/**
+ * Refuses a configuration that cannot work before anything is sent or journaled: a request with an empty serial or
+ * a bad URL would only fail later, and a missing target would make the first release look refused (given up for
+ * good). Throws `agent-config-invalid` naming the field (`details.field`).
+ */
+function checkOptions(options: AgentOptions): void {
+  const api = options.api || ({} as ApiConfig);
+  const device = options.device || ({} as DeviceIdentity);
+  const targets = options.targets;
+  if (!/^(http|https):\/\/[^\x2f?# ]/i.test(api.baseUrl)) bad('api.baseUrl', api.baseUrl);
+  if (!nonEmpty(api.projectKey)) bad('api.projectKey', api.projectKey === '' ? '' : undefined);
+  if (!nonEmpty(device.serial)) bad('device.serial', device.serial);
+  if (!nonEmpty(device.hardwareVersion)) bad('device.hardwareVersion', device.hardwareVersion);
+  if (!targets || !(targets.length > 0)) bad('targets', targets);
+  for (let i = 0; i < targets.length; i++) {
+    const type = targets[i] ? targets[i].softwareType : undefined;
+    // targetFor finds the first target of a type: one before this one means two claim it (or it is listed twice).
+    if (!nonEmpty(type) || targets.indexOf(targetFor(targets, type as string) as ImageTarget) !== i) bad('targets', type);
+  }
+  if (targetFor(targets, options.softwareType) === null) bad('softwareType', options.softwareType);
+}
+
+/** Creates an agent. Nothing happens until `runOnce()` or `start()`; throws `agent-config-invalid` on a bad configuration. */
 export function createAgent(options: AgentOptions): Agent {
+  checkOptions(options);
   const policy = makePolicy(options.policy);
+  // Set by stop() for the cycle in flight; the next runOnce() starts afresh.
   let stopped = false;
   let lastSaved: Uint8Array | null = null;
   let current: AgentState | null = null;
   let running: Promise<CycleResult> | null = null;
   let polling = false;
+  // start() and stop() each begin a generation; a poll loop of an older one ends at its next step.
+  let generation = 0;
+  // Ends the poll wait at once (stop()); calling it after it ended does nothing.
+  let wake: (() => void) | null = null;
   let lastError: OtaError | null = null;
   let lastStep: Phase = 'idle';
 
-  function withPhase(state: AgentState, phase: Phase): AgentState {
-    const copy = JSON.parse(JSON.stringify(state)) as AgentState;
-    copy.phase = phase;
-    return copy;
-  }
   const raw = options.allowUnsigned !== true ? refuseRawFormat : options.rawFormat !== undefined ? options.rawFormat : rawImageFormat;
   const given = (options.formats !== undefined ? options.formats : []).concat([raw]);
   const formats: SinkFormat[] = [];
   for (let i = 0; i < given.length; i++) formats.push(withSequence(given[i], function () { return current; }));
 
   function emit(event: AgentEvent): void {
-    if (event.type === 'error') {
-      lastError = { code: event.code as string, message: event.message as string, retryable: event.retryable === true };
-      if (event.details !== undefined) lastError.details = event.details;
-    }
+    if (event.type === 'error') lastError = otaError(event.code as string, event.message as string, event.retryable === true, event.details);
     if (options.onEvent === undefined) return;
     try {
       options.onEvent(event);
@@ -170,6 +205,8 @@ export function createAgent(options: AgentOptions): Agent {
     save: save,
     cancelled: function () { return stopped; },
     live: null,
+    interrupt: null,
+    askedFor: null,
     rebootRequested: false,
     lastProgressAt: 0,
   };
@@ -201,17 +238,21 @@ export function createAgent(options: AgentOptions): Agent {
       else if (lastError !== null) outcome = 'failed';
       return Promise.resolve({ phase: phase, outcome: outcome, error: outcome === 'failed' || outcome === 'halted' ? lastError : null });
     }
-    if (stopped && steps > 0) return Promise.resolve({ phase: phase, outcome: 'stopped', error: null });
-    if (steps > 64) {
-      // Every path reaches a resting state in a handful of steps; this guards against a logic loop.
-      return Promise.resolve({ phase: phase, outcome: 'failed', error: lastError });
+    if (stopped && steps > 0) {
+      // Closes what the cycle started (a download-started above all): the journal holds where it resumes.
+      emit({ type: 'stopped', at: options.clock.now(), phase: phase, offset: state.download !== null ? state.download.offset : undefined });
+      return Promise.resolve({ phase: phase, outcome: 'stopped', error: null });
     }
     const nextPhase = resting ? 'checking' : phase;
     lastStep = nextPhase;
-    const working = nextPhase === phase ? state : withPhase(state, nextPhase);
+    const working = cloneState(state);
+    working.phase = nextPhase;
     emit({ type: 'state', at: options.clock.now(), phase: nextPhase });
     return save(working).then(function () {
-      return STEPS[nextPhase](ctx, working);
+      // Every path reaches a resting state in a handful of steps; steps that keep returning working states instead
+      // must not spin (in polling, at once again): past 64 the cycle ends in backoff like any failure.
+      return steps > 64 ? fail(ctx, working, otaError('agent-loop', 'The update did not reach a resting state within 64 steps (it ' +
+        'stayed in "' + phase + '"); backing off before trying again.', true, { phase: phase })) : STEPS[nextPhase](ctx, working);
     }).then(function (next) {
       return save(next).then(function () { return drive(next, steps + 1); });
     });
@@ -219,6 +260,7 @@ export function createAgent(options: AgentOptions): Agent {
 
   function runOnce(): Promise<CycleResult> {
     if (running !== null) return running;
+    stopped = false;
     lastStep = 'idle';
     lastError = null;
     const cycle = load().then(function (state) {
@@ -229,30 +271,31 @@ export function createAgent(options: AgentOptions): Agent {
     }, function (error: unknown) {
       running = null;
       const failure = toOtaError(error, 'agent-failed', true);
-      emit({ type: 'error', at: options.clock.now(), code: failure.code, retryable: failure.retryable, message: failure.message });
-      // A storage failure leaves the journal as it was; the next cycle starts from the last durable state.
+      // A step that already reported this failure (and then could not journal its backoff) is not reported twice.
+      if (lastError === null || lastError.code !== failure.code) reportError(ctx, failure);
+      // A storage failure leaves the journal as it was (the last durable state); the next cycle starts from there.
+      const phase = current !== null ? current.phase : 'idle';
       current = null;
-      return { phase: 'idle' as Phase, outcome: 'failed', error: failure };
+      return { phase: phase, outcome: 'failed', error: failure };
     });
     running = cycle;
     return cycle;
   }
 
-  function loop(first: boolean): Promise<void> {
-    if (stopped) return Promise.resolve();
+  function loop(gen: number, first: boolean): Promise<void> {
     return load().then(function (state) {
+      if (gen !== generation) return undefined;
       const now = options.clock.now();
       let delay = 0;
       if (state.phase === 'idle' || state.phase === 'backoff') {
         if (state.notBefore < 0) return undefined;
         delay = first && state.phase === 'idle' ? firstCheckDelay(policy, options.random) : state.notBefore - now;
       }
-      const wait: Promise<void> = delay > 0 ? options.clock.sleep(delay) : Promise.resolve();
-      return wait.then(function () {
-        if (stopped) return undefined;
+      return (delay > 0 ? pause(options.clock, delay, function (stop) { wake = stop; }) : Promise.resolve(true)).then(function () {
+        if (gen !== generation) return undefined;
         return runOnce().then(function (result) {
           if (result.outcome === 'rebooting' || result.outcome === 'halted') return undefined;
-          return loop(false);
+          return loop(gen, false);
         });
       });
     });
@@ -263,17 +306,20 @@ export function createAgent(options: AgentOptions): Agent {
     start: function (): void {
       if (polling) return;
       polling = true;
-      stopped = false;
-      loop(true).then(function () { polling = false; }, function () { polling = false; });
+      const gen = ++generation;
+      const end = function (): void { if (gen === generation) polling = false; };
+      loop(gen, true).then(end, end);
     },
     stop: function (): Promise<void> {
       stopped = true;
-      const cycle = running !== null ? running.then(function () { return undefined; }) : Promise.resolve();
-      // A poll loop asleep until its next check ends when it wakes; nothing is in flight meanwhile.
-      return cycle;
+      polling = false;
+      generation++;
+      if (wake !== null) wake();
+      if (ctx.interrupt !== null) ctx.interrupt();
+      return running !== null ? running.then(function () { return undefined; }) : Promise.resolve();
     },
     state: function (): Promise<AgentState> {
-      return load().then(function (state) { return JSON.parse(JSON.stringify(state)) as AgentState; });
+      return load().then(cloneState);
     },
     policy: function (): Policy { return policy; },
   };

@@ -65,6 +65,13 @@ export interface AgentContext {
   cancelled(): boolean;
   /** The transfer kept in RAM during this boot, so a dropped link resumes exactly where it stopped. */
   live: LiveDownload | null;
+  /** Ends the wait in progress (the trial's verdict) at once: stop() calls it. */
+  interrupt: (() => void) | null;
+  /**
+   * The artifact the device API offered in this run (not journaled): a download found only in the journal, after a
+   * restart or a stop, was not asked about, so `downloading` asks first and a withdrawn release is not resumed.
+   */
+  askedFor: string | null;
   /** Set by the step that asked for a reboot; ends the cycle. */
   rebootRequested: boolean;
   /** Last progress event time, for throttling. */

@@ -3,7 +3,8 @@
 /** Every event the agent emits. */
 export interface AgentEvent {
   type: 'checking' | 'up-to-date' | 'update-available' | 'download-started' | 'download-progress' | 'download-resumed' |
-    'verified' | 'staged' | 'rebooting' | 'trial-started' | 'confirmed' | 'rolled-back' | 'backoff' | 'state' | 'error';
+    'verified' | 'staged' | 'rebooting' | 'trial-started' | 'confirmed' | 'rolled-back' | 'backoff' | 'state' | 'error' |
+    'stopped';
   /** Clock time of the event (ms). */
   at: number;
   /** The release version, when known. */
@@ -11,11 +12,11 @@ export interface AgentEvent {
   /** Bytes received so far / total payload size (download events). */
   received?: number;
   total?: number;
-  /** download-resumed: the byte offset the download continues from. */
+  /** download-resumed: the byte offset the download continues from; stopped: the journaled download offset. */
   offset?: number;
   /** backoff: milliseconds until the next attempt. */
   delayMs?: number;
-  /** state: the phase just persisted. */
+  /** state: the phase just persisted; stopped: the phase stop() interrupted (it resumes there). */
   phase?: string;
   /** error: what went wrong. */
   code?: string;
@@ -23,7 +24,7 @@ export interface AgentEvent {
   message?: string;
   /** error: structured facts (status, field, offsets); never secrets. */
   details?: { [key: string]: unknown };
-  /** up-to-date / backoff: the server's memfault-reason, when it gave one. */
+  /** up-to-date / backoff: the server's memfault-reason, when it gave one; rolled-back: why (an error code). */
   reason?: string;
 }
 

@@ -223,7 +223,6 @@ export class Journal {
     view.setUint32(4, seq >>> 0, true);
     view.setUint16(8, payload.length, true);
     out[10] = FORMAT;
-    out[11] = 0;
     out.set(payload, HEADER);
     view.setUint32(HEADER + payload.length, crc32Update(0, out, 0, HEADER + payload.length), true);
     return out;

@@ -1,4 +1,5 @@
 import type { Random } from '../util/clock.js';
+import { otaError } from '../util/errors.js';
 
 // When to poll and how to back off. Defaults follow the Memfault SDK's cadence (first check 60 s after boot
 // plus a random delay, then hourly), far below the service's ~100 checks per device per day.
@@ -44,6 +45,11 @@ export interface Policy {
    * journal a bounded number of records whatever the image size (a 64 MiB image at 64 KiB would be 1 024).
    */
   maxCheckpoints: number;
+  /**
+   * Longest wait a server's Retry-After may impose (default 24 h; backoffMaxMs when that is larger): a value of
+   * centuries, or an HTTP-date in 2100, would otherwise park the device for good.
+   */
+  maxRetryAfterMs: number;
 }
 
 /** The default policy. */
@@ -64,6 +70,7 @@ export function defaultPolicy(): Policy {
     snapshotBytes: 4096,
     checkpointBytes: 65536,
     maxCheckpoints: 64,
+    maxRetryAfterMs: 86400000,
   };
 }
 
@@ -73,15 +80,32 @@ export function checkpointSpacing(policy: Policy, size: number): number {
   return policy.checkpointBytes > 0 && share > policy.checkpointBytes ? share : policy.checkpointBytes;
 }
 
-/** `defaultPolicy()` with the given fields replaced. */
+/**
+ * `defaultPolicy()` with the given fields replaced; throws `policy-invalid` (naming the field, the value and the
+ * allowed range) for an unknown field or a value out of range: an interval of 0 or NaN would poll in a tight loop.
+ * Numbers are whole, from 1 (0 where it means none, every or at once: the first check, jitters, retries, progress
+ * events, checkpoints; 1 000 for intervalMs) to 1e9 ms (~11.6 days: every delay built from them, at most two summed,
+ * stays below a 32-bit timer's 2^31 ms); intervalJitter is a fraction from 0 to 1.
+ */
 export function makePolicy(overrides: { [K in keyof Policy]?: Policy[K] } | undefined): Policy {
   const policy = defaultPolicy() as unknown as { [key: string]: unknown };
-  if (overrides !== undefined) {
-    const keys = Object.keys(overrides);
-    for (let i = 0; i < keys.length; i++) {
-      const value = (overrides as { [key: string]: unknown })[keys[i]];
-      if (value !== undefined) policy[keys[i]] = value;
+  const keys = overrides !== undefined ? Object.keys(overrides) : [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const value = (overrides as { [key: string]: unknown })[key];
+    if (value === undefined) continue;
+    const kind = typeof policy[key];
+    const least = key === 'intervalMs' ? 1000 : /^first|Jitter|^retr|^prog|heckpoint|^use/.test(key) ? 0 : 1;
+    const most = key === 'intervalJitter' ? 1 : 1e9;
+    const v = value as number;
+    // An unknown field (kind undefined) or a value of another type fails the first test, NaN the range (and a boolean
+    // passes it: false and true are 0 and 1), Infinity the upper bound; counts, bytes and milliseconds are whole.
+    if (typeof value !== kind || !(v >= least && v <= most) || (most > 1 && v % 1 !== 0)) {
+      throw otaError('policy-invalid', 'Policy field ' + key + ' is ' + String(value) + '; ' + (kind === 'undefined' ? 'there is no such field.'
+        : 'expected ' + (kind === 'boolean' ? 'true or false' : (most === 1 ? 'a number' : 'a whole number') + ' from ' + least + ' to ' + most) +
+        '. Fix the policy passed to createAgent.'), false, { field: key, found: value });
     }
+    policy[key] = value;
   }
   return policy as unknown as Policy;
 }
@@ -94,19 +118,23 @@ export function firstCheckDelay(policy: Policy, random: Random): number {
 /** Delay until the next regular check. */
 export function intervalDelay(policy: Policy, random: Random): number {
   const spread = policy.intervalMs * policy.intervalJitter;
-  return Math.max(0, Math.floor(policy.intervalMs - spread + random() * 2 * spread));
+  // makePolicy keeps intervalJitter within 0..1, so this is never negative.
+  return Math.floor(policy.intervalMs - spread + random() * 2 * spread);
 }
 
 /**
  * Delay before retry number `failures` (1 for the first): "full jitter" exponential backoff, at least the
- * server's Retry-After when it gave one, never above the cap unless the server asked for longer.
+ * server's Retry-After when it gave one (held to maxRetryAfterMs, or backoffMaxMs when larger), never above the cap
+ * unless the server asked for longer.
  */
 export function backoffDelay(policy: Policy, failures: number, retryAfterMs: number, random: Random): number {
+  // A Retry-After of centuries (or a date in 2100) is held to the cap, as a delay and so as the journaled notBefore.
+  const asked = Math.min(retryAfterMs, Math.max(policy.maxRetryAfterMs, policy.backoffMaxMs));
   const exponent = failures > 1 ? failures - 1 : 0;
   let ceiling = policy.backoffBaseMs * Math.pow(2, exponent > 30 ? 30 : exponent);
   if (ceiling > policy.backoffMaxMs) ceiling = policy.backoffMaxMs;
   const jittered = Math.floor(ceiling / 2 + random() * ceiling / 2);
-  return retryAfterMs > jittered ? retryAfterMs : jittered;
+  return asked > jittered ? asked : jittered;
 }
 
 /**

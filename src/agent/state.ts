@@ -20,8 +20,13 @@ export interface ReleaseState {
   md5: string | null;
   /** The CDN's validator (ETag, else Last-Modified) for If-Range; null when none was seen. */
   validator: string | null;
-  /** Download attempts for this release; capped by the policy. */
+  /**
+   * Download attempts for this release without progress; capped by the policy. Reset when the journaled durable
+   * offset passes `reached`, so interruptions that each moved the download on never use the release up.
+   */
   attempts: number;
+  /** The furthest durable offset ever journaled for this release (a download restarted from 0 must pass it to count as progress). */
+  reached?: number;
   /** Full restarts from zero (200 or 416 to a ranged request); a second one in a row is an error, not a loop. */
   restarts: number;
 }
@@ -101,16 +106,9 @@ function escapeNonAscii(json: string): string {
 
 /** The state as journal payload bytes. */
 export function encodeState(state: AgentState): Uint8Array {
-  const json = JSON.stringify(state);
-  // One pass for the usual all-ASCII state (it is journaled at every download checkpoint); the escaping pass only
-  // when a string holds something else.
-  const out = new Uint8Array(json.length);
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (c > 0x7f) return asciiToBytes(escapeNonAscii(json));
-    out[i] = c;
-  }
-  return out;
+  // Two passes (the escape finds nothing in the usual all-ASCII state), a few hundred bytes per journal record: less
+  // code beats a fused loop on a device where every byte of code is RAM.
+  return asciiToBytes(escapeNonAscii(JSON.stringify(state)));
 }
 
 /** Decodes journal payload bytes; null when they are not a state of this version. */

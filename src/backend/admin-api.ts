@@ -47,6 +47,14 @@ function field(object: unknown, name: string): unknown {
   return object !== null && typeof object === 'object' ? (object as { [key: string]: unknown })[name] : undefined;
 }
 
+/** A JSON boolean field: absent or null is false; anything but true/false (e.g. the string "false") is a 400. */
+function optionalBoolean(object: unknown, name: string): boolean {
+  const value = field(object, name);
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw adminError(400, 'invalid-field', `${name} must be true or false (a JSON boolean), got ${JSON.stringify(value).slice(0, 80)}`);
+  return value;
+}
+
 /**
  * The admin JSON API, authenticated by the org token: Memfault's project routes under
  * `/api/v0/organizations/<org>/projects/<project>/` (upload, releases/ota_payload, releases, deployments,
@@ -54,7 +62,10 @@ function field(object: unknown, name: string): unknown {
  */
 export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
   try {
-    if (answerStatusFault(res, ctx.faults.take('admin', undefined))) return;
+    // The mock's control routes (faults, info) are exempt from `admin`/`any` faults: a fault must never lock out the
+    // API that removes it. Upload slots (/api/v0/mock/uploads/…) are part of the upload workflow and stay faultable.
+    const control = path === '/api/v0/mock/info' || path === '/api/v0/mock/faults' || path.startsWith('/api/v0/mock/faults/');
+    if (!control && answerStatusFault(res, ctx.faults.take('admin', undefined))) return;
     const method = req.method ?? 'GET';
     const upload = /^\/api\/v0\/mock\/uploads\/([0-9a-f]{32})$/.exec(path);
     if (upload) {
@@ -68,12 +79,12 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     }
     const token = tokenOf(req);
     if (token === undefined) {
-      sendError(res, 401, 'Authentication required: pass the organization token (--org-token / MEMFAULT_ORG_TOKEN)', { 'WWW-Authenticate': 'Basic realm="ota-mock"' });
+      sendError(res, 401, 'Authentication required: pass the organization token (--org-token / MEMFAULT_ORG_TOKEN)', { 'WWW-Authenticate': 'Basic realm="ota-mock"', 'x-error-code': 'auth-required' });
       req.resume();
       return;
     }
     if (!sameSecret(token, ctx.store.state.orgToken)) {
-      sendError(res, 403, 'The organization token is not valid for this backend');
+      sendError(res, 403, 'The organization token is not valid for this backend', { 'x-error-code': 'auth-invalid' });
       req.resume();
       return;
     }
@@ -131,7 +142,7 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
           softwareVersion: field(software, 'version') as string,
           revision: (field(software, 'revision') as string | undefined) ?? undefined,
           notes: (field(input, 'notes') as string | undefined) ?? undefined,
-          mustPassThrough: Boolean(field(input, 'must_pass_through')),
+          mustPassThrough: optionalBoolean(input, 'must_pass_through'),
           extraInfo: (extra ?? undefined) as { [key: string]: string } | undefined,
           filename: (field(file, 'name') as string | undefined) ?? undefined,
           md5: (field(file, 'md5') as string | undefined) ?? undefined,
@@ -165,11 +176,16 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
       const releaseField = field(input, 'release');
       const cohortField = field(input, 'cohort');
       const percent = field(input, 'rollout_percent');
+      const type = field(input, 'type');
+      if (type !== undefined && type !== null && type !== 'normal' && type !== 'staged_rollout') {
+        throw adminError(400, 'invalid-field', `type must be "normal" or "staged_rollout" (or left out: it follows from rollout_percent), got ${JSON.stringify(type).slice(0, 80)}`);
+      }
       const deployment = admin.deploy({
         releaseVersion: (typeof releaseField === 'object' ? field(releaseField, 'version') : releaseField) as string,
         cohort: (typeof cohortField === 'object' ? field(cohortField, 'slug') : cohortField) as string,
         rolloutPercent: percent === undefined || percent === null ? undefined : percent as number,
-        allowDowngrade: Boolean(field(input, 'allow_downgrade')),
+        allowDowngrade: optionalBoolean(input, 'allow_downgrade'),
+        type: type === null ? undefined : type as 'normal' | 'staged_rollout' | undefined,
       });
       sendJson(res, { data: deploymentWire(deployment) }, 201);
       return;

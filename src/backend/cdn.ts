@@ -79,7 +79,9 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
     return;
   }
   headers['Content-Length'] = String(info.size);
-  void sendWithFaults(res, 200, headers, { path: file, start: 0, end: info.size - 1 }, faults, 0, head);
+  // Uploads refuse empty payloads, but a file emptied on disk must still get a well-formed (empty) answer.
+  const whole = info.size === 0 ? { bytes: Buffer.alloc(0) } : { path: file, start: 0, end: info.size - 1 };
+  void sendWithFaults(res, 200, headers, whole, faults, 0, head);
 }
 
 /**

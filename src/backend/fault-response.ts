@@ -112,6 +112,7 @@ async function send(res: ServerResponse, status: number, headers: { [name: strin
     if (!body || head) { res.end(); return; }
     if ('text' in body) { res.end(body.text, 'utf8'); return; }
     if ('bytes' in body) { res.end(body.bytes); return; }
+    if (body.end < body.start) { res.end(); return; }
     const stream = createReadStream(body.path, { start: body.start, end: body.end, highWaterMark: 64 * 1024 });
     stream.on('error', () => reset(res.socket));
     res.on('close', () => stream.destroy());

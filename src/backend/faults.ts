@@ -1,6 +1,6 @@
 import { otaError } from '../util/errors.js';
 
-/** The routes a fault can target. `device-api` covers both release routes; `any` covers everything. */
+/** The routes a fault can target. `device-api` covers both release routes; `any` covers everything but the mock's own control routes (`/api/v0/mock/faults`, `/api/v0/mock/info`), which no fault touches. */
 export type FaultRoute = 'latest-url' | 'latest' | 'device-api' | 'cdn' | 'admin' | 'any';
 
 /** What a fault does to a response. */
@@ -75,8 +75,10 @@ export function parseFaultSpec(input: unknown): FaultSpec {
     if (value !== undefined) (spec as unknown as { [key: string]: unknown })[name] = value;
   }
   if (raw.status !== undefined) {
-    const status = nonNegativeInt(raw, 'status', 599);
-    if (status === undefined || status < 200) throw otaError('fault-invalid', 'fault "status" must be an HTTP status from 200 to 599', false);
+    const status = raw.status;
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+      throw otaError('fault-invalid', `fault "status" must be an HTTP status from 200 to 599, got ${JSON.stringify(status)}`, false);
+    }
     spec.status = status;
   }
   for (const name of ['retryAfter', 'reason', 'location', 'etag'] as const) {

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync 
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { otaError } from '../util/errors.js';
+import type { Release } from './model.js';
 
 /** The digests and size of a stored payload. */
 export interface StoredPayload {
@@ -33,10 +34,33 @@ export class PayloadStore {
     mkdirSync(this.tempDir, { recursive: true });
   }
 
-  /** Where the payload with this SH-256 lives. Rejects anything but 64 hex digits. */
+  /** Where the payload with this SHA-256 lives. Rejects anything but 64 hex digits. */
   pathOf(sha256: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw otaError('backend-bad-digest', `payload name must be a SHA-256 in hex, got ${JSON.stringify(sha256.slice(0, 80))}`, false);
     return join(this.dir, sha256);
+  }
+
+  /**
+   * Checks that every artifact of `releases` has its payload file with the recorded size; throws
+   * `backend-payload-missing` naming the release, artifact and file otherwise (`stateFile` is named as the place to
+   * remove the artifact from). Run at startup, so a device is never offered a link the CDN answers with 404.
+   */
+  checkArtifacts(releases: { [version: string]: Release }, stateFile: string): void {
+    for (const release of Object.values(releases)) {
+      for (const artifact of release.artifacts) {
+        const what = `release ${release.version} (${artifact.softwareType} for hardware ${artifact.hardwareVersion}, artifact ${artifact.id})`;
+        const path = this.pathOf(artifact.sha256);
+        const info = this.stat(artifact.sha256);
+        if (info === null) {
+          throw otaError('backend-payload-missing', `${what} has no payload file ${path}; restore it, or remove that artifact from ${stateFile}`,
+            false, { release: release.version, artifact: artifact.id, path });
+        }
+        if (info.size !== artifact.fileSize) {
+          throw otaError('backend-payload-missing', `${what}: payload file ${path} holds ${info.size} bytes, not the ${artifact.fileSize} uploaded; ` +
+            `restore it, or remove that artifact from ${stateFile}`, false, { release: release.version, artifact: artifact.id, path });
+        }
+      }
+    }
   }
 
   /** Size and modification time of a stored payload, or null when missing. */

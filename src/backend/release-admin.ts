@@ -36,6 +36,8 @@ export interface DeployRequest {
   rolloutPercent?: number;
   /** Offer the release to devices that run a newer version. */
   allowDowngrade?: boolean;
+  /** Follows from the percentage (staged_rollout below 100); when given it must agree with it. */
+  type?: 'normal' | 'staged_rollout';
 }
 
 function checkText(value: unknown, pattern: RegExp, field: string, rule: string): string {
@@ -110,6 +112,9 @@ export class ReleaseAdmin {
   createPayload(token: string, meta: PayloadMetadata): Release {
     const staged = this.pending.get(token);
     if (!staged) throw adminError(400, 'upload-unknown', 'file.token does not name a completed upload; PUT the file to the upload_url first');
+    if (staged.size === 0) {
+      throw adminError(400, 'payload-empty', 'the uploaded file is empty (0 bytes); a payload holds at least one byte: check the build output you uploaded');
+    }
     const version = checkText(meta.softwareVersion, VERSION_LIKE, 'software_version.version', '1-128 characters of [-a-zA-Z0-9_.+:\\()[]/ ]');
     const softwareType = checkText(meta.softwareType, SOFTWARE_TYPE, 'software_version.software_type', '1-128 characters of [-a-zA-Z0-9_.+:]');
     const hardwareVersion = checkText(meta.hardwareVersion, VERSION_LIKE, 'hardware_version', '1-128 characters of [-a-zA-Z0-9_.+:\\()[]/ ]');
@@ -186,12 +191,20 @@ export class ReleaseAdmin {
     if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 1 || percent > 100) {
       throw adminError(400, 'invalid-field', `rollout_percent must be an integer from 1 to 100, got ${JSON.stringify(percent)}`);
     }
+    const type = percent < 100 ? 'staged_rollout' : 'normal';
+    if (request.type !== undefined && request.type !== type) {
+      throw adminError(400, 'invalid-field', `type ${JSON.stringify(request.type)} contradicts rollout_percent ${percent}: a deployment below 100 percent is ` +
+        '"staged_rollout", at 100 percent "normal"; leave type out (it follows from rollout_percent) or make them agree');
+    }
+    if (request.allowDowngrade !== undefined && typeof request.allowDowngrade !== 'boolean') {
+      throw adminError(400, 'invalid-field', `allow_downgrade must be true or false, got ${JSON.stringify(request.allowDowngrade)}`);
+    }
     return this.ctx.store.transact((state) => {
       const now = this.nowIso();
       for (const old of state.deployments) if (old.cohort === request.cohort && old.status === 'in_progress') { old.status = 'done'; old.updatedDate = now; }
       const deployment: Deployment = {
-        id: state.nextId++, type: percent < 100 ? 'staged_rollout' : 'normal', releaseVersion: version, cohort: request.cohort,
-        rolloutPercent: percent, allowDowngrade: Boolean(request.allowDowngrade), status: 'in_progress', createdDate: now, updatedDate: now,
+        id: state.nextId++, type, releaseVersion: version, cohort: request.cohort,
+        rolloutPercent: percent, allowDowngrade: request.allowDowngrade === true, status: 'in_progress', createdDate: now, updatedDate: now,
       };
       state.deployments.push(deployment);
       return { ...deployment };

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { ReleaseAdmin } from './release-admin.js';
 import { StateStore } from './state-store.js';
 import { loadTlsIdentities, type TlsIdentities } from './tls-identity.js';
 import { UrlSigner } from './url-signing.js';
+import { lockDirectory, type DirLock } from '../tools/dir-lock.js';
+import { otaError } from '../util/errors.js';
 
 /** How to start the mock backend. Every field is optional. */
 export interface BackendOptions {
@@ -84,6 +86,27 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/** Creates the data directory when missing; refuses a path that exists and is not a directory. Returns it. */
+function checkDataDir(dataDir: string): string {
+  let isDirectory: boolean | null = null;
+  try {
+    isDirectory = statSync(dataDir).isDirectory();
+  } catch {
+    isDirectory = null;
+  }
+  if (isDirectory === false) {
+    throw otaError('backend-data-dir-invalid', `the data directory ${dataDir} is a file, not a directory; pass another --data (or dataDir)`, false, { path: dataDir });
+  }
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    throw otaError('backend-data-dir-invalid', `cannot create the data directory ${dataDir} (${code}): a parent is missing, not a directory, or not writable; pass another --data (or dataDir)`,
+      false, { path: dataDir }, cause);
+  }
+  return dataDir;
+}
+
 function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf('?');
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
@@ -150,9 +173,23 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   const dataDir = options.dataDir ?? (tempDir as string);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
-  const store = new StateStore(dataDir, { org: options.org, project: options.project, projectKey: options.projectKey, orgToken: options.orgToken });
-  const payloads = new PayloadStore(dataDir);
-  payloads.sweepTemp();
+  // A second backend on the same data directory would silently lose the first one's acknowledged changes.
+  let lock: DirLock | null = null;
+  let store: StateStore;
+  let payloads: PayloadStore;
+  try {
+    if (tempDir === null) {
+      lock = lockDirectory(checkDataDir(dataDir), 'backend ("ota serve" or startBackend)');
+    }
+    payloads = new PayloadStore(dataDir);
+    store = new StateStore(dataDir, { org: options.org, project: options.project, projectKey: options.projectKey, orgToken: options.orgToken },
+      undefined, (loaded) => payloads.checkArtifacts(loaded.releases, join(dataDir, 'state.json')));
+    payloads.sweepTemp();
+  } catch (error) {
+    lock?.release();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw error;
+  }
   const settings: BackendSettings = {
     urlLifetimeSeconds: options.urlLifetimeSeconds ?? 6 * 3600,
     dailyRequestLimit: options.dailyRequestLimit ?? 100,
@@ -198,7 +235,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   } catch (error) {
     api.close();
     cdn.close();
-    void store.close();
+    await store.close();
+    lock?.release();
     throw error;
   }
   log(`backend listening: api ${ctx.baseUrl}, cdn ${ctx.cdnBaseUrl}, data ${dataDir}`);
@@ -224,6 +262,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
           server.close(() => resolve());
           server.closeAllConnections();
         }))).then(() => store.close()).then(() => {
+          lock?.release();
           if (tempDir) rmSync(tempDir, { recursive: true, force: true });
         });
       }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { otaError } from '../util/errors.js';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
 import { withSafeMaps, type BackendState } from './model.js';
+import { checkState } from './state-check.js';
 
 /** What a fresh state needs; values already stored win unless given explicitly. */
 export interface StateDefaults {
@@ -29,8 +30,12 @@ export class StateStore {
   private generation = 0;
   private flushing: Promise<unknown> | null = null;
 
-  /** Loads the state from `dataDir`, or creates it. Explicit defaults override stored credentials. */
-  constructor(readonly dataDir: string, defaults: StateDefaults, private readonly flushMs = 500) {
+  /**
+   * Loads the state from `dataDir` (refused with `backend-state-corrupt` naming the bad field when its shape is
+   * wrong), or creates it. `verify` sees the loaded state before anything is written (throw to refuse it). Explicit
+   * defaults override stored credentials.
+   */
+  constructor(readonly dataDir: string, defaults: StateDefaults, private readonly flushMs = 500, verify?: (state: BackendState) => void) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'state.json');
     let loaded: BackendState | null = null;
@@ -40,7 +45,8 @@ export class StateStore {
       } catch (cause) {
         throw otaError('backend-state-corrupt', `${this.path} is not valid JSON; move it away to start with an empty backend`, false, { path: this.path }, cause);
       }
-      if (!loaded || loaded.schema !== 1) throw otaError('backend-state-schema', `${this.path} has an unknown schema; move it away to start fresh`, false);
+      loaded = checkState(loaded, this.path);
+      if (verify) verify(loaded);
     }
     const now = new Date().toISOString();
     this.state = withSafeMaps(loaded ?? {

@@ -1,4 +1,9 @@
-// PEM bundles to the DER list a device transport trusts.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { UsageError } from './args.js';
+
+// PEM bundles to the DER list a device transport trusts, checked up front: a file that holds no certificate would
+// otherwise fail much later, at the first TLS handshake, as "no roots", and be retried with backoff.
 
 /** Every CERTIFICATE block of `pem` as DER bytes. */
 export function pemToDerList(pem: string): Uint8Array[] {
@@ -8,4 +13,39 @@ export function pemToDerList(pem: string): Uint8Array[] {
     out.push(new Uint8Array(Buffer.from(match[1].replace(/\s+/g, ''), 'base64')));
   }
   return out;
+}
+
+/** Reads a text file named by `--flag`; a missing or unreadable file is a usage error naming the flag. */
+export function readOptionFile(path: string, flag: string, what: string): string {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new UsageError(`--${flag} ${path}: no such file; pass the path of ${what}`);
+  }
+  if (!isFile) throw new UsageError(`--${flag} ${path} is a directory, not a file; pass the path of ${what}`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--${flag} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); pass a readable file holding ${what}`);
+  }
+}
+
+/** The trusted roots in the PEM file at `path` (`--flag`), each parsed as an X.509 certificate; usage errors otherwise. */
+export function loadCaFile(path: string, flag: string): Uint8Array[] {
+  const what = 'a PEM file of CA certificates (-----BEGIN CERTIFICATE-----), e.g. the ca.pem of `ota serve`';
+  const text = readOptionFile(path, flag, what);
+  const ders = pemToDerList(text);
+  if (ders.length === 0) {
+    const other = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text);
+    throw new UsageError(`--${flag} ${path} holds ${other !== null ? `a ${other[1]}, not a certificate` : 'no PEM certificate'}; pass ${what}`);
+  }
+  ders.forEach((der, i) => {
+    try {
+      new X509Certificate(der);
+    } catch {
+      throw new UsageError(`--${flag} ${path}: certificate ${i + 1} of ${ders.length} is not a valid X.509 certificate (bad base64 or DER); pass ${what}`);
+    }
+  });
+  return ders;
 }

@@ -2,18 +2,43 @@ import { pathToFileURL } from 'node:url';
 import { UsageError, parseArgs } from './args.js';
 import type { CliIo, Command } from './command.js';
 import { commands } from './commands/index.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from './exit-codes.js';
+import { isUnreachable } from './unreachable.js';
 import { commandHelp, overviewHelp } from './help.js';
+import { requestStopForClosedOutput } from './stop-request.js';
 import { isOtaError } from '../util/errors.js';
 
-/** The process's own stdio and environment. */
-export function processIo(): CliIo {
+/** A stream `processIo` writes to: process.stdout/stderr, or a stand-in in tests. */
+export interface OutputStream {
+  write(text: string): unknown;
+  on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * Writes to `stream` until its reader goes away: EPIPE (`ota … | head -3`) is the end of the output, not a crash.
+ * Later text is dropped; `closed` runs once, at the first EPIPE.
+ */
+export function pipeOutput(stream: OutputStream, closed: () => void): (text: string) => void {
+  let open = true;
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    if (!open) return;
+    open = false;
+    closed();
+  });
+  return (text) => { if (open) stream.write(text); };
+}
+
+/** The process's own stdio and environment (streams injectable for tests). */
+export function processIo(stdout: OutputStream = process.stdout, stderr: OutputStream = process.stderr): CliIo {
   return {
-    out: (text) => { process.stdout.write(text); },
-    err: (text) => { process.stderr.write(text); },
+    // Nobody reads any more: a running command (`device run`) stops as it would on SIGTERM; others finish quietly.
+    out: pipeOutput(stdout, () => { requestStopForClosedOutput(); }),
+    err: pipeOutput(stderr, () => undefined),
     env: process.env,
     cwd: process.cwd(),
-    isTty: Boolean(process.stdout.isTTY),
+    isTty: Boolean(stdout.isTTY),
   };
 }
 
@@ -56,7 +81,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     if (isOtaError(error)) {
       io.err(`ota ${found.command.name}: ${error.message} [${error.code}]\n`);
-      return EXIT_FAILURE;
+      return isUnreachable(error) ? EXIT_UNAVAILABLE : EXIT_FAILURE;
     }
     io.err(`ota ${found.command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_FAILURE;

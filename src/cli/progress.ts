@@ -94,6 +94,7 @@ export function describeEvent(event: AgentEvent): string | null {
     case 'rolled-back': return `rolled back${v ? ` from${v}` : ''}`;
     case 'backoff': return `next attempt in ${formatEta((event.delayMs ?? 0) / 1000)}${event.code ? ` (${event.code})` : ''}`;
     case 'error': return `error ${event.code}: ${event.message}`;
+    case 'stopped': return `stopped${event.phase ? ` while ${event.phase}` : ''}${event.offset !== undefined && event.offset !== null ? `; the journal resumes the download at byte ${event.offset}` : ''}`;
     default: return null;
   }
 }

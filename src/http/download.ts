@@ -102,7 +102,9 @@ function strongEtag(etag: string | undefined): string | undefined {
 function statusError(response: HttpResponse, url: string): OtaError {
   const status = response.status;
   const retryAfter = response.header('retry-after');
-  const details: { [key: string]: unknown } = { status: status, url: url };
+  // Scheme, host and path only: the query of a signed CDN link is a credential valid for hours, and details reach
+  // events and logs.
+  const details: { [key: string]: unknown } = { status: status, url: url.split('?')[0].split('#')[0] };
   if (retryAfter !== undefined) details.retryAfter = retryAfter;
   if (status === 403 || status === 404 || status === 410 || status === 401) {
     return otaError('download-url-rejected', 'The payload server answered ' + status + ' for the download URL; the link has probably expired or been revoked. Ask the device API for a fresh URL.', true, details);

@@ -3,6 +3,7 @@ export * from './clock.js';
 export * from './crypto.js';
 export * from './file-flash.js';
 export * from './sim-device.js';
+export * from './interruptible-transport.js';
 export * from './transports/mbedtls.js';
 export * from './transports/memory.js';
 export * from './transports/tcp.js';

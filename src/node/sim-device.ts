@@ -31,6 +31,8 @@ import { systemClock } from './clock.js';
 import { nodeHashes } from './crypto.js';
 import { NodeTlsTransport } from './transports/tls.js';
 import { TcpTransport } from './transports/tcp.js';
+import { InterruptibleTransport } from './interruptible-transport.js';
+import { isOtaError, otaError } from '../util/errors.js';
 
 // A simulated device for Node: the main MCU (bootloader, A/B banks, the agent's journal area) and the WiFi
 // co-processor behind its serial link, a clock and the agent. With `dir`, both flashes are files, so killing the
@@ -39,8 +41,33 @@ import { TcpTransport } from './transports/tcp.js';
 
 /** Sectors of the main MCU: 2 boot-record sectors, 2 journal sectors, then slots A and B. */
 export const MAIN_SECTOR_SIZE = 4096;
-const MAIN_SLOT_SECTORS = 64;
-const WIFI_SLOT_SECTORS = 32;
+/** Default slot sizes: 256 KiB per main slot, 128 KiB per WiFi slot. */
+export const DEFAULT_MAIN_SLOT_BYTES = 64 * MAIN_SECTOR_SIZE;
+export const DEFAULT_WIFI_SLOT_BYTES = 32 * MAIN_SECTOR_SIZE;
+/** Sectors before the slots: boot records and journal on the main MCU, boot records on the WiFi one. */
+const MAIN_HEAD_SECTORS = 4;
+const WIFI_HEAD_SECTORS = 2;
+
+/** The main MCU's flash with slots of `slotBytes` (a multiple of MAIN_SECTOR_SIZE). */
+export function mainGeometryFor(slotBytes: number): FlashGeometry {
+  return uniformGeometry(MAIN_SECTOR_SIZE, MAIN_HEAD_SECTORS + 2 * (slotBytes / MAIN_SECTOR_SIZE), 8, 0xff);
+}
+
+/** The WiFi co-processor's flash with slots of `slotBytes` (a multiple of MAIN_SECTOR_SIZE). */
+export function wifiGeometryFor(slotBytes: number): FlashGeometry {
+  return uniformGeometry(MAIN_SECTOR_SIZE, WIFI_HEAD_SECTORS + 2 * (slotBytes / MAIN_SECTOR_SIZE), 4, 0xff);
+}
+
+/** The slot size a flash file of `fileBytes` was made with (inverse of the geometries above); null if none fits. */
+export function slotBytesOfFlashFile(fileBytes: number, mcu: 'main' | 'wifi'): number | null {
+  const head = (mcu === 'main' ? MAIN_HEAD_SECTORS : WIFI_HEAD_SECTORS) * MAIN_SECTOR_SIZE;
+  const slots = fileBytes - head;
+  if (slots <= 0 || slots % (2 * MAIN_SECTOR_SIZE) !== 0) return null;
+  return slots / 2;
+}
+
+/** What one MCU's flash holds: nothing (all erased), a valid boot record, or data without one (corrupt, or foreign). */
+export type FlashContents = 'blank' | 'provisioned' | 'unrecognized';
 
 /** How a simulated device is built. */
 export interface SimDeviceOptions {
@@ -75,7 +102,7 @@ export interface SimDeviceOptions {
   onEvent?: (event: AgentEvent) => void;
   /** HTTP working buffer (bytes). */
   bufferSize?: number;
-  /** Longest wait for the next bytes of a response (default 30 000 ms). */
+  /** Longest wait for the next bytes of a response (default 30 000 ms); stop() does not wait for it mid-download. */
   idleTimeoutMs?: number;
   /** Bytes per flash read when images are read back and verified (default 16 KiB). */
   readChunk?: number;
@@ -106,6 +133,27 @@ export interface DeviceStatus {
   agent: AgentState | null;
 }
 
+/** Reads `flash` through, in sectors: true when every byte is the erase value. */
+async function allErased(flash: Flash): Promise<boolean> {
+  for (const sector of flash.geometry.sectors) {
+    const bytes = await flash.read(sector.offset, sector.size);
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== flash.geometry.eraseValue) return false;
+  }
+  return true;
+}
+
+async function contentsOf(flash: Flash, record: () => Promise<unknown>): Promise<FlashContents> {
+  // A flash read error is not "no record": it propagates, rather than inviting a provisioning over unread flash.
+  let valid = false;
+  try {
+    valid = (await record()) !== null;
+  } catch (error) {
+    if (!isOtaError(error) || error.code.startsWith('flash-')) throw error;
+  }
+  if (valid) return 'provisioned';
+  return (await allErased(flash)) ? 'blank' : 'unrecognized';
+}
+
 function mainLayout(geometry: FlashGeometry): LayoutSpec {
   const n = geometry.sectors.length;
   const half = 4 + Math.floor((n - 4) / 2);
@@ -127,15 +175,19 @@ export class SimDevice {
   private readonly options: SimDeviceOptions;
   private linkSeed = 1;
   private client: HttpClient | null = null;
+  private transports: InterruptibleTransport[] = [];
   private rebooted = 0;
+  private phase: string | null = null;
+  private bodyFlowing = false;
+  private stopRequested = false;
 
   /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given. */
   constructor(options: SimDeviceOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.softwareType = options.softwareType ?? 'main-fw';
-    const mainGeometry = options.mainGeometry ?? uniformGeometry(MAIN_SECTOR_SIZE, 4 + 2 * MAIN_SLOT_SECTORS, 8, 0xff);
-    const wifiGeometry = options.wifiGeometry ?? uniformGeometry(MAIN_SECTOR_SIZE, 2 + 2 * WIFI_SLOT_SECTORS, 4, 0xff);
+    const mainGeometry = options.mainGeometry ?? mainGeometryFor(DEFAULT_MAIN_SLOT_BYTES);
+    const wifiGeometry = options.wifiGeometry ?? wifiGeometryFor(DEFAULT_WIFI_SLOT_BYTES);
     if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
     this.mainFlash = options.mainFlash ?? (options.dir !== undefined ? FileFlash.open(join(options.dir, 'main.flash'), mainGeometry)
       : new SimFlash(mainGeometry));
@@ -148,6 +200,37 @@ export class SimDevice {
     this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
     this.wifi = this.wifiFlash === null ? null
       : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: nodeHashes, softwareType: options.wifiType ?? 'wifi-fw' });
+  }
+
+  /**
+   * What each MCU's flash holds. Only 'blank' flash may be factory-provisioned: flash with data but no valid boot
+   * record is corrupt (or another device's), and provisioning over it would destroy what is left.
+   */
+  async contents(): Promise<{ main: FlashContents; wifi: FlashContents | null }> {
+    const main = await contentsOf(this.mainFlash, () => this.main.target().record());
+    const wifi = this.wifi === null || this.wifiFlash === null ? null : await contentsOf(this.wifiFlash, () => this.wifi!.device.target().record());
+    return { main, wifi };
+  }
+
+  /** Factory-programs the WiFi co-processor alone (a provisioning cut short after the main MCU). */
+  async provisionWifi(image: Uint8Array, version: string): Promise<void> {
+    if (this.wifi !== null) await this.wifi.provision(image, version);
+  }
+
+  /**
+   * Stops the agent, leaving a resumable journal. Mid-download, a read parked on a silent server is failed at
+   * once (the agent treats it as the stop and journals its durable offset) instead of waiting for the idle timeout.
+   */
+  stop(): Promise<void> {
+    this.stopRequested = true;
+    if (this.agent === null) return Promise.resolve();
+    const done = this.agent.stop();
+    // Only once body bytes flowed: the agent then knows the payload size, and its stop path checkpoints cleanly.
+    if (this.phase === 'downloading' && this.bodyFlowing) {
+      const error = otaError('transfer-stopped', 'The download was stopped; it resumes from the journaled offset.', true);
+      for (const transport of this.transports) transport.interrupt(error);
+    }
+    return done;
   }
 
   /** True when the main MCU has a valid boot record (it was provisioned). */
@@ -191,13 +274,14 @@ export class SimDevice {
     return this.lastBoot;
   }
 
-  /** Runs agent cycles until one ends without a reboot (a reboot boots the device and continues). */
+  /** Runs agent cycles until one ends without a reboot (a reboot boots the device and continues, unless stop() was called). */
   async runOnce(maxReboots = 8): Promise<CycleResult> {
     if (this.agent === null) await this.boot();
     for (let i = 0; ; i++) {
       const before = this.rebooted;
       const result = await (this.agent as Agent).runOnce();
-      if (this.rebooted === before || i >= maxReboots) return result;
+      // After stop() the agent a reboot made is not the one stopped: it does not get to run.
+      if (this.rebooted === before || i >= maxReboots || this.stopRequested) return result;
     }
   }
 
@@ -234,8 +318,10 @@ export class SimDevice {
   private network(): AgentNetwork {
     if (this.options.network !== undefined) return this.options.network;
     if (this.client === null) {
-      this.client = new HttpClient({ transport: this.options.transport ?? new NodeTlsTransport({ ca: this.options.ca }),
-        plainTransport: new TcpTransport(), clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize,
+      const transport = new InterruptibleTransport(this.options.transport ?? new NodeTlsTransport({ ca: this.options.ca }));
+      const plainTransport = new InterruptibleTransport(new TcpTransport());
+      this.transports = [transport, plainTransport];
+      this.client = new HttpClient({ transport, plainTransport, clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize,
         idleTimeoutMs: this.options.idleTimeoutMs });
     }
     return networkOverHttp(this.client);
@@ -254,7 +340,14 @@ export class SimDevice {
       clock: this.clock,
       random: this.options.random ?? Math.random,
       policy: this.options.policy,
-      onEvent: this.options.onEvent,
+      onEvent: (event) => {
+        if (event.type === 'state') {
+          this.phase = event.phase ?? null;
+          this.bodyFlowing = false;
+        }
+        if (event.type === 'download-progress') this.bodyFlowing = true;
+        if (this.options.onEvent !== undefined) this.options.onEvent(event);
+      },
       // Raw images carry no signature: accepted only where unsigned bundles are (the development default).
       allowUnsigned: trust.allowUnsigned === true,
       rawFormat: rawImage((head) => parseFirmwareHeader(head)?.version ?? null, FIRMWARE_HEADER_LENGTH),

@@ -21,6 +21,7 @@ import type { CoseStructure, SignatureVerifier } from '../integrity/verifier.js'
 import { nodeHashes } from '../node/crypto.js';
 import { toHex } from '../util/bytes.js';
 import { otaError } from '../util/errors.js';
+import { compareVersions } from '../util/version.js';
 
 // The host-side packer. cbor-x writes the CBOR, with the option set that keeps it plain and deterministic for our
 // data (integer-keyed Maps in ascending order, no records, no tags on byte strings, shortest heads); every output
@@ -73,6 +74,28 @@ function checkText(value: string, what: string): void {
   }
 }
 
+/**
+ * Refuses requirements no device can meet: a part requiring itself, and a requirement on a part of this same bundle
+ * whose version is below the minimum (the device takes the bundle's version as what will run: `requires-unmet`).
+ * `ota bundle create` runs it; `createBundle` does not, so tests can still build such bundles for the device to refuse.
+ */
+export function checkRequirements(parts: BundlePartInput[]): void {
+  for (const part of parts) {
+    for (const need of part.requires ?? []) {
+      if (need.softwareType === part.softwareType) {
+        throw otaError('bundle-input-invalid', `part "${part.softwareType}" cannot require itself ("${part.softwareType}>=${need.minVersion}"); ` +
+          'a requirement names another software type', false);
+      }
+      const bundled = parts.find((p) => p.softwareType === need.softwareType);
+      if (bundled !== undefined && compareVersions(bundled.version, need.minVersion) < 0) {
+        throw otaError('bundle-input-invalid', `part "${part.softwareType}" requires "${need.softwareType}" >= ${need.minVersion}, but this bundle's ` +
+          `"${need.softwareType}" part is ${bundled.version}, so every device would refuse the bundle (requires-unmet); ` +
+          `raise that part's version or lower the requirement`, false);
+      }
+    }
+  }
+}
+
 /** Activation orders: explicit ones kept; otherwise parts that others require come first, ties in the given order. */
 function defaultOrders(parts: BundlePartInput[]): number[] {
   if (parts.every((p) => p.order !== undefined)) return parts.map((p) => p.order as number);
@@ -84,7 +107,12 @@ function defaultOrders(parts: BundlePartInput[]): number[] {
   while (placed.length < parts.length) {
     const ready = parts.findIndex((p, i) => orders[i] < 0 && (p.requires ?? []).every((r) =>
       !parts.some((q, j) => q.softwareType === r.softwareType && orders[j] < 0)));
-    if (ready < 0) throw otaError('bundle-input-invalid', 'the parts\' requirements form a cycle; no activation order satisfies them', false);
+    if (ready < 0) {
+      const selfish = parts.find((p) => (p.requires ?? []).some((r) => r.softwareType === p.softwareType));
+      throw otaError('bundle-input-invalid', selfish !== undefined
+        ? `part "${selfish.softwareType}" cannot require itself; a requirement names another software type`
+        : 'the parts\' requirements form a cycle; no activation order satisfies them', false);
+    }
     orders[ready] = placed.length + 1;
     placed.push(ready);
   }

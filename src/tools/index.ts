@@ -1,5 +1,7 @@
 // Host-side tools: bundle packer, signing keys, certificate tools, test PKI.
 export * from './bundle.js';
 export * from './certs.js';
+export * from './dir-lock.js';
+export * from './file-checks.js';
 export * from './keys.js';
 export * from './pki.js';

@@ -58,7 +58,7 @@ export function hmacKeyId(key: Uint8Array): Uint8Array {
 
 /** Signs with an Ed25519 private key (PEM or KeyObject); alg -19 unless told otherwise. */
 export function ed25519Signer(privateKey: KeyObject | string, alg: number = COSE_ALG_ED25519): BundleSigner {
-  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+  const key = typeof privateKey === 'string' ? privateKeyFromText(privateKey) : privateKey;
   if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private') {
     throw otaError('key-invalid', 'The signing key must be an Ed25519 private key in PEM (make one with "ota keys generate").', false);
   }
@@ -66,6 +66,24 @@ export function ed25519Signer(privateKey: KeyObject | string, alg: number = COSE
     structure: 'Signature1', alg, keyId: ed25519KeyId(rawEd25519PublicKey(key)),
     sign: (message) => new Uint8Array(sign(null, message, key)),
   };
+}
+
+/** Reads a private key PEM, or throws `key-invalid` saying what the text is instead (never echoing the key). */
+function privateKeyFromText(text: string): KeyObject {
+  if (!isPem(text)) {
+    const hex = fromHex(text.trim());
+    throw otaError('key-invalid', hex !== null && hex.length >= HMAC_MIN_BYTES
+      ? 'This is an HMAC key (hex digits), not an Ed25519 private key PEM: use it as an HMAC key (ota bundle create --hmac-key).'
+      : 'The signing key must be an Ed25519 private key in PEM (make one with "ota keys generate").', false);
+  }
+  if (!text.includes('PRIVATE KEY')) {
+    throw otaError('key-invalid', 'This is a public key; signing needs the private key (NAME.pem, not NAME.pub.pem, from "ota keys generate").', false);
+  }
+  try {
+    return createPrivateKey(text);
+  } catch (error) {
+    throw otaError('key-invalid', 'The key file is PEM but not a readable private key (encrypted, damaged or an unsupported type); make one with "ota keys generate".', false, undefined, error);
+  }
 }
 
 /** MACs with an HMAC-SHA256 key (COSE_Mac0, alg 5). */

@@ -6,6 +6,7 @@ import type { AgentEvent } from '../../src/agent/events.js';
 import type { Journal } from '../../src/agent/journal.js';
 import { FakeApi, FakeCdn, FakeTarget, InstantClock, makeJournal, payloadOf, text } from './fakes.js';
 import type { ApiResponse } from '../../src/api/http-port.js';
+import { rawImage } from '../../src/agent/sinks/raw-image.js';
 
 const URL_OK = 'https://cdn.example/a/b/fw-1?token=t&expires=1900000000';
 
@@ -50,6 +51,8 @@ function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
       reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
       // These tests exercise the raw-image path, which is an explicit opt-in (see the trust tests below).
       allowUnsigned: opts.allowUnsigned ?? true,
+      // /latest/url gives no version: the raw image's comes from its "header" (a raw image of no known version is refused).
+      rawFormat: rawImage(() => '1.0.0', 4),
     });
   };
   r.remake();
@@ -166,7 +169,7 @@ describe('agent: the whole update', () => {
     expect(second.outcome).toBe('confirmed');
     expect(types(r.events)).toEqual(['trial-started', 'confirmed']);
     expect(r.target.trialRunning).toBe(false);
-    // The raw image via /url carries no version; the fake target reports '' and the API answers 204 below.
+    // The raw image via /url carries no version; the rig's header reader says 1.0.0 and the API answers 204 below.
     r.events.length = 0;
     r.api.answer = () => text(204, '', { 'memfault-reason': 'latest' });
     expect((await r.agent.runOnce()).outcome).toBe('up-to-date');

@@ -127,7 +127,7 @@ describe('release workflow through the ota CLI (in-process, HTTPS)', () => {
     expect((await ota(['faults', 'clear'])).out).toBe('Removed 1 fault rule\n');
     expect((await ota(['faults', 'list'])).out).toBe('No fault rules.\n');
     const bad = await ota(['faults', 'add', '--kind', 'melt']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/kind must be one of/);
   });
 

@@ -68,7 +68,7 @@ describe('the Espruino size transforms', () => {
     const runtime = fakeRuntime({ net: new FakeNet('net', () => undefined), crypto: new FakeCrypto(true), Storage: new FakeStorage() });
     const options = (policy: object) => ({
       api: { baseUrl: 'http://127.0.0.1:1', projectKey: 'k' }, device: { serial: 's', hardwareVersion: 'evt' }, softwareType: 'app',
-      targets: [], journal: { load: () => Promise.resolve(null), append: () => Promise.resolve() },
+      targets: [{ softwareType: 'app' }], journal: { load: () => Promise.resolve(null), append: () => Promise.resolve() },
       hmacKey: new Uint8Array(32).fill(1), policy, runtime, clock: { now: () => 0, sleep: () => Promise.resolve() },
     });
     expect(() => ota.createEspruinoAgent(options({ useLatestJson: true }))).toThrow(expect.objectContaining({ code: 'espruino-md5-omitted' }));

@@ -107,9 +107,8 @@ class BundleSink implements PayloadSink {
     const parts: PlannedPart[] = [];
     for (let i = 0; i < header.manifest.parts.length; i++) {
       const part = header.manifest.parts[i];
-      const requires: { softwareType: string; minVersion: string }[] = [];
-      for (let r = 0; r < part.requires.length; r++) requires.push({ softwareType: part.requires[r].softwareType, minVersion: part.requires[r].minVersion });
-      parts.push({ softwareType: part.softwareType, version: part.version, order: part.order, requires: requires });
+      // The manifest's requirements are plain { softwareType, minVersion } pairs already (the plan is journaled as JSON).
+      parts.push({ softwareType: part.softwareType, version: part.version, order: part.order, requires: part.requires });
     }
     return { sequence: header.manifest.sequence, parts: parts };
   }

@@ -21,6 +21,43 @@ export function query(ctx: AgentContext): Promise<CheckResult> {
 }
 
 /**
+ * The state after the device API answered `result`: idle when it offers nothing (or a release given up before),
+ * else `downloading` the offer, the partial download kept when it is the same artifact (marked asked: see AgentContext.askedFor).
+ * A 204 while a release was in progress means it was withdrawn (the rollout aborted): the partial download is dropped.
+ */
+export function offered(ctx: AgentContext, state: AgentState, result: CheckResult): AgentState {
+  const now = ctx.clock.now();
+  const offer = result.update;
+  if (offer === null) {
+    ctx.emit({ type: 'up-to-date', at: now, reason: state.release !== null ? 'release-withdrawn' : result.reason !== null ? result.reason : undefined });
+    const idle = settle(ctx, state);
+    idle.release = null;
+    idle.download = null;
+    return idle;
+  }
+  if (state.givenUp.indexOf(offer.id) >= 0) {
+    ctx.emit({ type: 'up-to-date', at: now, version: offer.version, reason: 'release-rejected-before' });
+    return settle(ctx, state);
+  }
+  const next = cloneState(state);
+  let release = next.release;
+  if (release === null || release.id !== offer.id) {
+    release = { id: offer.id, version: offer.version, url: offer.url, urlExpiresAt: offer.expiresAt, size: offer.size, md5: offer.md5,
+      validator: null, attempts: 0, restarts: 0 };
+    next.release = release;
+    next.download = null;
+  } else {
+    release.url = offer.url;
+    release.urlExpiresAt = offer.expiresAt;
+    if (offer.version !== null) release.version = offer.version;
+  }
+  ctx.askedFor = offer.id;
+  ctx.emit({ type: 'update-available', at: now, version: offer.version, total: offer.size });
+  next.phase = 'downloading';
+  return next;
+}
+
+/**
  * The trial record for a trial the journal does not know (a power cut before it was journaled, or an activation that
  * stopped part-way): named after the first image on trial, so `confirmed` and `rolled-back` report what was tried.
  */
@@ -43,34 +80,7 @@ export function checking(ctx: AgentContext, state: AgentState): Promise<AgentSta
       return next;
     }
     return query(ctx).then(function (result) {
-      const now = ctx.clock.now();
-      if (result.update === null) {
-        ctx.emit({ type: 'up-to-date', at: now, reason: result.reason !== null ? result.reason : undefined });
-        const idle = settle(ctx, state);
-        idle.release = null;
-        idle.download = null;
-        return idle;
-      }
-      const offer = result.update;
-      for (let i = 0; i < state.givenUp.length; i++) {
-        if (state.givenUp[i] === offer.id) {
-          ctx.emit({ type: 'up-to-date', at: now, version: offer.version, reason: 'release-rejected-before' });
-          return settle(ctx, state);
-        }
-      }
-      const next = cloneState(state);
-      if (next.release === null || next.release.id !== offer.id) {
-        next.release = { id: offer.id, version: offer.version, url: offer.url, urlExpiresAt: offer.expiresAt, size: offer.size, md5: offer.md5,
-          validator: null, attempts: 0, restarts: 0 };
-        next.download = null;
-      } else {
-        next.release.url = offer.url;
-        next.release.urlExpiresAt = offer.expiresAt;
-        if (offer.version !== null) next.release.version = offer.version;
-      }
-      ctx.emit({ type: 'update-available', at: now, version: offer.version, total: offer.size });
-      next.phase = 'downloading';
-      return next;
+      return offered(ctx, state, result);
     }, function (error: unknown) {
       return fail(ctx, state, toOtaError(error, 'check-failed', true));
     });

@@ -1,4 +1,5 @@
-import type { TargetStatus } from '../../../hal/image-target.js';
+import type { ImageTarget, TargetStatus } from '../../../hal/image-target.js';
+import type { Clock } from '../../util/clock.js';
 import type { OtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import { backoffDelay, intervalDelay, parseRetryAfter } from '../policy.js';
@@ -34,13 +35,19 @@ export function anyTrial(statuses: TargetStatus[]): boolean {
   return false;
 }
 
+/** Emits the `error` event of `error`. */
+export function reportError(ctx: AgentContext, error: OtaError): void {
+  ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: error.retryable, message: error.message, details: error.details });
+}
+
 /** Reports `error` and returns the backoff state (or a halted idle state for configuration errors). */
 export function fail(ctx: AgentContext, state: AgentState, error: OtaError): AgentState {
   const next = cloneState(state);
-  ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: error.retryable, message: error.message, details: error.details });
+  reportError(ctx, error);
   next.lastError = error.code;
   const details = error.details !== undefined ? error.details : {};
-  if (details.stopPolling === true) {
+  // The configuration is wrong (400/403, or the API base URL does not parse when checking): retrying cannot help.
+  if (details.stopPolling === true || (error.code === 'http-bad-url' && state.phase === 'checking')) {
     next.phase = 'idle';
     next.notBefore = -1;
     return next;
@@ -71,14 +78,49 @@ export function giveUp(state: AgentState, id: string): void {
   if (state.givenUp.length > 4) state.givenUp = state.givenUp.slice(state.givenUp.length - 4);
 }
 
-/** Rejects every running trial on targets that have revert(); the bootloader reverts the rest. */
-export function revertTrials(ctx: AgentContext): Promise<void> {
+/** Runs `act` on every target with its status, in order (act decides: undefined does nothing). */
+export function eachTarget(ctx: AgentContext, act: (target: ImageTarget, status: TargetStatus) => Promise<void> | undefined): Promise<void> {
   function next(i: number): Promise<void> {
     if (i >= ctx.targets.length) return Promise.resolve();
     const target = ctx.targets[i];
     return target.status().then(function (status) {
-      return status.trial && target.revert !== undefined ? target.revert() : undefined;
+      return act(target, status);
     }).then(function () { return next(i + 1); });
   }
   return next(0);
+}
+
+/** Rejects every running trial on targets that have revert(); the bootloader reverts the rest. */
+export function revertTrials(ctx: AgentContext): Promise<void> {
+  return eachTarget(ctx, function (target, status) { return status.trial && target.revert !== undefined ? target.revert() : undefined; });
+}
+
+/**
+ * Reverts every trial and asks for a reboot; the bootloader then boots the confirmed images and `rolled-back`
+ * reports `reason` (journaled as lastError).
+ */
+export function revertAndReboot(ctx: AgentContext, state: AgentState, reason: string): Promise<AgentState> {
+  if (state.trial !== null) state.trial.deadline = -1;
+  state.lastError = reason;
+  state.phase = 'rebooting';
+  ctx.rebootRequested = true;
+  return revertTrials(ctx).then(function () { return state; });
+}
+
+/**
+ * Resolves true after `ms`, or false as soon as the function handed to `expose` is called (stop()); that cancels the
+ * timer, and calling it later does nothing. The timer holds the host process (see Clock.timer): the agent's waits
+ * (the health deadline, the next poll) are what the program waits for.
+ */
+export function pause(clock: Clock, ms: number, expose: (stop: () => void) => void): Promise<boolean> {
+  return new Promise<boolean>(function (resolve) {
+    let cancel: (() => void) | null = null;
+    function end(fired: boolean): void {
+      if (cancel !== null) cancel();
+      resolve(fired);
+    }
+    expose(function () { end(false); });
+    if (typeof clock.timer === 'function') cancel = clock.timer(ms > 0 ? ms : 0, function () { end(true); }, true);
+    else clock.sleep(ms > 0 ? ms : 0).then(function () { end(true); });
+  });
 }

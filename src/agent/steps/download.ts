@@ -8,7 +8,7 @@ import type { PayloadSink, SinkFormat } from '../sinks/sink.js';
 import type { AgentState, DownloadState, ReleaseState } from '../state.js';
 import { cloneState } from '../state.js';
 import { checkpointSpacing } from '../policy.js';
-import { query } from './check.js';
+import { offered, query } from './check.js';
 import { allStatus, anyTrial, fail, giveUp, settle } from './common.js';
 
 // downloading: a flat pump (one request in flight, the next step from .then) from the CDN into the payload
@@ -64,7 +64,8 @@ function headBytes(ctx: AgentContext): number {
   return most;
 }
 
-function formatFor(ctx: AgentContext, name: string): SinkFormat | null {
+/** The payload format named `name` (journaled with the download), or null when this agent has none of that name. */
+export function formatFor(ctx: AgentContext, name: string): SinkFormat | null {
   for (let i = 0; i < ctx.formats.length; i++) if (ctx.formats[i].name === name) return ctx.formats[i];
   return null;
 }
@@ -78,6 +79,7 @@ function recognize(ctx: AgentContext, head: Uint8Array): SinkFormat {
 function restartFromZero(ctx: AgentContext, state: AgentState, reason: string): Promise<void> {
   const release = state.release as ReleaseState;
   if (release.restarts >= 1) {
+    // `reason` is short (it stays in details on Espruino, where messages are stripped): 200 or 416 to a range, a new validator.
     throw otaError('download-restart-loop', 'The server made the download restart from zero twice without progress (' + reason +
       '); stopping instead of looping. It will be retried after a backoff.', true, { reason: reason });
   }
@@ -124,6 +126,12 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     download.md5 = best.md5 !== null ? toHex(best.md5) : null;
     download.sink = sink.resumeState();
     release.restarts = 0;
+    // Progress past anything journaled before: this attempt does not count against maxAttemptsPerRelease (a download
+    // restarted from 0, after a bad MD5 say, counts until it passes the old mark, so a bad release still runs out).
+    if (durable > (release.reached || 0)) {
+      release.reached = durable;
+      release.attempts = 0;
+    }
     return ctx.save(state);
   }
 
@@ -172,10 +180,13 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     // each boundary. The image digests are the sink's, taken over what flash reads back.
     return live.sink.write(i === 0 ? chunk : chunk.subarray(i)).then(undefined, function (error: unknown) {
       // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
+      // Its details keep saying whether the payload itself was refused (`refused`).
       const failure = toOtaError(error, 'sink-write-failed', true);
-      if (failure.code === 'power-cut') throw failure;
-      const refused = failure.details !== undefined && failure.details.refused === true;
-      throw otaError(failure.code, failure.message, failure.retryable, { discard: true, refused: refused, cause: failure.details }, failure);
+      if (failure.code !== 'power-cut') {
+        if (failure.details === undefined) failure.details = {};
+        failure.details.discard = true;
+      }
+      throw failure;
     }).then(function () {
       if (live.md5 === null) {
         live.pos += chunk.length - i;
@@ -201,12 +212,12 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
           info.offset + '; retrying.', true, { requested: requested, served: info.offset }));
       }
       // The server ignored Range, or If-Range said the payload changed: take this full body as a restart from zero.
-      reset = restartFromZero(ctx, state, 'the server sent the whole payload to a ranged request').then(function () {
+      reset = restartFromZero(ctx, state, '200 to a range').then(function () {
         resetLive(live, release);
         requested = 0;
       });
     } else if (requested > 0 && release.validator !== null && info.validator !== null && info.validator !== release.validator) {
-      const signal: RestartSignal = { restart: true, reason: 'the payload changed on the server (validator ' + info.validator + ')' };
+      const signal: RestartSignal = { restart: true, reason: 'validator now ' + info.validator };
       return Promise.reject(signal);
     }
     return reset.then(function () {
@@ -231,6 +242,12 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
   }
 
   function finishBody(): boolean {
+    if (total === 0) {
+      // Content-Length 0, or file_size 0 from /latest (then nothing was requested): nothing to install; refused like
+      // any payload that cannot be one (given up, nothing written), not retried until the attempts run out.
+      throw otaError('payload-empty', 'The release payload is 0 bytes: there is no image in it. Nothing was written and the release ' +
+        'is given up until a different one is offered; upload the real image as a new release.', false, { discard: true, refused: true });
+    }
     if (live.pos < total) {
       throw otaError('download-truncated', 'The CDN ended the body at byte ' + live.pos + ' of ' + total + '; resuming with a Range request.',
         true, { received: live.pos, total: total });
@@ -262,7 +279,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
         url: release.url, offset: 0, end: prefix, validator: release.validator, timeoutMs: ctx.policy.requestTimeoutMs,
         start: function (info: FetchStart): Promise<void> {
           if (!info.partial || (release.validator !== null && info.validator !== null && info.validator !== release.validator)) {
-            const signal: RestartSignal = { restart: true, reason: 'the server did not return the same payload\'s header range' };
+            const signal: RestartSignal = { restart: true, reason: 'header range' };
             return Promise.reject(signal);
           }
           return Promise.resolve();
@@ -320,20 +337,43 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
 }
 
 
-function isLinkRefusal(error: OtaError): boolean {
-  const status = error.details !== undefined ? error.details.status : undefined;
-  return status === 403 || status === 404 || status === 410;
+/**
+ * Cuts the query off every URL in `text` (from a `?` to the next space or quote: messages use no other question
+ * mark): a signed CDN link's token is a credential valid for hours.
+ */
+function withoutQueries(text: string): string {
+  return text.replace(/\?[^\s"]*/g, '');
 }
 
-/** Asks the device API for a fresh URL of the same artifact; resolves false when the release is gone. */
-function refreshUrl(ctx: AgentContext, state: AgentState): Promise<boolean> {
+/** `error` as events and logs may carry it: the URL in its message and in `details.url` without its query. */
+function redacted(error: OtaError): OtaError {
+  const details = error.details;
+  if (details !== undefined && details.url) details.url = withoutQueries(String(details.url));
+  error.message = withoutQueries(error.message);
+  return error;
+}
+
+/**
+ * Asks the device API what it offers now. The same artifact: its (new) URL is kept and null returned, the download goes
+ * on. Otherwise the partial download is dropped and `offered` says how to go on: idle when the release was withdrawn
+ * (204, reported `release-withdrawn`), `downloading` the new release when another one replaced it. When the API cannot
+ * be asked, the backoff state.
+ */
+function reoffer(ctx: AgentContext, state: AgentState): Promise<AgentState | null> {
   return query(ctx).then(function (result) {
     const release = state.release as ReleaseState;
-    if (result.update === null) return false;
-    if (result.update.id !== release.id) return false;
-    release.url = result.update.url;
-    release.urlExpiresAt = result.update.expiresAt;
-    return ctx.save(state).then(function () { return true; });
+    const offer = result.update;
+    if (offer !== null && offer.id === release.id) {
+      release.url = offer.url;
+      release.urlExpiresAt = offer.expiresAt;
+      return ctx.save(state).then(function () { return null; });
+    }
+    ctx.live = null;
+    state.download = null;
+    return offered(ctx, state, result);
+  }, function (error: unknown) {
+    // The device API could not be asked: back off; the next cycle's check asks again.
+    return fail(ctx, state, toOtaError(error, 'check-failed', true));
   });
 }
 
@@ -344,63 +384,60 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
   const release = state.release;
   release.attempts++;
   if (release.attempts > ctx.policy.maxAttemptsPerRelease) {
-    const error = otaError('release-attempts-exhausted', 'Release ' + (release.version !== null ? release.version : release.id) + ' failed ' +
-      ctx.policy.maxAttemptsPerRelease + ' download attempts; giving up on it until a different release is offered.', false,
+    const error = otaError('release-attempts-exhausted', 'The "' + ctx.softwareType + '" release ' +
+      (release.version !== null ? release.version : '(version not known yet)') + ' failed ' + ctx.policy.maxAttemptsPerRelease +
+      ' download attempts in a row without progress; giving up on it. See the errors before this one (CDN, network, payload); ' +
+      'once that is fixed, publish the build again as a new release to have it installed.', false,
     { attempts: ctx.policy.maxAttemptsPerRelease });
     giveUp(state, release.id);
     state.release = null;
     state.download = null;
-    ctx.live = null;
     ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: false, message: error.message });
     return Promise.resolve(settle(ctx, state));
   }
   if (state.download === null) state.download = freshDownload();
   let retries = ctx.policy.retriesPerCycle;
   let refreshed = false;
+  // Asked in this run (checking just offered it), or found only in the journal (after a restart, or a stop): then the
+  // device API is asked first, as the release may have been withdrawn or replaced meanwhile. In-cycle resumes are not.
+  let asked = ctx.askedFor === release.id;
+  ctx.askedFor = null;
 
-  function withdrawn(): AgentState {
-    // Not an error: the operator aborted the rollout (or replaced the release); the device simply stays.
-    ctx.emit({ type: 'up-to-date', at: ctx.clock.now(), version: release.version, reason: 'release-withdrawn' });
-    ctx.live = null;
-    const next = settle(ctx, state);
-    next.release = null;
-    next.download = null;
-    return next;
-  }
   function attempt(): Promise<AgentState> {
     if (ctx.cancelled()) return Promise.resolve(state);
-    const now = ctx.clock.now();
-    const expired = release.urlExpiresAt > 0 && now >= release.urlExpiresAt - EXPIRY_MARGIN_MS;
-    const ready: Promise<boolean> = expired ? refreshUrl(ctx, state) : Promise.resolve(true);
-    return ready.then(function (available) {
-      if (!available) return withdrawn();
+    const expired = release.urlExpiresAt > 0 && ctx.clock.now() >= release.urlExpiresAt - EXPIRY_MARGIN_MS;
+    const ready: Promise<AgentState | null> = !asked || expired ? reoffer(ctx, state) : Promise.resolve(null);
+    asked = true;
+    return ready.then(function (next) {
+      if (next !== null) return next;
       if (ctx.live === null || ctx.live.releaseId !== release.id) ctx.live = liveFrom(release, state.download as DownloadState);
       const live = ctx.live;
       const before = live.pos;
       return ctx.save(state).then(function () { return transfer(ctx, state, live); }).then(function (complete) {
         if (!complete) return state;
-        const next = cloneState(state);
-        next.phase = 'verifying';
-        return next;
+        const done = cloneState(state);
+        done.phase = 'verifying';
+        return done;
       }, function (error: unknown) {
         if (isRestart(error)) {
           return restartFromZero(ctx, state, error.reason).then(function () { ctx.live = null; return attempt(); });
         }
-        const failure = toOtaError(error, 'download-failed', true);
+        const failure = redacted(toOtaError(error, 'download-failed', true));
         const status = failure.details !== undefined ? failure.details.status : undefined;
         if (status === 416) {
-          return restartFromZero(ctx, state, 'the server answered 416 to the resume range').then(function () { ctx.live = null; return attempt(); });
+          return restartFromZero(ctx, state, '416 to a range').then(function () { ctx.live = null; return attempt(); });
         }
-        if (isLinkRefusal(failure) && !refreshed) {
+        // The CDN refused the link (expired, revoked): ask the device API once for a fresh one.
+        if ((status === 403 || status === 404 || status === 410) && !refreshed) {
           refreshed = true;
-          return refreshUrl(ctx, state).then(function (available) { return available ? attempt() : withdrawn(); });
+          return reoffer(ctx, state).then(function (other) { return other !== null ? other : attempt(); });
         }
         if (failure.details !== undefined && failure.details.discard === true) {
           state.download = null;
           ctx.live = null;
           if (!failure.retryable && failure.details.refused === true) {
-            // The payload itself is refused (unsigned, rolled back, for other hardware): fetching the same artifact
-            // again cannot change that, so it is not offered to the device again; a new artifact is. A device
+            // The payload itself is refused (unsigned, rolled back, for other hardware, empty): fetching the same
+            // artifact again cannot change that, so it is not offered to the device again; a new artifact is. A device
             // failure (flash, a co-processor that reset) is not a refusal: the next cycle tries again from byte 0.
             giveUp(state, release.id);
             state.release = null;
@@ -416,8 +453,6 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
       });
     });
   }
-
-
 
   return allStatus(ctx).then(function (statuses) {
     if (anyTrial(statuses)) {

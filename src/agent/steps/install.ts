@@ -1,25 +1,15 @@
+import type { TargetStatus } from '../../../hal/image-target.js';
 import { otaError, toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import type { AgentState, ReleasePlan, TrialState } from '../state.js';
 import { activateRelease } from '../../bundle/activation.js';
 import type { StagedPart } from '../../bundle/unpacker.js';
 import { cloneState } from '../state.js';
-import { allStatus, anyTrial, fail, primaryStatus, revertTrials } from './common.js';
+import { allStatus, anyTrial, eachTarget, fail, primaryStatus, revertAndReboot } from './common.js';
 import { targetFor } from '../../bundle/device-check.js';
 
 // staged: the verified release is activated (each part marked pending, in the manifest's order), then the
 // device reboots into the trial. rebooting: runs after that reboot and reads what the bootloader did.
-
-/** Activates the targets of `types` in that order. */
-function activateInOrder(ctx: AgentContext, types: string[]): Promise<void> {
-  function next(i: number): Promise<void> {
-    if (i >= types.length) return Promise.resolve();
-    const target = targetFor(ctx.targets, types[i]);
-    if (target === null) return next(i + 1);
-    return target.activate().then(function () { return next(i + 1); });
-  }
-  return next(0);
-}
 
 /** The staged parts of a journaled plan, each mapped to this device's target (a missing target is an error). */
 export function stagedParts(ctx: AgentContext, plan: ReleasePlan): StagedPart[] {
@@ -37,108 +27,101 @@ export function stagedParts(ctx: AgentContext, plan: ReleasePlan): StagedPart[] 
 }
 
 /**
- * A verified bundle: the trial record is journaled first (write-ahead), then activateRelease runs, which is
- * idempotent, so a power cut anywhere in it simply runs it again from this state. A part that a later part
- * requires is switched to and confirmed before the later part is marked pending, so every reachable pair is
- * the old one, a compatible prefix, or the new one.
+ * The verified release is activated. The trial record (with a bundle's plan) is journaled first (write-ahead); a
+ * bundle then goes through activateRelease, which is idempotent, so a power cut anywhere in it simply runs it again
+ * from this state. A part that a later part requires is switched to and confirmed before the later part is marked
+ * pending, so every reachable pair is the old one, a compatible prefix, or the new one. A raw image is marked pending
+ * by its sink (verified in this power cycle) or, after a power cut, by its target (each target's slot is recorded
+ * "staged" only after its read-back check, and activate() refuses anything else); a trial that already runs means the
+ * power went after its activation. Then the device reboots into the trial, unless it already did.
  */
-function stageBundle(ctx: AgentContext, state: AgentState, plan: ReleasePlan): Promise<AgentState> {
-  const begin: Promise<void> = state.trial !== null && state.trial.plan !== undefined && state.trial.plan !== null ? Promise.resolve()
-    : primaryStatus(ctx).then(function (status) {
-      const release = state.release;
-      state.trial = { deadline: 0, version: release !== null ? release.version : null, previous: status !== null ? status.runningVersion : null,
-        plan: plan };
-      return ctx.save(state);
-    });
-  return begin.then(function () {
-    return activateRelease({ parts: stagedParts(ctx, plan) });
-  }).then(function () {
-    return allStatus(ctx);
-  }).then(function (statuses) {
-    const trialInfo = state.trial as TrialState;
-    ctx.emit({ type: 'staged', at: ctx.clock.now(), version: trialInfo.version });
-    state.phase = 'rebooting';
-    ctx.live = null;
-    // A power cut after the last part was marked pending already rebooted into the trial: no second reboot.
-    ctx.rebootRequested = !anyTrial(statuses);
-    return state;
-  });
-}
-
-/** The staged state. */
 export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState> {
   const state = cloneState(input);
-  const plan = state.download !== null && state.download.plan !== undefined ? state.download.plan : null;
-  if (plan !== null) {
-    return stageBundle(ctx, state, plan).then(undefined, function (error: unknown) {
+  const download = state.download;
+  const plan = download !== null && download.plan !== undefined ? download.plan : null;
+  const live = ctx.live !== null && state.release !== null && ctx.live.releaseId === state.release.id ? ctx.live.sink : null;
+  const order = download !== null && download.activation !== undefined ? download.activation : null;
+  return allStatus(ctx).then(function (statuses) {
+    if (plan === null && (anyTrial(statuses) || (live === null && order === null))) {
+      state.phase = anyTrial(statuses) ? 'rebooting' : 'verifying';
+      return state;
+    }
+    return (state.trial !== null ? Promise.resolve() : primaryStatus(ctx).then(function (status) {
+      state.trial = { deadline: 0, version: state.release !== null ? state.release.version : null,
+        previous: status !== null ? status.runningVersion : null, plan: plan };
+      return ctx.save(state);
+    })).then(function () {
+      if (plan !== null) return activateRelease({ parts: stagedParts(ctx, plan) });
+      // A raw image has one target, so the journaled activation list needs no order.
+      return live !== null ? live.activate()
+        : eachTarget(ctx, function (target) { return (order as string[]).indexOf(target.softwareType) >= 0 ? target.activate() : undefined; });
+    }).then(function () {
+      return allStatus(ctx);
+    }).then(function (after) {
+      ctx.emit({ type: 'staged', at: ctx.clock.now(), version: (state.trial as TrialState).version });
+      state.phase = 'rebooting';
+      ctx.live = null;
+      // A power cut after the last part was marked pending already rebooted into the trial: no second reboot.
+      ctx.rebootRequested = !anyTrial(after);
+      return state;
+    }, function (error: unknown) {
       ctx.live = null;
       state.download = null;
       // Nothing is pending beyond a compatible prefix (activateRelease stops at the failing part): no trial to follow.
       state.trial = null;
       return fail(ctx, state, toOtaError(error, 'activation-failed', true));
     });
-  }
-  return allStatus(ctx).then(function (statuses) {
-    if (anyTrial(statuses)) {
-      // Power went after activation: the bootloader already started the trial.
-      state.phase = 'rebooting';
-      return state;
-    }
-    return primaryStatus(ctx).then(function (status) {
-      const download = state.download;
-      const live = ctx.live !== null && state.release !== null && ctx.live.releaseId === state.release.id ? ctx.live.sink : null;
-      const order = download !== null && download.activation !== undefined ? download.activation : null;
-      if (live === null && order === null) {
-        state.phase = 'verifying';
-        return state;
-      }
-      // Verified in this power cycle (live sink), or before it (each target's slot is recorded "staged" only after
-      // its read-back check, and activate() refuses anything else).
-      const activation = live !== null ? live.activate() : activateInOrder(ctx, order as string[]);
-      return activation.then(function () {
-        const release = state.release;
-        state.trial = {
-          deadline: 0,
-          version: release !== null ? release.version : null,
-          previous: status !== null ? status.runningVersion : null,
-        };
-        ctx.emit({ type: 'staged', at: ctx.clock.now(), version: state.trial.version });
-        state.phase = 'rebooting';
-        ctx.live = null;
-        ctx.rebootRequested = true;
-        return state;
-      });
-    }).then(undefined, function (error: unknown) {
-      ctx.live = null;
-      state.download = null;
-      return fail(ctx, state, toOtaError(error, 'activation-failed', true));
-    });
   });
+}
+
+/**
+ * True when the release on trial runs: every part of a bundle its version (a bundle need not touch the primary
+ * target: a WiFi-only one lands while the main image stays), a raw image on the primary target (its version, or
+ * anything but the previous one when the image names none). Without a trial record (a raw image whose record a cut
+ * lost), whatever runs a trial is the release.
+ */
+function landed(ctx: AgentContext, trial: TrialState | null, statuses: TargetStatus[]): boolean {
+  if (trial === null) return anyTrial(statuses);
+  const parts: { softwareType: string; version: string | null }[] = trial.plan ? trial.plan.parts : [{ softwareType: ctx.softwareType, version: trial.version }];
+  let found = 0;
+  for (let i = 0; i < statuses.length; i++) {
+    for (let j = 0; j < parts.length; j++) {
+      if (parts[j].softwareType !== ctx.targets[i].softwareType) continue;
+      const running = statuses[i].runningVersion;
+      if (parts[j].version !== null ? running !== parts[j].version : running === trial.previous) return false;
+      found++;
+    }
+  }
+  return found === parts.length;
+}
+
+/**
+ * Where a trial that no target runs any more ends: `confirmed` when the release runs (confirmed outside the agent,
+ * or a cut after the confirmation), else `rolled-back`: trial-reverted (the bootloader did it) unless the agent did.
+ */
+export function ended(ctx: AgentContext, state: AgentState, statuses: TargetStatus[]): AgentState {
+  if (landed(ctx, state.trial, statuses)) {
+    state.phase = 'confirmed';
+  } else {
+    if (state.trial === null || state.trial.deadline !== -1) state.lastError = 'trial-reverted';
+    state.phase = 'rolled-back';
+  }
+  return state;
 }
 
 /** The rebooting state, as seen after the reboot: trial started, or the bootloader reverted. */
 export function rebooting(ctx: AgentContext, input: AgentState): Promise<AgentState> {
   const state = cloneState(input);
   return allStatus(ctx).then(function (statuses) {
-    return primaryStatus(ctx).then(function (primary) {
-      const trial = state.trial;
-      const expected = trial !== null ? trial.version : null;
-      const running = primary !== null ? primary.runningVersion : null;
-      const landed = expected !== null ? running === expected : (trial !== null && running !== trial.previous);
-      if (anyTrial(statuses) && !landed && primary !== null && !primary.trial) {
-        // The main image reverted (it crashed) while another part boots its trial: never confirm a half pair.
-        if (trial !== null) trial.deadline = -1;
-        ctx.rebootRequested = true;
-        return revertTrials(ctx).then(function () { return state; });
-      }
-      if (anyTrial(statuses)) {
-        if (trial !== null && trial.deadline === 0) trial.deadline = ctx.clock.now() + ctx.policy.healthDeadlineMs;
-        ctx.emit({ type: 'trial-started', at: ctx.clock.now(), version: running });
-        state.phase = 'trial';
-        return state;
-      }
-      state.phase = landed ? 'confirmed' : 'rolled-back';
-      return state;
-    });
+    const trial = state.trial;
+    if (!anyTrial(statuses)) return ended(ctx, state, statuses);
+    if (!landed(ctx, trial, statuses)) {
+      // A part did not land (it crashed and reverted) while another boots its trial: never confirm half a release.
+      return revertAndReboot(ctx, state, 'trial-reverted');
+    }
+    if (trial !== null && trial.deadline === 0) trial.deadline = ctx.clock.now() + ctx.policy.healthDeadlineMs;
+    ctx.emit({ type: 'trial-started', at: ctx.clock.now(), version: trial !== null ? trial.version : null });
+    state.phase = 'trial';
+    return state;
   });
 }

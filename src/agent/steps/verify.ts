@@ -4,6 +4,7 @@ import type { PayloadSink } from '../sinks/sink.js';
 import type { AgentState, DownloadState, ReleaseState } from '../state.js';
 import { cloneState } from '../state.js';
 import { fail } from './common.js';
+import { formatFor } from './download.js';
 
 // verifying: every part is read back from flash and checked (size, CRC-32, SHA-256) before anything is
 // activated. After a reboot the sink is reopened at the end of the payload, so the check runs on what flash
@@ -15,16 +16,13 @@ export function reopenSink(ctx: AgentContext, state: AgentState): Promise<Payloa
   const download = state.download as DownloadState;
   if (ctx.live !== null && ctx.live.releaseId === release.id && ctx.live.sink !== null) return Promise.resolve(ctx.live.sink);
   if (download.offset < release.size || download.format === null) return Promise.resolve(null);
-  for (let i = 0; i < ctx.formats.length; i++) {
-    if (ctx.formats[i].name === download.format) {
-      return ctx.formats[i].open({ size: release.size, version: release.version, head: new Uint8Array(0), softwareType: ctx.softwareType, targets: ctx.targets,
-        resumeAt: release.size, resumeState: download.sink }).then(function (sink) {
-        // A sink that needs its prefix replayed (a bundle header) is finished through the download step.
-        return sink.replayPrefix() > 0 ? null : sink;
-      });
-    }
-  }
-  return Promise.resolve(null);
+  const format = formatFor(ctx, download.format);
+  if (format === null) return Promise.resolve(null);
+  return format.open({ size: release.size, version: release.version, head: new Uint8Array(0), softwareType: ctx.softwareType, targets: ctx.targets,
+    resumeAt: release.size, resumeState: download.sink }).then(function (sink) {
+    // A sink that needs its prefix replayed (a bundle header) is finished through the download step.
+    return sink.replayPrefix() > 0 ? null : sink;
+  });
 }
 
 /** The verifying state. */

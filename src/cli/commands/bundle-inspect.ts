@@ -8,6 +8,7 @@ import { inspectHeader } from '../../bundle/header.js';
 import { nodeHashes } from '../../node/crypto.js';
 import { toHex } from '../../util/bytes.js';
 import { otaError } from '../../util/errors.js';
+import { readProblem } from '../../tools/file-checks.js';
 
 const KINDS = ['bare (unsigned)', 'COSE_Sign1', 'COSE_Mac0'];
 
@@ -64,7 +65,10 @@ export const bundleInspectCommand: Command = {
   options: { json: { kind: 'boolean', description: 'Print JSON' } },
   async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError('give exactly one bundle FILE');
-    const info = await describeBundle(resolve(io.cwd, args.positionals[0]));
+    const file = resolve(io.cwd, args.positionals[0]);
+    const problem = readProblem(file);
+    if (problem !== null) throw new UsageError(`bundle FILE: ${problem}`);
+    const info = await describeBundle(file);
     if (args.options.json) {
       io.out(JSON.stringify(info, null, 2) + '\n');
       return EXIT_OK;

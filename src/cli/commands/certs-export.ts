@@ -1,9 +1,18 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { UsageError, stringOption } from '../args.js';
 import { cHeader, derToPem, loadBundle } from '../../tools/certs.js';
+import { writeProblem } from '../../tools/file-checks.js';
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
 
 /** `ota certs export`: the bundle as PEM, DER files or a C header of DER arrays for firmware. */
 export const certsExportCommand: Command = {
@@ -31,9 +40,19 @@ export const certsExportCommand: Command = {
     if (format === 'der') {
       if (!path) throw new UsageError('--format der writes binary files: give -o FILE (with --name) or -o DIR');
       if (certs.length === 1 && name) {
+        const problem = writeProblem(path, true);
+        if (problem !== null) throw new UsageError(`-o: ${problem}`);
         writeFileSync(path, certs[0].der);
         io.err(`wrote ${path}\n`);
       } else {
+        const existing = statOrNull(path);
+        if (existing !== null && !existing.isDirectory()) throw new UsageError(`-o: ${path} is a file; --format der writes one file per certificate into a directory: name a directory, or pick one certificate with --name`);
+        if (existing === null && /\.(der|cer|crt|pem)$/i.test(path)) {
+          throw new UsageError(`-o: ${path} looks like a file name, but --format der writes ${certs.length} certificates as files in a directory: ` +
+            'name a directory, or pick one certificate with --name NAME (see "ota certs list")');
+        }
+        const parent = statOrNull(dirname(path));
+        if (parent === null || !parent.isDirectory()) throw new UsageError(`-o: the directory ${dirname(path)} does not exist; create it first or write elsewhere`);
         mkdirSync(path, { recursive: true });
         for (const cert of certs) writeFileSync(join(path, cert.entry.der), cert.der);
         io.err(`wrote ${certs.length} DER files to ${path}\n`);
@@ -42,6 +61,8 @@ export const certsExportCommand: Command = {
     }
     const text = format === 'pem' ? certs.map((cert) => `# ${cert.entry.commonName} (SHA-256 ${cert.entry.sha256})\n${derToPem(cert.der)}`).join('') : cHeader(certs);
     if (path) {
+      const problem = writeProblem(path, true);
+      if (problem !== null) throw new UsageError(`-o: ${problem}`);
       writeFileSync(path, text);
       io.err(`wrote ${path}\n`);
     } else {

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SimDevice } from '../../node/sim-device.js';
+import { SimDevice, mainGeometryFor, slotBytesOfFlashFile, wifiGeometryFor } from '../../node/sim-device.js';
+import type { DeviceStatus } from '../../node/sim-device.js';
 import { requireOption } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
@@ -8,6 +9,21 @@ import { formatBytes } from '../progress.js';
 
 // `ota device status`: what a simulated device's flash holds, read without booting it: both MCUs' slots, the
 // running versions and trial flags, and the agent's journal.
+
+/**
+ * The release the newest journal record gave up on its way to this backoff, when that is what happened: the agent
+ * drops a refused release (its size, signature, sequence) at once and lists it as given up, but still books the
+ * refusal as a failure with a backoff. Its version comes from the record before.
+ */
+function refusedRelease(status: DeviceStatus): string | null {
+  const agent = status.agent;
+  if (agent === null || agent.phase !== 'backoff' || agent.release !== null || agent.lastError === null) return null;
+  // The journal lists its two banks in turn: order by sequence number to find the record before the newest.
+  const records = status.journal.slice().sort((a, b) => a.seq - b.seq);
+  const before = records.length >= 2 ? records[records.length - 2].state : null;
+  if (before === null || before.release === null || !agent.givenUp.includes(before.release.id)) return null;
+  return before.release.version ?? before.release.id;
+}
 
 /** `ota device status`. */
 export const deviceStatusCommand: Command = {
@@ -24,7 +40,16 @@ export const deviceStatusCommand: Command = {
       io.err(`ota device status: ${dir} holds no device flash (main.flash); create one with "ota device run --dir ${dir} …"\n`);
       return EXIT_FAILURE;
     }
-    const device = new SimDevice({ dir, serial: 'status', hardwareVersion: 'status', wifi: existsSync(join(dir, 'wifi.flash')),
+    // The slot sizes are those the flash files were made with (`device run --slot-size`).
+    const mainSlot = slotBytesOfFlashFile(statSync(join(dir, 'main.flash')).size, 'main');
+    const wifiPath = join(dir, 'wifi.flash');
+    const wifiSlot = existsSync(wifiPath) ? slotBytesOfFlashFile(statSync(wifiPath).size, 'wifi') : null;
+    if (mainSlot === null || (existsSync(wifiPath) && wifiSlot === null)) {
+      io.err(`ota device status: ${dir} holds flash files of a size this simulator never makes; it is not a device directory\n`);
+      return EXIT_FAILURE;
+    }
+    const device = new SimDevice({ dir, serial: 'status', hardwareVersion: 'status', wifi: existsSync(wifiPath),
+      mainGeometry: mainGeometryFor(mainSlot), wifiGeometry: wifiSlot !== null ? wifiGeometryFor(wifiSlot) : undefined,
       api: { baseUrl: 'http://127.0.0.1', projectKey: 'unused' } });
     try {
       const status = await device.status();
@@ -41,9 +66,14 @@ export const deviceStatusCommand: Command = {
         }
       }
       const agent = status.agent;
-      io.out(`journal: ${status.journal.length} valid records${status.journal.length > 0 ? `, newest seq ${status.journal[status.journal.length - 1].seq}` : ''}\n`);
+      io.out(`journal: ${status.journal.length} valid records${status.journal.length > 0 ? `, newest seq ${Math.max(...status.journal.map((r) => r.seq))}` : ''}\n`);
       if (agent !== null) {
-        io.out(`agent: ${agent.phase}${agent.lastError ? `, last error ${agent.lastError}` : ''}${agent.failures > 0 ? `, ${agent.failures} failures in a row` : ''}\n`);
+        const refused = refusedRelease(status);
+        if (refused !== null) {
+          io.out(`agent: ${agent.phase}, release ${refused} refused (${agent.lastError}); it will not be retried until a different release is offered\n`);
+        } else {
+          io.out(`agent: ${agent.phase}${agent.lastError ? `, last error ${agent.lastError}` : ''}${agent.failures > 0 ? `, ${agent.failures} failures in a row` : ''}\n`);
+        }
         if (agent.release !== null) {
           io.out(`  release ${agent.release.version ?? agent.release.id}, ${agent.release.size >= 0 ? formatBytes(agent.release.size) : 'size unknown'}, ` +
             `attempt ${agent.release.attempts}\n`);

@@ -2,6 +2,22 @@ import { backendOptions, printJson, withAdmin } from '../admin-client.js';
 import { intOption, requireOption, stringOption, UsageError } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
+import { parseFaultSpec } from '../../backend/faults.js';
+import { isOtaError } from '../../util/errors.js';
+
+// Numeric flags with the backend's ranges (src/backend/faults.ts), so the CLI names the same range it enforces.
+const INT_FLAGS: [string, string, number, number][] = [
+  ['after-bytes', 'afterBytes', 0, 2 ** 40], ['ms', 'ms', 0, 3_600_000], ['bytes-per-second', 'bytesPerSecond', 1, 2 ** 40],
+  ['status', 'status', 200, 599], ['offset', 'offset', 0, 2 ** 40],
+];
+const TEXT_FLAGS: [string, string][] = [['retry-after', 'retryAfter'], ['reason', 'reason'], ['location', 'location'], ['etag', 'etag']];
+
+/** The backend's fault message in the CLI's words: field names become flags. */
+function flagWords(message: string): string {
+  let text = message.replace(/^a "([a-z-]+)" fault needs/, '--kind $1 needs').replace(/^fault (kind|route|serial) /, '--$1 ');
+  for (const [flag, key] of [...INT_FLAGS, ...TEXT_FLAGS, ['times', 'times']]) text = text.split(`"${key}"`).join(`--${flag}`);
+  return text.replace(/^fault (field )?/, '');
+}
 
 /** One line describing a fault rule, for humans. */
 export function describeFault(f: any): string {
@@ -47,14 +63,20 @@ export const faultsAddCommand: Command = {
     if (serial !== undefined) spec.serial = serial;
     const times = stringOption(args, 'times');
     if (times !== undefined) spec.times = times === 'always' ? 'always' : intOption(args, 'times', 1, 1_000_000);
-    const ints: [string, string][] = [['after-bytes', 'afterBytes'], ['ms', 'ms'], ['bytes-per-second', 'bytesPerSecond'], ['status', 'status'], ['offset', 'offset']];
-    for (const [flag, key] of ints) {
-      const value = intOption(args, flag, 0, 2 ** 40);
+    for (const [flag, key, min, max] of INT_FLAGS) {
+      const value = intOption(args, flag, min, max);
       if (value !== undefined) spec[key] = value;
     }
-    for (const [flag, key] of [['retry-after', 'retryAfter'], ['reason', 'reason'], ['location', 'location'], ['etag', 'etag']]) {
+    for (const [flag, key] of TEXT_FLAGS) {
       const value = stringOption(args, flag);
       if (value !== undefined) spec[key] = value;
+    }
+    // The backend's own check, run here first: every invalid fault is a usage error (exit 2) and nothing is sent.
+    try {
+      parseFaultSpec(spec);
+    } catch (error) {
+      if (!isOtaError(error)) throw error;
+      throw new UsageError(flagWords(error.message));
     }
     return withAdmin(args, io, 'faults add', async (client) => {
       const rule = await client.addFault(spec);

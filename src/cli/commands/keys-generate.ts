@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError, requireOption, stringOption } from '../args.js';
 import type { Command } from '../command.js';
@@ -7,14 +8,31 @@ import { ed25519KeyId, rawEd25519PublicKey } from '../../node/crypto.js';
 import { formatHmacKey, generateEd25519, generateHmacKey, hmacKeyId } from '../../tools/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import { toHex } from '../../util/bytes.js';
+import { writeProblem } from '../../tools/file-checks.js';
 
-/** Writes a secret file that must not already exist (flag "wx"), readable by the owner only. */
-async function writeNew(path: string, text: string, mode: number, force: boolean): Promise<void> {
+/**
+ * Writes key files: every target is checked first (a refusal writes none of them); each is created new ("wx"), an
+ * existing one (only with `force`) is removed first, so an overwritten private key never keeps the old file's looser
+ * mode; the mode is set again after writing (umask). A failure part-way removes the files this call wrote.
+ */
+async function writeKeyFiles(files: { path: string; text: string; mode: number }[], force: boolean): Promise<void> {
+  for (const file of files) {
+    const problem = writeProblem(file.path, force);
+    if (problem !== null) throw new UsageError(`-o: ${problem}`);
+  }
+  const created: string[] = [];
   try {
-    await writeFile(path, text, { flag: force ? 'w' : 'wx', mode });
+    for (const file of files) {
+      // Replace rather than rewrite in place: the new secret is never readable under the old file's mode.
+      if (force && existsSync(file.path)) await rm(file.path, { force: true });
+      await writeFile(file.path, file.text, { flag: 'wx', mode: file.mode });
+      created.push(file.path);
+      await chmod(file.path, file.mode);
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${path} exists; pass --force to overwrite it`);
-    throw error;
+    for (const path of created) await rm(path, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`-o: ${(error as NodeJS.ErrnoException).path} exists; pass --force to overwrite it`);
+    throw new UsageError(`-o: cannot write the key files (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path and its directory`);
   }
 }
 
@@ -35,15 +53,17 @@ export const keysGenerateCommand: Command = {
     const force = args.options.force === true;
     if (type === 'ed25519') {
       const pair = generateEd25519();
-      await writeNew(`${name}.pem`, pair.privatePem, 0o600, force);
-      await writeNew(`${name}.pub.pem`, pair.publicPem, 0o644, force);
+      await writeKeyFiles([
+        { path: `${name}.pem`, text: pair.privatePem, mode: 0o600 },
+        { path: `${name}.pub.pem`, text: pair.publicPem, mode: 0o644 },
+      ], force);
       const kid = toHex(ed25519KeyId(rawEd25519PublicKey(createPrivateKey(pair.privatePem))));
       io.out(`Wrote ${name}.pem (private: sign with "ota bundle create --sign-key") and ${name}.pub.pem (public: give it to devices); kid ${kid}\n`);
       return EXIT_OK;
     }
     if (type === 'hmac') {
       const key = generateHmacKey();
-      await writeNew(name, formatHmacKey(key), 0o600, force);
+      await writeKeyFiles([{ path: name, text: formatHmacKey(key), mode: 0o600 }], force);
       io.out(`Wrote ${name} (HMAC-SHA256 key, 32 bytes; keep it secret, one per device); kid ${toHex(hmacKeyId(key))}\n`);
       return EXIT_OK;
     }

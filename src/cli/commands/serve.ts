@@ -29,6 +29,13 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
     if (error.code === 'EADDRINUSE') {
       throw otaError('port-in-use', `port ${error.port ?? port} is already in use (another \`ota serve\`?); pass --port P --cdn-port Q, or --port 0 for any free ports`, false);
     }
+    // Usage errors: nothing was started and nothing in the data directory was changed.
+    if (error.code === 'dir-locked') {
+      const pid = (error as { details?: { pid?: number } }).details?.pid;
+      throw new UsageError(`another \`ota serve\` (or backend, pid ${pid}) is already using the data directory ${dataDir}; ` +
+        'stop it first, or pass another --data (or OTA_DATA)');
+    }
+    if (error.code === 'backend-data-dir-invalid') throw new UsageError(error.message.replace('(or dataDir)', '(or OTA_DATA)'));
     throw error;
   });
   const record: ServerRecord = {

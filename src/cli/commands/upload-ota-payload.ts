@@ -1,9 +1,48 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { describeBundle } from './bundle-inspect.js';
+import { readProblem } from '../../tools/file-checks.js';
 import { basename, isAbsolute, join } from 'node:path';
 import { backendOptions, printJson, withAdmin } from '../admin-client.js';
 import { listOption, requireOption, stringOption, UsageError } from '../args.js';
-import type { Command } from '../command.js';
+import type { CliIo, Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
+
+/**
+ * When FILE is an OTA bundle (starts with "OTAB"; a raw image has no header to check), its signed manifest must agree
+ * with the flags: the release version is --software-version and --hardware-version is among its hardware versions,
+ * or every device would be offered a release that is not what the server says (usage error). A --software-type that
+ * names none of its parts only gets a note: a device whose main software type is another may still take the parts.
+ */
+async function checkBundleAgainstFlags(file: string, hardwareVersion: string, softwareType: string, softwareVersion: string, io: CliIo): Promise<void> {
+  const start = Buffer.alloc(4);
+  const handle = await open(file, 'r');
+  try {
+    await handle.read(start, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  if (start.toString('latin1') !== 'OTAB') return;
+  let info: Record<string, unknown>;
+  try {
+    info = await describeBundle(file);
+  } catch (error) {
+    throw new UsageError(`payload FILE ${file} starts like an OTA bundle but its header cannot be read (${(error as Error).message}); check it with \`ota bundle inspect\``);
+  }
+  const release = info.releaseVersion as string;
+  const hardware = info.hardwareVersions as string[];
+  const types = (info.parts as { softwareType: string }[]).map((p) => p.softwareType);
+  const problems: string[] = [];
+  if (release !== softwareVersion) problems.push(`--software-version ${softwareVersion} but the bundle is release ${release}`);
+  if (!hardware.includes(hardwareVersion)) problems.push(`--hardware-version ${hardwareVersion} but the bundle is for ${hardware.join(', ')}`);
+  if (problems.length > 0) {
+    throw new UsageError(`payload FILE ${file} is an OTA bundle whose signed manifest disagrees with the flags: ${problems.join('; ')}. ` +
+      'the backend would offer it under a release and hardware version it does not install (a device of another hardware version refuses it); pass the bundle\'s values, or rebuild it with `ota bundle create`');
+  }
+  if (!types.includes(softwareType)) {
+    io.err(`note: the bundle carries ${types.join(', ')}; --software-type ${softwareType} is none of them (fine only if devices of that software type take these parts)\n`);
+  }
+}
 
 /** `ota upload-ota-payload`: uploads a payload as (part of) a release, as memfault-cli's command of the same name. */
 export const uploadOtaPayloadCommand: Command = {
@@ -31,7 +70,10 @@ export const uploadOtaPayloadCommand: Command = {
     const softwareVersion = requireOption(args, 'software-version');
     if (args.positionals.length !== 1) throw new UsageError('give exactly one payload FILE');
     const file = isAbsolute(args.positionals[0]) ? args.positionals[0] : join(io.cwd, args.positionals[0]);
-    if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`payload file ${file} does not exist`);
+    const problem = readProblem(file);
+    if (problem !== null) throw new UsageError(`payload FILE: ${problem}`);
+    if (statSync(file).size === 0) throw new UsageError(`payload FILE: ${file} is empty (0 bytes); a payload holds at least one byte: check the build output`);
+    await checkBundleAgainstFlags(file, hardwareVersion, softwareType, softwareVersion, io);
     const extraInfo: { [key: string]: string } = {};
     for (const pair of listOption(args, 'extra-metadata')) {
       const eq = pair.indexOf('=');

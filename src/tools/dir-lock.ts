@@ -1,0 +1,101 @@
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { otaError } from '../util/errors.js';
+
+// One process per directory (the backend's data directory, a simulated device's flash): two writers would lose
+// each other's changes. The lock is a file holding the holder's pid; a lock whose process is gone is stale and taken
+// over. Locks this process holds are also remembered, so a second holder inside one process is refused too.
+
+/** A held directory lock; `release()` removes it (idempotent). */
+export interface DirLock {
+  path: string;
+  release(): void;
+}
+
+const held = new Set<string>();
+
+/** True when `pid` names a live process (a zombie, killed but not yet reaped, holds nothing). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  let stat = '';
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { /* no procfs: trust kill(0) */ }
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+function holderOf(path: string): number | null {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return /^[0-9]{1,10}$/.test(text) ? Number(text) : 0;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates `path` holding our pid, atomically (written aside, then hard-linked: never seen empty). False when it exists. */
+function create(path: string): boolean {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temp, String(process.pid), { mode: 0o644 });
+  try {
+    linkSync(temp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Takes `<dir>/<name>` for this process, or throws `dir-locked` (details: holder pid, path) naming who holds it.
+ * `who` names the kind of holder for the message (e.g. 'backend ("ota serve" or startBackend)').
+ */
+export function lockDirectory(dir: string, who: string, name = 'lock'): DirLock {
+  const path = join(dir, name);
+  const refuse = (pid: number): never => {
+    throw otaError('dir-locked', `another ${who} (pid ${pid}${pid === process.pid ? ', this process' : ''}) is using ${dir}; stop it first, or use another directory`,
+      false, { pid, path });
+  };
+  if (held.has(path)) refuse(process.pid);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (create(path)) {
+      held.add(path);
+      let released = false;
+      return {
+        path,
+        release() {
+          if (released) return;
+          released = true;
+          held.delete(path);
+          if (holderOf(path) === process.pid) rmSync(path, { force: true });
+        },
+      };
+    }
+    const holder = holderOf(path);
+    if (holder === null) continue;            // removed meanwhile: try again
+    if (holder !== process.pid && processAlive(holder)) refuse(holder);
+    // Stale: move it aside (only one taker can), check that what moved is the stale lock we saw, then retry.
+    const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
+    try {
+      renameSync(path, aside);
+    } catch {
+      continue;
+    }
+    const moved = holderOf(aside);
+    if (moved !== holder && moved !== null && processAlive(moved)) {
+      // A live holder took it over in between: give it back.
+      try { linkSync(aside, path); } catch { /* it has a newer one */ }
+      rmSync(aside, { force: true });
+      refuse(moved);
+    }
+    rmSync(aside, { force: true });
+  }
+  throw otaError('dir-locked', `could not take the lock ${path} (it keeps changing); another process is starting on ${dir}`, true, { path });
+}
