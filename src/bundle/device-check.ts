@@ -17,7 +17,7 @@ export interface DeviceProfile {
 }
 
 /** The target that takes `softwareType`, or null. */
-export function targetFor(targets: ImageTarget[], softwareType: string): ImageTarget | null {
+export function targetFor<T extends { softwareType: string }>(targets: T[], softwareType: string): T | null {
   for (let i = 0; i < targets.length; i++) if (targets[i].softwareType === softwareType) return targets[i];
   return null;
 }

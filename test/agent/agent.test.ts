@@ -3,59 +3,23 @@ import { VirtualClock } from '../../src/util/virtual-clock.js';
 import { describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agent/agent.js';
 import type { AgentEvent } from '../../src/agent/events.js';
-import type { Journal } from '../../src/agent/journal.js';
-import { FakeApi, FakeCdn, FakeTarget, InstantClock, makeJournal, payloadOf, text } from './fakes.js';
+import { InstantClock, payloadOf, text } from './fakes.js';
 import type { ApiResponse } from '../../src/api/http-port.js';
-import { rawImage } from '../../src/agent/sinks/raw-image.js';
+import { agentRig, URL_OK } from './agent-rig.js';
 
-const URL_OK = 'https://cdn.example/a/b/fw-1?token=t&expires=1900000000';
-
-interface Rig {
-  target: FakeTarget;
-  cdn: FakeCdn;
-  api: FakeApi;
-  journal: Journal;
-  clock: InstantClock;
-  events: AgentEvent[];
-  agent: ReturnType<typeof createAgent>;
-  reboots: number;
-  selfTest: () => Promise<boolean>;
-  remake(): void;
-}
+type Rig = ReturnType<typeof agentRig<InstantClock>>;
 
 function rig(payload: Uint8Array, answer?: (url: string) => ApiResponse,
   opts: { latestJson?: boolean; sector?: number; allowUnsigned?: boolean; checkpointBytes?: number; maxCheckpoints?: number } = {}): Rig {
-  const r = {} as Rig;
-  r.target = new FakeTarget('main', '0.0.1', opts.sector ?? 64);
-  r.cdn = new FakeCdn(payload);
-  r.api = new FakeApi(answer ?? ((url) => url.includes('current_version=0.0.1') ? text(200, URL_OK + '\n') : text(204, '', { 'memfault-reason': 'latest' })));
-  r.journal = makeJournal(2048).journal;
-  r.clock = new InstantClock();
-  r.events = [];
-  r.reboots = 0;
-  r.selfTest = () => Promise.resolve(true);
-  r.remake = () => {
-    r.agent = createAgent({
-      api: { baseUrl: 'https://api.example', projectKey: 'secret-key' },
-      device: { serial: 'SN1', hardwareVersion: 'evt' },
-      softwareType: 'main',
-      transport: { http: r.api, fetcher: r.cdn },
-      targets: [r.target],
-      journal: r.journal,
-      clock: r.clock,
-      random: () => 0.5,
-      policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, checkpointBytes: opts.checkpointBytes ?? 0,
-        maxCheckpoints: opts.maxCheckpoints, progressIntervalMs: 0 },
-      onEvent: (e) => r.events.push(e),
-      selfTest: () => r.selfTest(),
-      reboot: () => { r.reboots++; r.target.reboot(); r.remake(); return Promise.resolve(); },
-      // These tests exercise the raw-image path, which is an explicit opt-in (see the trust tests below).
-      allowUnsigned: opts.allowUnsigned ?? true,
-      // /latest/url gives no version: the raw image's comes from its "header" (a raw image of no known version is refused).
-      rawFormat: rawImage(() => '1.0.0', 4),
-    });
-  };
-  r.remake();
+  const r = agentRig(payload, new InstantClock(), { answer, sector: opts.sector });
+  // Tests set target.expected themselves where they check the staged bytes.
+  r.target.expected = null;
+  r.remake({
+    policy: { useLatestJson: opts.latestJson ?? false, snapshotBytes: 64, checkpointBytes: opts.checkpointBytes ?? 0,
+      maxCheckpoints: opts.maxCheckpoints, progressIntervalMs: 0 },
+    // These tests exercise the raw-image path, which is an explicit opt-in (see the trust tests below).
+    allowUnsigned: opts.allowUnsigned ?? true,
+  });
   return r;
 }
 

@@ -1,4 +1,3 @@
-import type { ImageTarget } from '../../../hal/image-target.js';
 import { targetFor } from '../../bundle/device-check.js';
 import { otaError, toOtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
@@ -96,10 +95,7 @@ export function confirmed(ctx: AgentContext, input: AgentState): Promise<AgentSt
   if (plan !== null && plan.sequence > installed) next.installedSequence = plan.sequence;
   // A bundle that leaves the primary target alone (WiFi only) does not change current_version, so the server offers it
   // again: remember it as done (the next check answers it up to date) rather than install it again.
-  // (targetFor reads only `softwareType`, which parts have like targets.)
-  if (plan !== null && targetFor(plan.parts as unknown as ImageTarget[], ctx.softwareType) === null && input.release !== null) {
-    giveUp(next, input.release.id);
-  }
+  if (plan !== null && input.release !== null && targetFor(plan.parts, ctx.softwareType) === null) giveUp(next, input.release.id);
   return Promise.resolve(finished(next));
 }
 
