@@ -93,6 +93,34 @@ describe('power cut at every main-flash operation of a bundle download with spac
     }, 600_000);
   }
 
+  // An "after" cut lets the operation finish and fails its caller. In activation that leaves the main part booted on
+  // trial at the next power-on and the WiFi part only then marked pending: the device must reboot once more so the
+  // WiFi part boots too, not take "something is on trial" for "the release runs" (a regression the full sweep found).
+  it('a cut after any main-flash operation of the activation still ends on the new pair', async () => {
+    const opsAt: { [type: string]: number } = {};
+    const reference = await makeDevice('SN-BACT-REF', (e) => { if (opsAt[e.type] === undefined) opsAt[e.type] = reference.main.ops; });
+    const first = reference.main.ops;
+    expect((await reference.device.runOnce()).outcome).toBe('confirmed');
+    reference.device.close();
+    const from = opsAt.verified;
+    const to = opsAt.confirmed;
+    expect(to).toBeGreaterThan(from);
+    for (let op = from; op < to; op++) {
+      const where = `replay: mode=after op=${op - first} (activation window)`;
+      const { device, main: flash } = await makeDevice(`SN-BACT-${op}`);
+      flash.armCut({ op: op + (flash.ops - first), mode: 'after', seed: op });
+      let outcome = '';
+      for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
+        outcome = await runOnceOrCut(device);
+        if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
+      }
+      const status = await device.status();
+      expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
+        .toEqual([NEW, NEW, false, false]);
+      device.close();
+    }
+  }, 120_000);
+
   it('a WiFi co-processor that loses power mid-part fails the cycle but not the release: the next one installs the pair', async () => {
     for (const after of [1, 3, 6]) {
       let armed = false;

@@ -27,6 +27,27 @@ export function stagedParts(ctx: AgentContext, plan: ReleasePlan): StagedPart[] 
 }
 
 /**
+ * True when the release on trial runs: every part of a bundle its version (a bundle need not touch the primary
+ * target: a WiFi-only one lands while the main image stays), a raw image on the primary target (its version, or
+ * anything but the previous one when the image names none). Without a trial record (a raw image whose record a cut
+ * lost), whatever runs a trial is the release.
+ */
+function landed(ctx: AgentContext, trial: TrialState | null, statuses: TargetStatus[]): boolean {
+  if (trial === null) return anyTrial(statuses);
+  const parts: { softwareType: string; version: string | null }[] = trial.plan ? trial.plan.parts : [{ softwareType: ctx.softwareType, version: trial.version }];
+  let found = 0;
+  for (let i = 0; i < statuses.length; i++) {
+    for (let j = 0; j < parts.length; j++) {
+      if (parts[j].softwareType !== ctx.targets[i].softwareType) continue;
+      const running = statuses[i].runningVersion;
+      if (parts[j].version !== null ? running !== parts[j].version : running === trial.previous) return false;
+      found++;
+    }
+  }
+  return found === parts.length;
+}
+
+/**
  * The verified release is activated. The trial record (with a bundle's plan) is journaled first (write-ahead); a
  * bundle then goes through activateRelease, which is idempotent, so a power cut anywhere in it simply runs it again
  * from this state. A part that a later part requires is switched to and confirmed before the later part is marked
@@ -61,8 +82,10 @@ export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState
       ctx.emit({ type: 'staged', at: ctx.clock.now(), version: (state.trial as TrialState).version });
       state.phase = 'rebooting';
       ctx.live = null;
-      // A power cut after the last part was marked pending already rebooted into the trial: no second reboot.
-      ctx.rebootRequested = !anyTrial(after);
+      // A power cut after activation may have rebooted into the trial already: no second reboot then. But a cut
+      // between parts leaves the first one booted and a later one only now marked pending: that one boots only if
+      // the device reboots, so the test is whether the whole release runs, not whether anything is on trial.
+      ctx.rebootRequested = !landed(ctx, state.trial, after);
       return state;
     }, function (error: unknown) {
       ctx.live = null;
@@ -72,27 +95,6 @@ export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState
       return fail(ctx, state, toOtaError(error, 'activation-failed', true));
     });
   });
-}
-
-/**
- * True when the release on trial runs: every part of a bundle its version (a bundle need not touch the primary
- * target: a WiFi-only one lands while the main image stays), a raw image on the primary target (its version, or
- * anything but the previous one when the image names none). Without a trial record (a raw image whose record a cut
- * lost), whatever runs a trial is the release.
- */
-function landed(ctx: AgentContext, trial: TrialState | null, statuses: TargetStatus[]): boolean {
-  if (trial === null) return anyTrial(statuses);
-  const parts: { softwareType: string; version: string | null }[] = trial.plan ? trial.plan.parts : [{ softwareType: ctx.softwareType, version: trial.version }];
-  let found = 0;
-  for (let i = 0; i < statuses.length; i++) {
-    for (let j = 0; j < parts.length; j++) {
-      if (parts[j].softwareType !== ctx.targets[i].softwareType) continue;
-      const running = statuses[i].runningVersion;
-      if (parts[j].version !== null ? running !== parts[j].version : running === trial.previous) return false;
-      found++;
-    }
-  }
-  return found === parts.length;
 }
 
 /**
