@@ -206,7 +206,6 @@ export function createAgent(options: AgentOptions): Agent {
     cancelled: function () { return stopped; },
     live: null,
     interrupt: null,
-    askedFor: null,
     rebootRequested: false,
     lastProgressAt: 0,
   };

@@ -71,7 +71,7 @@ export interface AgentContext {
    * The artifact the device API offered in this run (not journaled): a download found only in the journal, after a
    * restart or a stop, was not asked about, so `downloading` asks first and a withdrawn release is not resumed.
    */
-  askedFor: string | null;
+  askedFor?: string | null;
   /** Set by the step that asked for a reboot; ends the cycle. */
   rebootRequested: boolean;
   /** Last progress event time, for throttling. */
