@@ -120,7 +120,7 @@ export async function main(options: DeviceSimulatorOptions = {}, print: (line: s
     print(`device example-0001 in ${dir}: main-fw ${before.main.running}, wifi-fw ${before.wifi?.running}`);
 
     // 4. One update. runOnce() is one check-and-update cycle; the simulated device reboots itself when the agent
-    //    asks and the cycle continues in the trial boot until the self-test confirms. (agent.start() would poll.)
+    //    asks and the cycle continues in the trial boot until the self-test confirms. (device.start() would poll, through the reboots too.)
     const result = await device.runOnce();
     const after = await device.status();
     print(`update ended "${result.outcome}"${result.error ? ` (${result.error.code})` : ''}: ` +

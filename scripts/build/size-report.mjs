@@ -10,10 +10,13 @@ export const ESPRUINO_BUDGET = 24 * 1024;
 /**
  * A ratchet while the file is over budget: just above its size after the last reduction (90,874 B on 23 Nov 2026,
  * down from 106,007 B; the size when the budget was first measured was about 100 KB). The build fails above it, so
- * the file can shrink towards the budget but never grow. Lower it as code leaves. Raised once, from 89 KiB, for a
- * correctness fix the device needs (a co-processor failure must not make the agent give a release up: 91,418 B).
+ * the file can shrink towards the budget but never grow. Lower it as code leaves. Raised twice, each time for
+ * correctness fixes a device needs: from 89 KiB (a co-processor failure must not make the agent give a release up:
+ * 91,418 B), and from 89.5 KiB for the fixes of hands-on QA (an outage must not use a release up, a trial waiting
+ * for a reboot the application does itself must not be taken for a reverted one, a restart polls again after a
+ * halt: 91,786 B), the rest of that round having been won back in the same files.
  */
-export const ESPRUINO_CEILING = 89.5 * 1024;
+export const ESPRUINO_CEILING = 90 * 1024;
 
 /** Estimated variable blocks per 1,024 bytes of minified ES5 loaded from Storage. */
 export const BLOCKS_PER_KB = 100;

@@ -224,7 +224,9 @@ export function createAgent(options: AgentOptions): Agent {
     const phase = state.phase;
     const resting = phase === 'idle' || phase === 'backoff';
     if (ctx.rebootRequested) {
-      ctx.rebootRequested = false;
+      // Without a reboot callback the request stands until the application reboots (and makes a new agent): a cycle
+      // before that must not take the image still waiting to boot for one the bootloader reverted.
+      if (ctx.reboot !== null) ctx.rebootRequested = false;
       emit({ type: 'rebooting', at: options.clock.now(), version: state.trial !== null ? state.trial.version : null });
       if (ctx.reboot === null) return Promise.resolve({ phase: phase, outcome: 'rebooting', error: null });
       return ctx.reboot().then(function () { return { phase: phase, outcome: 'rebooting', error: null }; });
@@ -287,7 +289,8 @@ export function createAgent(options: AgentOptions): Agent {
       const now = options.clock.now();
       let delay = 0;
       if (state.phase === 'idle' || state.phase === 'backoff') {
-        if (state.notBefore < 0) return undefined;
+        // Halted by a configuration error: a later start() (a restart, maybe with the configuration fixed) checks again.
+        if (state.notBefore < 0 && !first) return undefined;
         delay = first && state.phase === 'idle' ? firstCheckDelay(policy, options.random) : state.notBefore - now;
       }
       return (delay > 0 ? pause(options.clock, delay, function (stop) { wake = stop; }) : Promise.resolve(true)).then(function () {

@@ -93,6 +93,7 @@ export class ReleaseAdmin {
 
   /** Receives the bytes of an opened upload (streamed to disk, size-limited). */
   async receiveUpload(token: string, body: Readable): Promise<{ size: number; md5: string }> {
+    this.ctx.store.assertOpen();
     if (!this.pending.has(token)) throw adminError(404, 'upload-unknown', 'no open upload with this token; start with POST .../upload');
     const staged = await this.ctx.payloads.stage(body, this.ctx.settings.maxUploadBytes).catch((error: unknown) => {
       const code = (error as { code?: string }).code;
@@ -158,6 +159,7 @@ export class ReleaseAdmin {
 
   /** Uploads a payload from a file path or bytes in one call (programmatic shortcut of the three HTTP steps). */
   async uploadPayload(file: string | Uint8Array, meta: PayloadMetadata): Promise<Release> {
+    this.ctx.store.assertOpen();
     const slot = this.openUpload();
     const source = typeof file === 'string' ? createReadStream(file) : Readable.from([Buffer.from(file)]);
     await this.receiveUpload(slot.token, source);

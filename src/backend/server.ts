@@ -1,3 +1,4 @@
+import { checkSettings } from './settings-check.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -169,6 +170,14 @@ function makeServer(tls: { certPem: string; keyPem: string } | null, maxHeaderBy
 
 /** Starts the mock backend (device API + admin API on one listener, the payload CDN on a second). */
 export async function startBackend(options: BackendOptions = {}): Promise<Backend> {
+  const settings: BackendSettings = {
+    urlLifetimeSeconds: options.urlLifetimeSeconds ?? 6 * 3600,
+    dailyRequestLimit: options.dailyRequestLimit ?? 100,
+    expiredLinkStatus: options.expiredLinkStatus ?? 403,
+    maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
+    maxJsonBytes: options.maxJsonBytes ?? 1024 * 1024,
+  };
+  checkSettings(settings);
   const tempDir = options.dataDir ? null : mkdtempSync(join(tmpdir(), 'ota-backend-'));
   const dataDir = options.dataDir ?? (tempDir as string);
   const host = options.host ?? '127.0.0.1';
@@ -190,13 +199,6 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw error;
   }
-  const settings: BackendSettings = {
-    urlLifetimeSeconds: options.urlLifetimeSeconds ?? 6 * 3600,
-    dailyRequestLimit: options.dailyRequestLimit ?? 100,
-    expiredLinkStatus: options.expiredLinkStatus ?? 403,
-    maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
-    maxJsonBytes: options.maxJsonBytes ?? 1024 * 1024,
-  };
   const tls: TlsIdentities | null = options.http ? null : loadTlsIdentities(join(dataDir, 'tls'), host, tempDir !== null);
   const ctx: BackendContext = {
     store, payloads, settings, log,
@@ -255,7 +257,10 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     dataDir,
     faults: ctx.faults,
     admin,
-    configure(change) { Object.assign(settings, change); },
+    configure(change) {
+      checkSettings(change);
+      Object.assign(settings, change);
+    },
     close() {
       if (!closed) {
         closed = Promise.all([api, cdn].map((server) => new Promise<void>((resolve) => {

@@ -26,6 +26,7 @@ export class StateStore {
   readonly state: BackendState;
   private readonly path: string;
   private timer: NodeJS.Timeout | null = null;
+  private closed = false;
   /** Bumped by every synchronous save: a background flush started before it must not land after it. */
   private generation = 0;
   private flushing: Promise<unknown> | null = null;
@@ -66,8 +67,16 @@ export class StateStore {
     return this.state.nextId++;
   }
 
+  /** Throws `backend-closed` once close() ran: a closed backend's directory may already belong to another one. */
+  assertOpen(): void {
+    if (this.closed) {
+      throw otaError('backend-closed', `The backend on ${this.dataDir} was closed; its state can no longer change. Start it again to make changes.`, false);
+    }
+  }
+
   /** Persists now (atomic replace). */
   save(): void {
+    this.assertOpen();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -78,7 +87,7 @@ export class StateStore {
 
   /** Schedules a save soon: for bookkeeping that must not cost a disk write per device request. */
   touch(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.flushing) { this.touch(); return; }
@@ -92,6 +101,7 @@ export class StateStore {
 
   /** Runs `change` on a deep copy and commits it only when it returns without throwing: a failed change alters nothing. */
   transact<T>(change: (draft: BackendState) => T): T {
+    this.assertOpen();
     const draft = withSafeMaps(structuredClone(this.state));
     const result = change(draft);
     Object.assign(this.state, draft);
@@ -104,5 +114,6 @@ export class StateStore {
     const pending = this.timer !== null || this.flushing !== null;
     if (this.flushing) await this.flushing;
     if (pending) this.save();
+    this.closed = true;
   }
 }

@@ -180,6 +180,7 @@ export class SimDevice {
   private phase: string | null = null;
   private bodyFlowing = false;
   private stopRequested = false;
+  private polling = false;
 
   /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given. */
   constructor(options: SimDeviceOptions) {
@@ -223,6 +224,7 @@ export class SimDevice {
    */
   stop(): Promise<void> {
     this.stopRequested = true;
+    this.polling = false;
     if (this.agent === null) return Promise.resolve();
     const done = this.agent.stop();
     // Only once body bytes flowed: the agent then knows the payload size, and its stop path checkpoints cleanly.
@@ -274,9 +276,22 @@ export class SimDevice {
     return this.lastBoot;
   }
 
+  /**
+   * Polls on the agent's cadence (Agent.start()) until stop(). A reboot makes a fresh agent over the same flash; that
+   * one polls on too, so the trial after an update runs and confirms without a caller driving it.
+   */
+  async start(): Promise<void> {
+    if (this.agent === null) await this.boot();
+    this.stopRequested = false;
+    this.polling = true;
+    (this.agent as Agent).start();
+  }
+
   /** Runs agent cycles until one ends without a reboot (a reboot boots the device and continues, unless stop() was called). */
   async runOnce(maxReboots = 8): Promise<CycleResult> {
     if (this.agent === null) await this.boot();
+    // A stop() before this call stopped the cycle it interrupted, not this one.
+    this.stopRequested = false;
     for (let i = 0; ; i++) {
       const before = this.rebooted;
       const result = await (this.agent as Agent).runOnce();
@@ -357,6 +372,7 @@ export class SimDevice {
       reboot: async () => {
         this.rebooted++;
         await this.boot();
+        if (this.polling) (this.agent as Agent).start();
       },
     });
   }

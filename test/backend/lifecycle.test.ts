@@ -1,38 +1,38 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startBackend } from '../../src/backend/index.js';
-import { captureUntilClose, checkForUpdate, payloadBytes } from './helpers.js';
 
-describe('backend lifecycle', () => {
-  it('closes while a throttled download is in flight, then restarts on the same ports and data', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ota-life-'));
+const dirs: string[] = [];
+afterAll(() => { for (const dir of dirs) rmSync(dir, { recursive: true, force: true }); });
+
+describe('backend settings and lifetime', () => {
+  it('refuses settings out of range or of the wrong type, at start and in configure(), and keeps the old ones', async () => {
+    await expect(startBackend({ http: true, urlLifetimeSeconds: 0.5 })).rejects.toMatchObject({ code: 'backend-settings-invalid', details: { field: 'urlLifetimeSeconds' } });
+    await expect(startBackend({ http: true, dailyRequestLimit: Number.NaN })).rejects.toMatchObject({ code: 'backend-settings-invalid' });
+    const backend = await startBackend({ http: true });
     try {
-      const first = await startBackend({ http: true, dataDir });
-      await first.admin.uploadPayload(payloadBytes(400_000), { hardwareVersion: 'evt', softwareType: 'main', softwareVersion: '1.1.0' });
-      first.admin.deploy({ releaseVersion: '1.1.0', cohort: 'default' });
-      const link = new URL((await checkForUpdate(first, { device_serial: 'LC1', hardware_version: 'evt', software_type: 'main', current_version: '1.0.0' })).body.toString());
-      first.faults.add({ route: 'cdn', kind: 'throttle', bytesPerSecond: 20_000, times: 'always' });
-      const download = captureUntilClose(first.cdnBaseUrl, `GET ${link.pathname}${link.search} HTTP/1.1\r\nHost: cdn\r\n\r\n`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await first.close();
-      const cut = await download;
-      expect(cut.status).toBe(200);
-      expect(cut.body.length).toBeLessThan(400_000);
-
-      const ports = { port: Number(new URL(first.baseUrl).port), cdnPort: Number(new URL(first.cdnBaseUrl).port) };
-      const second = await startBackend({ http: true, dataDir, ...ports });
-      try {
-        expect(second.baseUrl).toBe(first.baseUrl);
-        expect(second.faults.list()).toEqual([]);
-        const whole = await captureUntilClose(second.cdnBaseUrl, `GET ${link.pathname}${link.search} HTTP/1.1\r\nHost: cdn\r\nConnection: close\r\n\r\n`);
-        expect(whole.body.equals(payloadBytes(400_000))).toBe(true);
-      } finally {
-        await second.close();
+      for (const bad of [{ urlLifetimeSeconds: -1 }, { urlLifetimeSeconds: Infinity }, { urlLifetimeSeconds: '10' as unknown as number },
+        { dailyRequestLimit: 0 }, { dailyRequestLimit: 1.5 }, { expiredLinkStatus: 200 }, { nonsense: 1 } as object]) {
+        expect(() => backend.configure(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'backend-settings-invalid' }));
       }
+      expect(() => backend.configure({ urlLifetimeSeconds: 1, dailyRequestLimit: 5 })).not.toThrow();
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      await backend.close();
     }
+  });
+
+  // Another backend may own the directory as soon as this one closed: a late admin call must not write into it.
+  it('refuses admin changes after close(), and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-backend-closed-'));
+    dirs.push(dir);
+    const backend = await startBackend({ http: true, dataDir: dir });
+    await backend.close();
+    const before = readFileSync(join(dir, 'state.json'), 'utf8');
+    expect(() => backend.admin.createCohort('late')).toThrow(expect.objectContaining({ code: 'backend-closed' }));
+    await expect(backend.admin.uploadPayload(new Uint8Array(100).fill(1), { hardwareVersion: 'evt', softwareType: 'main-fw', softwareVersion: '1.0.0' }))
+      .rejects.toMatchObject({ code: 'backend-closed' });
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(before);
   });
 });

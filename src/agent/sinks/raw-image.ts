@@ -126,10 +126,12 @@ export function rawImage(versionOf: ImageVersionReader | null, headBytes: number
       }
       const version = given !== null ? given : found;
       if (version === null) {
-        return versionRefused('image-version-unknown', 'The raw image for "' + options.softwareType + '" has no version the device can ' +
-          'tell: the device API gave none (releases/latest/url) and the agent reads no image header. Installed, it would run as "" ' +
-          'and be offered again after every check. Nothing was written and it is given up; use useLatestJson, a rawFormat ' +
-          'that reads the header (rawImage(versionOf, headBytes)), or signed bundles.', options, null);
+        // The agent's configuration is at fault, not the release: polling stops (like a 400), nothing is given up.
+        return Promise.reject(otaError('image-version-unknown', 'The raw image for "' + options.softwareType + '" has no version the ' +
+          'device can tell: the device API gave none (releases/latest/url) and the agent reads no image header. Installed, it would ' +
+          'run as "" and be offered again after every check. Nothing was written and polling stops; configure useLatestJson, a ' +
+          'rawFormat that reads the header (rawImage(versionOf, headBytes)), or signed bundles, then run again.', false,
+        { softwareType: options.softwareType, discard: true, stopPolling: true }));
       }
       return openRaw(options, version);
     },

@@ -402,6 +402,12 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
   // device API is asked first, as the release may have been withdrawn or replaced meanwhile. In-cycle resumes are not.
   let asked = ctx.askedFor === release.id;
   ctx.askedFor = null;
+  // Whether this cycle received any payload byte. A cycle that got none (the CDN down or refusing, a stop before the
+  // body) says nothing about the release: it gives its attempt back, so an outage never uses a release up.
+  let received = false;
+  function uncounted(): void {
+    if (!received) release.attempts--;
+  }
 
   function attempt(): Promise<AgentState> {
     if (ctx.cancelled()) return Promise.resolve(state);
@@ -414,7 +420,11 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
       const live = ctx.live;
       const before = live.pos;
       return ctx.save(state).then(function () { return transfer(ctx, state, live); }).then(function (complete) {
-        if (!complete) return state;
+        if (!complete) {
+          if (live.pos > before) received = true;
+          uncounted();
+          return state;
+        }
         const done = cloneState(state);
         done.phase = 'verifying';
         return done;
@@ -445,10 +455,12 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
           return fail(ctx, state, failure);
         }
         const progressed = ctx.live !== null && ctx.live.pos > before;
+        if (progressed) received = true;
         if (failure.retryable && progressed && retries > 0 && !ctx.cancelled()) {
           retries--;
           return attempt();
         }
+        if (failure.retryable) uncounted();
         return fail(ctx, state, failure);
       });
     });

@@ -1,0 +1,28 @@
+import { otaError } from '../util/errors.js';
+import type { BackendSettings } from './context.js';
+
+// Bounds of the backend's settings: a lifetime below a second or a NaN limit would make every link or check fail in
+// ways that look like device bugs, and a string would be concatenated into links.
+const BOUNDS: { [K in keyof BackendSettings]: [number, number, string] } = {
+  urlLifetimeSeconds: [1, 366 * 24 * 3600, 'seconds'],
+  dailyRequestLimit: [1, Number.MAX_SAFE_INTEGER, 'requests'],
+  expiredLinkStatus: [400, 599, 'an HTTP status'],
+  maxUploadBytes: [1, 2 ** 40, 'bytes'],
+  maxJsonBytes: [1024, 2 ** 30, 'bytes'],
+};
+
+/** Throws `backend-settings-invalid` naming the first setting of `change` that is unknown or not a whole number in range. */
+export function checkSettings(change: Partial<BackendSettings>): void {
+  for (const [name, value] of Object.entries(change)) {
+    if (value === undefined) continue;
+    const bounds = Object.hasOwn(BOUNDS, name) ? BOUNDS[name as keyof BackendSettings] : undefined;
+    if (bounds === undefined) {
+      throw otaError('backend-settings-invalid', `There is no backend setting "${name}"; the settings are ${Object.keys(BOUNDS).join(', ')}.`, false, { field: name });
+    }
+    const [min, max, unit] = bounds;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw otaError('backend-settings-invalid', `${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+        false, { field: name, found: value });
+    }
+  }
+}
