@@ -241,7 +241,7 @@ export function createAgent(options: AgentOptions): Agent {
     }
     if (stopped && steps > 0) {
       // Closes what the cycle started (a download-started above all): the journal holds where it resumes.
-      emit({ type: 'stopped', at: options.clock.now(), phase: phase, offset: state.download !== null ? state.download.offset : undefined });
+      emit({ type: 'stopped', at: options.clock.now(), phase: phase, offset: phase === 'downloading' && state.download !== null ? state.download.offset : undefined });
       return Promise.resolve({ phase: phase, outcome: 'stopped', error: null });
     }
     const nextPhase = resting ? 'checking' : phase;

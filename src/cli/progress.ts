@@ -14,6 +14,7 @@ export function formatBytes(bytes: number): string {
 export function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--';
   const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
@@ -94,7 +95,7 @@ export function describeEvent(event: AgentEvent): string | null {
     case 'rolled-back': return `rolled back${v ? ` from${v}` : ''}`;
     case 'backoff': return `next attempt in ${formatEta((event.delayMs ?? 0) / 1000)}${event.code ? ` (${event.code})` : ''}`;
     case 'error': return `error ${event.code}: ${event.message}`;
-    case 'stopped': return `stopped${event.phase ? ` while ${event.phase}` : ''}${event.offset !== undefined && event.offset !== null ? `; the journal resumes the download at byte ${event.offset}` : ''}`;
+    case 'stopped': return `stopped${event.phase ? ` (phase ${event.phase})` : ''}${event.offset !== undefined && event.offset !== null ? `; the journal resumes the download at byte ${event.offset}` : ''}`;
     default: return null;
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import type { Flash, FlashGeometry, FlashSector } from '../../hal/flash.js';
 import { flashSize } from '../../hal/flash.js';
 import type { OtaError } from '../util/errors.js';
@@ -37,22 +37,24 @@ export class FileFlash implements Flash {
   /** Opens `path`, creating it fully erased when missing. Rejects a file of another size. */
   static open(path: string, geometry: FlashGeometry, options: FileFlashOptions = {}): FileFlash {
     const size = flashSize(geometry);
-    const fresh = !existsSync(path);
-    const fd = openSync(path, fresh ? 'w+' : 'r+');
-    const flash = new FileFlash(path, geometry, fd, options.sync ?? true);
-    if (fresh) {
+    if (!existsSync(path)) {
+      // Made aside and renamed: a power cut (kill -9) while filling it leaves no short file to be taken for a smaller flash.
+      const aside = `${path}.${process.pid}.new`;
+      const made = openSync(aside, 'w');
       const chunk = new Uint8Array(Math.min(size, 65536)).fill(geometry.eraseValue);
-      for (let at = 0; at < size; at += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
-      fsyncSync(fd);
-    } else {
-      const actual = fstatSync(fd).size;
-      if (actual !== size) {
-        closeSync(fd);
-        throw otaError('flash-file-size', `Flash image ${path} is ${actual} bytes, the geometry needs ${size}; delete it or ` +
-          'open it with the geometry it was made with.', false, { path, size, actual });
-      }
+      for (let at = 0; at < size; at += chunk.length) writeSync(made, chunk, 0, Math.min(chunk.length, size - at), at);
+      fsyncSync(made);
+      closeSync(made);
+      renameSync(aside, path);
     }
-    return flash;
+    const fd = openSync(path, 'r+');
+    const actual = fstatSync(fd).size;
+    if (actual !== size) {
+      closeSync(fd);
+      throw otaError('flash-file-size', `Flash image ${path} is ${actual} bytes, the geometry needs ${size}; delete it or ` +
+        'open it with the geometry it was made with.', false, { path, size, actual });
+    }
+    return new FileFlash(path, geometry, fd, options.sync ?? true);
   }
 
   /** Mutating operations done through this handle. */

@@ -227,8 +227,8 @@ export class SimDevice {
     this.polling = false;
     if (this.agent === null) return Promise.resolve();
     const done = this.agent.stop();
-    // Only once body bytes flowed: the agent then knows the payload size, and its stop path checkpoints cleanly.
-    if (this.phase === 'downloading' && this.bodyFlowing) {
+    // A read parked on a silent server (a check, a response head, a body) fails at once; the agent takes it as the stop.
+    if (this.phase === 'downloading' || this.phase === 'checking') {
       const error = otaError('transfer-stopped', 'The download was stopped; it resumes from the journaled offset.', true);
       for (const transport of this.transports) transport.interrupt(error);
     }

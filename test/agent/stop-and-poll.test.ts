@@ -84,6 +84,8 @@ describe('agent: stop() during a trial', () => {
     expect(await cycle).toMatchObject({ outcome: 'stopped', phase: 'trial' });
     expect(clock.pending()).toBe(0);
     expect(r.events[r.events.length - 1]).toMatchObject({ type: 'stopped', phase: 'trial' });
+    // No download to resume: the event names no offset (the journal may still hold the finished download's record).
+    expect(r.events[r.events.length - 1].offset).toBeUndefined();
     expect(r.target.trialRunning).toBe(true);
     // The next cycle waits for the verdict again, against the same deadline, and confirms.
     answer = null;

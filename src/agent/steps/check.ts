@@ -82,7 +82,8 @@ export function checking(ctx: AgentContext, state: AgentState): Promise<AgentSta
     return query(ctx).then(function (result) {
       return offered(ctx, state, result);
     }, function (error: unknown) {
-      return fail(ctx, state, toOtaError(error, 'check-failed', true));
+      // stop() ended the request: not a failure; the cycle ends 'stopped' and the next one checks again.
+      return ctx.cancelled() ? state : fail(ctx, state, toOtaError(error, 'check-failed', true));
     });
   });
 }

@@ -321,8 +321,9 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     cancelled: ctx.cancelled,
   });
   }).then(function () {
-    // Stopped: journal what is durable now, so the next start re-fetches less than a checkpoint spacing.
-    if (ctx.cancelled() && live.pos < total) {
+    // Stopped: journal what is durable now, so the next start re-fetches less than a checkpoint spacing. Stopped before
+    // the response head, the size is still unknown (-1): incomplete too, never a finished body.
+    if (ctx.cancelled() && (total < 0 || live.pos < total)) {
       const saved = live.sink !== null ? checkpoint(true) : Promise.resolve();
       return saved.then(function () { return false; });
     }
@@ -372,8 +373,8 @@ function reoffer(ctx: AgentContext, state: AgentState): Promise<AgentState | nul
     state.download = null;
     return offered(ctx, state, result);
   }, function (error: unknown) {
-    // The device API could not be asked: back off; the next cycle's check asks again.
-    return fail(ctx, state, toOtaError(error, 'check-failed', true));
+    // The device API could not be asked: back off; the next cycle's check asks again (unless stop() ended the request).
+    return ctx.cancelled() ? state : fail(ctx, state, toOtaError(error, 'check-failed', true));
   });
 }
 

@@ -95,6 +95,10 @@ function slotBytes(args: ParsedArgs, flag: string, path: string, mcu: 'main' | '
 function planOf(args: ParsedArgs, io: CliIo): RunPlan {
   const dir = resolve(io.cwd, requireOption(args, 'dir'));
   const serial = textOption(args, 'serial', 128, 'the device serial');
+  // The device API's rule for device_serial (reference/memfault-api.md): refused here, before DIR is provisioned.
+  if (!/^[-a-zA-Z0-9_]+$/.test(serial)) {
+    throw new UsageError(`--serial must be 1 to 128 characters of letters, digits, "-" and "_" (the device API refuses others), got ${JSON.stringify(serial)}`);
+  }
   const hardwareVersion = textOption(args, 'hardware-version', 128, 'the hardware version');
   const softwareType = textOption(args, 'software-type', MAX_SOFTWARE_TYPE_LENGTH, 'the main MCU\'s software type (it is kept in the boot record)');
   if (existsSync(dir) && !statSync(dir).isDirectory()) {

@@ -54,7 +54,8 @@ export const deviceStatusCommand: Command = {
     try {
       const status = await device.status();
       if (args.options.json === true) {
-        io.out(JSON.stringify(status, null, 2) + '\n');
+        // A journaled payload URL is a signed link, a credential for hours: its query (the token) is not printed.
+        io.out(JSON.stringify(status, (key, value: unknown) => key === 'url' && typeof value === 'string' ? value.split('?')[0] : value, 2) + '\n');
         return EXIT_OK;
       }
       for (const mcu of [status.main, status.wifi]) {
