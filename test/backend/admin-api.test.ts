@@ -2,23 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackend, type Backend } from '../../src/backend/index.js';
-import { httpCall, payloadBytes, rawRequest } from './helpers.js';
+import { adminCalls, httpCall, payloadBytes, rawRequest } from './helpers.js';
 
 describe('admin API', () => {
   let backend: Backend;
   let project = '';
-  const auth = (): { [name: string]: string } => ({ Authorization: 'Basic ' + Buffer.from(':' + backend.orgToken).toString('base64') });
-  const json = (method: string, path: string, body?: unknown, headers = auth()) =>
-    httpCall(backend.baseUrl + path, { method, headers: { ...headers, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const { auth, json, upload } = adminCalls(() => backend);
   const stateText = (): string => readFileSync(join(backend.dataDir, 'state.json'), 'utf8');
   const payloadFiles = (): string[] => readdirSync(join(backend.dataDir, 'payloads')).sort();
 
-  async function upload(bytes: Buffer, fields: { [key: string]: unknown }) {
-    const slot = JSON.parse((await json('POST', `${project}/upload`, {})).body.toString()).data;
-    const put = await httpCall(slot.upload_url, { method: 'PUT', body: bytes });
-    expect(put.status).toBe(200);
-    return json('POST', `${project}/releases/ota_payload`, { file: { token: slot.token, md5: JSON.parse(put.body.toString()).data.md5, name: 'app.bin' }, ...fields });
-  }
 
   beforeAll(async () => {
     backend = await startBackend({ http: true, maxJsonBytes: 4096, maxUploadBytes: 1_000_000 });

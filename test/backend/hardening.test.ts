@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend, type Backend } from '../../src/backend/index.js';
-import { checkForUpdate, httpCall, payloadBytes } from './helpers.js';
+import { adminCalls, checkForUpdate, httpCall, payloadBytes } from './helpers.js';
 
 // Bugs found by QA using the backend: empty payloads, downgrade flags given as strings, faults that lock out the
 // fault API, state files with the right schema number but the wrong shape, two backends on one data directory.
@@ -20,17 +20,10 @@ function deadPid(): number {
 describe('admin API input checks', () => {
   let backend: Backend;
   let project = '';
-  const auth = (): { [name: string]: string } => ({ Authorization: 'Basic ' + Buffer.from(':' + backend.orgToken).toString('base64') });
-  const json = (method: string, path: string, body?: unknown, headers = auth()) =>
-    httpCall(backend.baseUrl + path, { method, headers: { ...headers, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const { auth, json, upload: uploadWithMd5 } = adminCalls(() => backend);
+  const upload = (bytes: Buffer, fields: { [key: string]: unknown }) => uploadWithMd5(bytes, fields, false);
   const errorOf = (reply: { body: Buffer }): string => JSON.parse(reply.body.toString()).error.message;
 
-  async function upload(bytes: Buffer, fields: { [key: string]: unknown }) {
-    const slot = JSON.parse((await json('POST', `${project}/upload`, {})).body.toString()).data;
-    const put = await httpCall(slot.upload_url, { method: 'PUT', body: bytes });
-    expect(put.status).toBe(200);
-    return json('POST', `${project}/releases/ota_payload`, { file: { token: slot.token, name: 'app.bin' }, ...fields });
-  }
 
   beforeAll(async () => {
     backend = await startBackend({ http: true });

@@ -154,3 +154,22 @@ export function captureUntilClose(baseUrl: string, bytes: string): Promise<RawCa
     socket.write(bytes);
   });
 }
+
+/**
+ * The admin API as the org-token holder would call it: JSON requests, and the two-step payload upload (open, PUT the
+ * bytes, then create the release; `withMd5` sends back the MD5 the PUT reported).
+ */
+export function adminCalls(backend: () => Backend) {
+  const project = (): string => `/api/v0/organizations/${backend().org}/projects/${backend().project}`;
+  const auth = (): { [name: string]: string } => ({ Authorization: 'Basic ' + Buffer.from(':' + backend().orgToken).toString('base64') });
+  const json = (method: string, path: string, body?: unknown, headers = auth()) =>
+    httpCall(backend().baseUrl + path, { method, headers: { ...headers, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const upload = async (bytes: Buffer, fields: { [key: string]: unknown }, withMd5 = true) => {
+    const slot = JSON.parse((await json('POST', `${project()}/upload`, {})).body.toString()).data;
+    const put = await httpCall(slot.upload_url, { method: 'PUT', body: bytes });
+    if (put.status !== 200) throw new Error(`upload PUT answered ${put.status}`);
+    const md5 = withMd5 ? { md5: JSON.parse(put.body.toString()).data.md5 } : {};
+    return json('POST', `${project()}/releases/ota_payload`, { file: { token: slot.token, ...md5, name: 'app.bin' }, ...fields });
+  };
+  return { auth, json, upload };
+}

@@ -58,6 +58,19 @@ async function makeDevice(serial: string, onEvent?: (event: AgentEvent, wifi: Si
   return { device, main, wifi };
 }
 
+/** Powers the device on and runs cycles until one settles (at most 8), then expects both MCUs on the new pair, confirmed. */
+async function recoverOnNewPair(device: SimDevice, where: string): Promise<Awaited<ReturnType<SimDevice['status']>>> {
+  let outcome = '';
+  for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
+    outcome = await runOnceOrCut(device);
+    if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
+  }
+  const status = await device.status();
+  expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
+    .toEqual([NEW, NEW, false, false]);
+  return status;
+}
+
 describe('power cut at every main-flash operation of a bundle download with spaced checkpoints', () => {
   for (const useLatestJson of LATEST_JSON) {
     it(`always ends on the new pair, byte-identical, and never gives the release up${useLatestJson ? ' (/latest, MD5)' : ''}`, async () => {
@@ -73,14 +86,7 @@ describe('power cut at every main-flash operation of a bundle download with spac
           const where = `replay: mode=${mode} op=${op - first} latestJson=${useLatestJson}`;
           const { device, main } = await makeDevice(`SN-BCUT-${mode}-${op}-${useLatestJson}`, undefined, useLatestJson);
           main.armCut({ op: op + (main.ops - first), mode, seed: op });
-          let outcome = '';
-          for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
-            outcome = await runOnceOrCut(device);
-            if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
-          }
-          const status = await device.status();
-          expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
-            .toEqual([NEW, NEW, false, false]);
+          const status = await recoverOnNewPair(device, where);
           expect(status.agent!.givenUp, where).toEqual([]);
           const mainSlot = status.main.slots.findIndex((s) => s.version === NEW && s.state === 'confirmed');
           const staged = await device.main.layout.slots[mainSlot].read(0, mainImage.length);
@@ -109,14 +115,7 @@ describe('power cut at every main-flash operation of a bundle download with spac
       const where = `replay: mode=after op=${op - first} (activation window)`;
       const { device, main: flash } = await makeDevice(`SN-BACT-${op}`);
       flash.armCut({ op: op + (flash.ops - first), mode: 'after', seed: op });
-      let outcome = '';
-      for (let round = 0; round < 8 && outcome !== 'confirmed' && outcome !== 'up-to-date'; round++) {
-        outcome = await runOnceOrCut(device);
-        if (outcome !== 'confirmed' && outcome !== 'up-to-date') await powerOn(device);
-      }
-      const status = await device.status();
-      expect([status.main.running, status.wifi!.running, status.main.trial, status.wifi!.trial], `${where}: ended ${outcome}`)
-        .toEqual([NEW, NEW, false, false]);
+      await recoverOnNewPair(device, where);
       device.close();
     }
   }, 120_000);
