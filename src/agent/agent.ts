@@ -116,11 +116,15 @@ function nonEmpty(value: unknown): boolean {
   return typeof value === 'string' && value !== '';
 }
 
+// What createAgent cannot run without, beyond the identity and targets checked one by one.
+const REQUIRED = ['transport', 'journal', 'clock', 'random'];
+
 /** Throws `agent-config-invalid` for `field` (a project key is never printed: its `found` is only ever '' or undefined). */
 function bad(field: string, found: unknown): void {
   throw otaError('agent-config-invalid', 'createAgent: ' + field + ' is ' + (found === undefined ? 'missing' : JSON.stringify(found)) + '; expected ' +
     (field === 'api.baseUrl' ? 'an http:// or https:// URL with a host' : field === 'softwareType' ? 'the software type of one of the targets'
-      : field.indexOf('targets') === 0 ? 'at least one ImageTarget, each with its own non-empty software type' : 'a non-empty string') +
+      : field.indexOf('targets') === 0 ? 'at least one ImageTarget, each with its own non-empty software type'
+        : field === 'options' || REQUIRED.indexOf(field) >= 0 ? 'the ' + field + ' the agent runs on (see createAgent in docs/agent.md)' : 'a non-empty string') +
     '. Fix the agent configuration; nothing was sent.', false, { field: field });
 }
 
@@ -130,6 +134,8 @@ function bad(field: string, found: unknown): void {
  * good). Throws `agent-config-invalid` naming the field (`details.field`).
  */
 function checkOptions(options: AgentOptions): void {
+  if (!options) bad('options', undefined);
+  for (let i = 0; i < REQUIRED.length; i++) if (!(options as unknown as { [key: string]: unknown })[REQUIRED[i]]) bad(REQUIRED[i], undefined);
   const api = options.api || ({} as ApiConfig);
   const device = options.device || ({} as DeviceIdentity);
   const targets = options.targets;

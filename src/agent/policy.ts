@@ -89,7 +89,8 @@ export function checkpointSpacing(policy: Policy, size: number): number {
  */
 export function makePolicy(overrides: { [K in keyof Policy]?: Policy[K] } | undefined): Policy {
   const policy = defaultPolicy() as unknown as { [key: string]: unknown };
-  const keys = overrides !== undefined ? Object.keys(overrides) : [];
+  // null, like undefined, asks for the defaults.
+  const keys = overrides ? Object.keys(overrides) : [];
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     const value = (overrides as { [key: string]: unknown })[key];

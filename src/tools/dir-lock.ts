@@ -60,8 +60,8 @@ function create(path: string): boolean {
 export function lockDirectory(dir: string, who: string, name = 'lock'): DirLock {
   const path = join(dir, name);
   const refuse = (pid: number): never => {
-    throw otaError('dir-locked', `another ${who} (pid ${pid}${pid === process.pid ? ', this process' : ''}) is using ${dir}; stop it first, or use another directory`,
-      false, { pid, path });
+    throw otaError('dir-locked', `another ${who} (pid ${pid}${pid === process.pid ? ', this process' : ''}) is using ${dir}; stop it first, or use another directory` +
+      (pid === process.pid ? '' : ` (if no such program runs any more, its pid was reused by another process: delete ${path})`), false, { pid, path });
   };
   if (held.has(path)) refuse(process.pid);
   for (let attempt = 0; attempt < 5; attempt++) {

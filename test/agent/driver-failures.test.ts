@@ -62,6 +62,10 @@ describe('agent: configuration', () => {
       [{ api: { baseUrl: 'https://', projectKey: 'secret-key' } }, 'api.baseUrl'],
       [{ device: { serial: '', hardwareVersion: 'evt' } }, 'device.serial'],
       [{ device: { serial: 'SN1', hardwareVersion: '' } }, 'device.hardwareVersion'],
+      [{ transport: undefined }, 'transport'],
+      [{ journal: undefined }, 'journal'],
+      [{ clock: undefined }, 'clock'],
+      [{ random: undefined }, 'random'],
     ];
     for (const [change, field] of cases) {
       const error = thrown({ ...base, ...change });
@@ -73,6 +77,9 @@ describe('agent: configuration', () => {
     expect(thrown({ ...base, api: { baseUrl: 'not a url', projectKey: 'secret-key' } })!.message).toContain('"not a url"');
     // Nothing was sent or journaled for any of them.
     expect(r.api.calls).toEqual([]);
+    expect(thrown(undefined as unknown as AgentOptions)).toMatchObject({ code: 'agent-config-invalid', details: { field: 'options' } });
+    // A null policy, like an absent one, asks for the defaults.
+    expect(thrown({ ...base, policy: null as unknown as AgentOptions['policy'] })).toBeNull();
     expect(thrown(base)).toBeNull();
     expect(thrown({ ...base, api: { baseUrl: 'HTTP://127.0.0.1:8080/base', projectKey: 'k' } })).toBeNull();
   });

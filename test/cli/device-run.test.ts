@@ -165,7 +165,7 @@ describe('ota device run against the mock backend', () => {
   });
   const args = (dir: string, extra: string[]): string[] => deviceArgs(dir, backend.baseUrl, backend.projectKey, ['--no-wifi', ...extra]);
 
-  async function release(version: string, size: number, behaviour?: 'crash-on-boot'): Promise<void> {
+  async function release(version: string, size: number, behaviour?: 'crash-on-boot' | 'never-confirm'): Promise<void> {
     await backend.admin.uploadPayload(buildFirmwareImage({ version, size, behaviour }), { hardwareVersion: 'evt', softwareType: 'main-fw', softwareVersion: version });
     backend.admin.deploy({ releaseVersion: version, cohort: 'default', rolloutPercent: 100 });
   }
@@ -280,6 +280,15 @@ describe('ota device run against the mock backend', () => {
     expect(await main(args(dir, ['--once']), io)).toBe(1);
     expect(io.errors()).toMatch(/ota device run: rolled back from 4\.0\.0 to 0\.0\.1: the image crashed on boot \d+ times/);
     expect(io.text()).toMatch(/rolled back from 4\.0\.0: the image crashed on boot/);
+  });
+
+  it('--health-deadline sets how long a trial image has to confirm: a never-confirming one is reverted after it', async () => {
+    await release('4.1.0', 20_000, 'never-confirm');
+    const dir = tempDir();
+    const io = capture();
+    expect(await orHung(main(args(dir, ['--once', '--health-deadline', '1']), io), 30_000)).toBe(1);
+    expect(io.text()).toMatch(/error health-deadline: Nothing confirmed the trial image within 1000 ms/);
+    expect(io.errors()).toMatch(/rolled back from 4\.1\.0 to 0\.0\.1/);
   });
 });
 

@@ -30,7 +30,9 @@ describe('lockDirectory', () => {
       lock.release();
     }
     writeFileSync(join(dir, 'lock'), String(process.ppid));
-    expect(() => lockDirectory(dir, 'test')).toThrow(expect.objectContaining({ code: 'dir-locked', details: expect.objectContaining({ pid: process.ppid }) }));
+    // A live holder may be an unrelated process that reused a dead holder's pid: the message says what to delete then.
+    expect(() => lockDirectory(dir, 'test')).toThrow(expect.objectContaining({ code: 'dir-locked', details: expect.objectContaining({ pid: process.ppid }),
+      message: expect.stringContaining(`its pid was reused by another process: delete ${join(dir, 'lock')}`) }));
     expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.ppid));
     rmSync(join(dir, 'lock'));
     const lock = lockDirectory(dir, 'test');

@@ -49,6 +49,7 @@ interface RunPlan {
   ca: Uint8Array[] | undefined;
   trust: TrustPolicy;
   interval: number | undefined;
+  healthDeadline: number | undefined;
   factory: string;
   wifi: boolean;
   mainSlotBytes: number;
@@ -128,6 +129,7 @@ function planOf(args: ParsedArgs, io: CliIo): RunPlan {
     }
   }
   const interval = intOption(args, 'interval', 1, 86400);
+  const healthDeadline = intOption(args, 'health-deadline', 1, 86400);
   const factoryRaw = stringOption(args, 'factory-version');
   const factory = factoryRaw === undefined ? '0.0.1' : textOption(args, 'factory-version', MAX_VERSION_LENGTH, 'the factory image version');
   const reprovision = args.options.reprovision === true;
@@ -145,7 +147,7 @@ function planOf(args: ParsedArgs, io: CliIo): RunPlan {
       throw new UsageError(`${dir} holds a device with a WiFi co-processor (wifi.flash); drop --no-wifi, or pass --reprovision to start over without one`);
     }
   }
-  return { dir, serial, hardwareVersion, softwareType, url, projectKey, ca, trust, interval, factory, wifi, mainSlotBytes, wifiSlotBytes,
+  return { dir, serial, hardwareVersion, softwareType, url, projectKey, ca, trust, interval, healthDeadline, factory, wifi, mainSlotBytes, wifiSlotBytes,
     reprovision, once: args.options.once === true };
 }
 
@@ -201,7 +203,7 @@ export const deviceRunCommand: Command = {
   name: 'device run',
   summary: 'Run a simulated device (flash in DIR) against the device API: poll, download, install, confirm',
   usage: '--dir DIR --serial S --hardware-version HV --software-type ST [--url U --project-key K --ca PEM | --data DIR] [--key PUB] [--once] ' +
-    '[--slot-size SIZE] [--wifi-slot-size SIZE] [--reprovision]',
+    '[--interval SECONDS] [--health-deadline SECONDS] [--no-wifi] [--factory-version V] [--slot-size SIZE] [--wifi-slot-size SIZE] [--reprovision]',
   options: {
     dir: { kind: 'string', description: 'Directory holding the device flash (created and factory-provisioned when empty)', valueName: 'DIR' },
     serial: { kind: 'string', description: 'Device serial', valueName: 'S' },
@@ -216,6 +218,7 @@ export const deviceRunCommand: Command = {
     'factory-version': { kind: 'string', description: 'Version provisioned into blank flash (default 0.0.1; at most 32 characters)', valueName: 'V' },
     'no-wifi': { kind: 'boolean', description: 'Simulate the main MCU only (no WiFi co-processor)' },
     interval: { kind: 'string', description: 'Seconds between checks while polling (default: the policy, hourly)', valueName: 'SECONDS' },
+    'health-deadline': { kind: 'string', description: 'Seconds a trial image has to pass its self-test before it is reverted (default: the policy, 300)', valueName: 'SECONDS' },
     'slot-size': { kind: 'string', description: 'Size of each main slot when provisioning, e.g. 512K or 2M (default 256K; kept in DIR)', valueName: 'SIZE' },
     'wifi-slot-size': { kind: 'string', description: 'Size of each WiFi slot when provisioning (default 128K; kept in DIR)', valueName: 'SIZE' },
     reprovision: { kind: 'boolean', description: 'Erase main, WiFi and journal in DIR and factory-provision afresh' },
@@ -262,7 +265,10 @@ export const deviceRunCommand: Command = {
         dir: plan.dir, serial: plan.serial, hardwareVersion: plan.hardwareVersion, softwareType: plan.softwareType, wifi: plan.wifi,
         mainGeometry: mainGeometryFor(plan.mainSlotBytes), wifiGeometry: wifiGeometryFor(plan.wifiSlotBytes),
         api: { baseUrl: plan.url, projectKey: plan.projectKey }, ca: plan.ca, trust: plan.trust,
-        policy: plan.interval !== undefined ? { intervalMs: plan.interval * 1000, firstCheckMs: 0, firstCheckJitterMs: 0 } : undefined,
+        policy: {
+          ...(plan.interval !== undefined ? { intervalMs: plan.interval * 1000, firstCheckMs: 0, firstCheckJitterMs: 0 } : {}),
+          ...(plan.healthDeadline !== undefined ? { healthDeadlineMs: plan.healthDeadline * 1000 } : {}),
+        },
         onEvent: (event) => { narrator.onEvent(event); },
       });
       await provisionIfBlank(device, plan, io);
