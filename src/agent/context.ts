@@ -34,6 +34,8 @@ export interface LiveDownload {
   snapshots: Snapshot[];
   /** Durable offset last persisted. */
   durable: number;
+  /** Set once download-started was reported: a retry from byte 0 (a re-asked link, a drop before the body) is the same download. */
+  announced?: boolean;
 }
 
 /** The running MD5 at a payload offset. */

@@ -1,5 +1,5 @@
 import type { AgentEvent } from '../agent/events.js';
-import { ProgressBar, describeEvent } from './progress.js';
+import { ProgressBar, describeEvent, formatEta } from './progress.js';
 
 // What `ota device run` prints for the agent's events: one timestamped line per event, a progress bar for the
 // download, and lines that need more than one event to be told right: a resume the server turned into a restart
@@ -16,6 +16,8 @@ export class DeviceNarrator {
   lastError: AgentEvent | null = null;
   /** Set by a rolled-back event: the version given up and why. */
   rollback: { version: string | null; reason: string } | null = null;
+  /** One cycle only (--once), or stopping: no next attempt follows, so a backoff is told as what polling would do. */
+  final = false;
   private readonly bar: ProgressBar;
   private pendingResume: AgentEvent | null = null;
   private refused = false;
@@ -81,6 +83,10 @@ export class DeviceNarrator {
       }
     }
     if (event.type === 'backoff' && this.refused) return;
+    if (event.type === 'backoff' && this.final) {
+      this.line(event.at, `a polling device would try again in ${formatEta((event.delayMs ?? 0) / 1000)}${event.code ? ` (${event.code})` : ''}`);
+      return;
+    }
     if (event.type === 'rolled-back') {
       this.rollback = { version: event.version ?? this.version, reason: this.rollbackReason(event.reason) };
       this.line(event.at, `rolled back${event.version ? ` from ${event.version}` : ''}: ${this.rollback.reason}`);

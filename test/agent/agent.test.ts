@@ -368,6 +368,18 @@ describe('agent: the whole update', () => {
     await expectRejectedBefore(r);
   });
 
+  it('a link the CDN refuses (404) is asked for again within the same download: one download-started', async () => {
+    const payload = payloadOf(1000);
+    const r = rig(payload);
+    r.target.expected = payload;
+    r.cdn.statuses = [404];
+    let outcome = '';
+    for (let i = 0; i < 3 && outcome !== 'confirmed'; i++) outcome = (await r.agent.runOnce()).outcome;
+    expect(outcome).toBe('confirmed');
+    expect(r.api.calls.length).toBeGreaterThanOrEqual(2);
+    expect(r.events.filter((e) => e.type === 'download-started').length).toBe(1);
+  });
+
   // An outage says nothing about the release: cycles that receive no payload byte give their attempt back, so a CDN
   // down for longer than the attempt cap does not strand the fleet on the old firmware.
   it('a CDN that answers 500 for longer than the attempt cap does not use the release up', async () => {

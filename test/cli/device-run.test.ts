@@ -117,6 +117,9 @@ describe('ota device run: flash state', () => {
     expect(await main(deviceArgs(dir, UNREACHABLE, 'pk', ['--once']), first)).toBe(3);
     expect(first.text()).toContain('factory-provisioning');
     expect(first.errors()).toMatch(/connection-refused/);
+    // One cycle only: no next attempt follows, so the backoff is told as what a polling device would do.
+    expect(first.text()).toMatch(/a polling device would try again in \d+s \(connection-refused\)/);
+    expect(first.text()).not.toMatch(/next attempt in/);
     // Random bytes over the boot-record sectors (fixed seed).
     const mainPath = join(dir, 'main.flash');
     const flash = readFileSync(mainPath);

@@ -264,8 +264,10 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     }
     return true;
   }
-  if (requested === 0) ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version });
-  else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
+  if (requested === 0) {
+    if (!live.announced) ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version });
+    live.announced = true;
+  } else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
 
   /** After a reboot: reopen the sink at the durable offset and replay the prefix it needs (a bundle header). */
   function prepare(): Promise<void> {

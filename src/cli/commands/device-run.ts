@@ -238,6 +238,7 @@ export const deviceRunCommand: Command = {
       const crashes = device?.lastBoot?.crashes ?? 0;
       return crashes > 0 ? `the image crashed on boot ${crashes} times and the bootloader went back to the previous image` : null;
     });
+    narrator.final = plan.once;
     const unlisten = onStopRequest((reason) => {
       if (stopping !== null) {
         gone = true;
@@ -247,6 +248,7 @@ export const deviceRunCommand: Command = {
         return;
       }
       stopping = reason;
+      narrator.final = true;
       narrator.clear();
       const why = reason === 'output-closed' ? 'stdout was closed' : `${reason}; send it again to exit at once`;
       io.err(narrator.downloading()
