@@ -124,9 +124,9 @@ export function intervalDelay(policy: Policy, random: Random): number {
 }
 
 /**
- * Delay before retry number `failures` (1 for the first): "full jitter" exponential backoff, at least the
- * server's Retry-After when it gave one (held to maxRetryAfterMs, or backoffMaxMs when larger), never above the cap
- * unless the server asked for longer.
+ * Delay before retry number `failures` (1 for the first): exponential backoff with "equal jitter" (from half the
+ * ceiling to the ceiling), at least the server's Retry-After when it gave one (held to maxRetryAfterMs, or backoffMaxMs
+ * when larger), never above the cap unless the server asked for longer.
  */
 export function backoffDelay(policy: Policy, failures: number, retryAfterMs: number, random: Random): number {
   // A Retry-After of centuries (or a date in 2100) is held to the cap, as a delay and so as the journaled notBefore.

@@ -80,6 +80,7 @@ export class ReleaseAdmin {
 
   /** Opens an upload slot (the first step of Memfault's upload): a token and the URL to PUT the bytes to. */
   openUpload(): { token: string; uploadUrl: string } {
+    this.ctx.store.assertOpen();
     if (this.pending.size >= MAX_PENDING_UPLOADS) {
       const oldest = this.pending.keys().next().value as string;
       const staged = this.pending.get(oldest);
@@ -159,7 +160,6 @@ export class ReleaseAdmin {
 
   /** Uploads a payload from a file path or bytes in one call (programmatic shortcut of the three HTTP steps). */
   async uploadPayload(file: string | Uint8Array, meta: PayloadMetadata): Promise<Release> {
-    this.ctx.store.assertOpen();
     const slot = this.openUpload();
     const source = typeof file === 'string' ? createReadStream(file) : Readable.from([Buffer.from(file)]);
     await this.receiveUpload(slot.token, source);

@@ -1,4 +1,3 @@
-import { checkSettings } from './settings-check.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -14,6 +13,7 @@ import { FaultSet } from './faults.js';
 import { errorBody, sendError } from './http-util.js';
 import { PayloadStore } from './payload-store.js';
 import { ReleaseAdmin } from './release-admin.js';
+import { checkSettings } from './settings-check.js';
 import { StateStore } from './state-store.js';
 import { loadTlsIdentities, type TlsIdentities } from './tls-identity.js';
 import { UrlSigner } from './url-signing.js';

@@ -102,7 +102,7 @@ export interface SimDeviceOptions {
   onEvent?: (event: AgentEvent) => void;
   /** HTTP working buffer (bytes). */
   bufferSize?: number;
-  /** Longest wait for the next bytes of a response (default 30 000 ms); stop() does not wait for it mid-download. */
+  /** Longest wait for the next bytes of a response (default 30 000 ms); stop() does not wait for it. */
   idleTimeoutMs?: number;
   /** Bytes per flash read when images are read back and verified (default 16 KiB). */
   readChunk?: number;
@@ -178,7 +178,6 @@ export class SimDevice {
   private transports: InterruptibleTransport[] = [];
   private rebooted = 0;
   private phase: string | null = null;
-  private bodyFlowing = false;
   private stopRequested = false;
   private polling = false;
 
@@ -219,7 +218,7 @@ export class SimDevice {
   }
 
   /**
-   * Stops the agent, leaving a resumable journal. Mid-download, a read parked on a silent server is failed at
+   * Stops the agent, leaving a resumable journal. A read parked on a silent server (a check, a download) is failed at
    * once (the agent treats it as the stop and journals its durable offset) instead of waiting for the idle timeout.
    */
   stop(): Promise<void> {
@@ -227,22 +226,11 @@ export class SimDevice {
     this.polling = false;
     if (this.agent === null) return Promise.resolve();
     const done = this.agent.stop();
-    // A read parked on a silent server (a check, a response head, a body) fails at once; the agent takes it as the stop.
     if (this.phase === 'downloading' || this.phase === 'checking') {
-      const error = otaError('transfer-stopped', 'The download was stopped; it resumes from the journaled offset.', true);
+      const error = otaError('transfer-stopped', 'The request was ended by stop(); the next cycle asks again, a download resumes from the journaled offset.', true);
       for (const transport of this.transports) transport.interrupt(error);
     }
     return done;
-  }
-
-  /** True when the main MCU has a valid boot record (it was provisioned). */
-  async isProvisioned(): Promise<boolean> {
-    try {
-      const record = await this.main.target().record();
-      return record !== null;
-    } catch {
-      return false;
-    }
   }
 
   /** Factory-programs both MCUs (confirmed images in slot A). */
@@ -356,11 +344,7 @@ export class SimDevice {
       random: this.options.random ?? Math.random,
       policy: this.options.policy,
       onEvent: (event) => {
-        if (event.type === 'state') {
-          this.phase = event.phase ?? null;
-          this.bodyFlowing = false;
-        }
-        if (event.type === 'download-progress') this.bodyFlowing = true;
+        if (event.type === 'state') this.phase = event.phase ?? null;
         if (this.options.onEvent !== undefined) this.options.onEvent(event);
       },
       // Raw images carry no signature: accepted only where unsigned bundles are (the development default).

@@ -46,8 +46,8 @@ export function fail(ctx: AgentContext, state: AgentState, error: OtaError): Age
   reportError(ctx, error);
   next.lastError = error.code;
   const details = error.details !== undefined ? error.details : {};
-  // The configuration is wrong (400/403, or the API base URL does not parse when checking): retrying cannot help.
-  if (details.stopPolling === true || (error.code === 'http-bad-url' && state.phase === 'checking')) {
+  // The configuration is wrong (400/403, a base URL that does not parse): retrying cannot help.
+  if (details.stopPolling === true) {
     next.phase = 'idle';
     next.notBefore = -1;
     return next;

@@ -19,6 +19,7 @@ import { formatSize, sizeOption } from '../size-option.js';
 import { STOP_EXIT_CODES, onStopRequest } from '../stop-request.js';
 import type { StopReason } from '../stop-request.js';
 import { isUnreachable } from '../unreachable.js';
+import { systemClock } from '../../node/clock.js';
 
 // `ota device run`: a simulated device whose flash lives in DIR. Killing the process is a power loss; running the
 // command again resumes. Prints each agent event and a progress bar; exits non-zero with the reason on failure.
@@ -29,8 +30,6 @@ import { isUnreachable } from '../unreachable.js';
 const FACTORY_MAIN_BYTES = 16 * 1024;
 const FACTORY_WIFI_BYTES = 8 * 1024;
 const MAX_SLOT_BYTES = 64 * 1024 * 1024;
-/** setTimeout's longest delay; a longer one fires at once (a Retry-After of years would become a hot loop). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Process-level actions, replaceable in tests. */
 export const deviceRunHooks = {
@@ -185,17 +184,14 @@ async function provisionIfBlank(device: SimDevice, plan: RunPlan, io: CliIo): Pr
   }
 }
 
-/** Sleeps until `at` (clock ms) in timer-sized steps, or until `stopped()`; `wake` is set to a function ending it. */
-async function sleepUntil(at: number, stopped: () => boolean, setWake: (wake: (() => void) | null) => void): Promise<void> {
-  for (;;) {
-    const left = at - Date.now();
-    if (stopped() || !(left > 0)) return;
-    await new Promise<void>((done) => {
-      const timer = setTimeout(done, Math.min(left, MAX_TIMER_MS));
-      setWake(() => { clearTimeout(timer); done(); });
-    });
-    setWake(null);
-  }
+/** Waits until `at` (clock ms), or until the function handed to `setWake` is called (a stop request). */
+function sleepUntil(at: number, stopped: () => boolean, setWake: (wake: (() => void) | null) => void): Promise<void> {
+  if (stopped()) return Promise.resolve();
+  // systemClock's timer steps over waits longer than setTimeout can hold (a Retry-After of years) and keeps the process alive.
+  return new Promise<void>((done) => {
+    const cancel = systemClock.timer(at - Date.now(), done, true);
+    setWake(() => { cancel(); done(); });
+  }).then(() => { setWake(null); });
 }
 
 /** `ota device run`. */
