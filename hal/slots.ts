@@ -1,6 +1,7 @@
 import type { Flash } from './flash.js';
 import type { BootRecord, SlotEntry, SlotState } from './boot-record.js';
-import { copyRecord, decodeBootRecord, emptyEntry, encodeBootRecord, nextSeq, paddedRecordLength, seqNewer } from './boot-record.js';
+import { copyRecord, decodeBootRecord, emptyEntry, encodeBootRecord, entrySequence, nextSeq, paddedExtendedLength,
+  recordFloor, seqNewer, storedRecordLength } from './boot-record.js';
 import { bytesEqual } from '../src/util/bytes.js';
 import { otaError } from '../src/util/errors.js';
 
@@ -12,6 +13,12 @@ import { otaError } from '../src/util/errors.js';
 // first destructive step of a power cycle (erasing the older copy, or an image slot) the winning copy is
 // re-programmed in place with the bytes it already holds and read back: a replay firms up marginal cells, and from
 // then on the winner cannot fade while the older copy is gone. See docs/architecture.md, "Why every cut point is safe".
+//
+// Anti-rollback: each slot entry may carry the sequence of the signed bundle its image came from, and the record
+// carries the floor, the highest such sequence confirmed. The floor rises in the same record write that confirms the
+// image (as MCUboot raises its security counter only for a confirmed image), so a reverted trial never raises it,
+// and a power cut leaves the old state with the old floor or the new one with the new floor, never one without the
+// other. It lives here, in the record the bootloader owns, not in the updater's journal, which may be erased.
 
 /** Tuning for Slots. */
 export interface SlotsOptions {
@@ -29,6 +36,8 @@ export interface StagedImage {
   sha256: Uint8Array;
   version: string;
   softwareType: string;
+  /** Sequence of the signed bundle the image came from (0 or absent: none). */
+  sequence?: number;
 }
 
 /** What is about to be written into a slot: recorded with state `writing` so a resume can check it. */
@@ -65,7 +74,7 @@ export class Slots {
   /** Records in `area` (at least two sectors, each holding one copy). */
   constructor(readonly area: Flash, options?: SlotsOptions) {
     const sectors = area.geometry.sectors;
-    this.recordLength = paddedRecordLength(area.geometry.writeAlign);
+    this.recordLength = paddedExtendedLength(area.geometry.writeAlign);
     if (sectors.length < 2 || sectors[0].size < this.recordLength || sectors[1].size < this.recordLength) {
       throw otaError('slots-area-too-small', 'The boot-record area needs two sectors of at least ' + this.recordLength +
         ' bytes each (one per copy); it has ' + sectors.length + '.', false, { sectors: sectors.length });
@@ -88,7 +97,9 @@ export class Slots {
         if (a !== null && (b === null || !seqNewer(b.seq, a.seq))) winner = 0;
         else if (b !== null) winner = 1;
         this.current = winner === 0 ? a : winner === 1 ? b : null;
-        this.currentBytes = winner === 0 ? first : winner === 1 ? second : null;
+        const bytes = winner === 0 ? first : winner === 1 ? second : null;
+        // Only the bytes the record was written with: settle() re-programs exactly those, never the erased tail.
+        this.currentBytes = bytes === null ? null : bytes.subarray(0, storedRecordLength(bytes, this.area.geometry.writeAlign));
         this.currentCopy = winner;
         this.stable = false;
         this.loaded = true;
@@ -195,7 +206,27 @@ export class Slots {
     const r = this.base();
     r.slots[slot] = { state: 'staged', attempts: 0, size: image.size, crc32: image.crc32 >>> 0,
       sha256: new Uint8Array(image.sha256), version: image.version, softwareType: image.softwareType };
+    if (image.sequence !== undefined && image.sequence !== 0) r.slots[slot].sequence = image.sequence;
     return this.commit(r);
+  }
+
+  /**
+   * Records that the staged image in `slot` came from a signed bundle with `sequence`, so confirming it raises the
+   * floor. Only a staged image (verified, not yet pending) may be tagged; tagging it again with the same value only
+   * settles the record.
+   */
+  tagSequence(slot: number, sequence: number): Promise<void> {
+    const bad = this.checkSlot(slot) || this.expectState(slot, 'staged', 'record its bundle sequence');
+    if (bad !== null) return Promise.reject(bad);
+    const r = this.base();
+    if (entrySequence(r.slots[slot]) === sequence) return this.settle();
+    r.slots[slot].sequence = sequence;
+    return this.commit(r);
+  }
+
+  /** The anti-rollback floor: the highest bundle sequence confirmed on this pair (0 with no record, or none yet). */
+  floor(): number {
+    return this.current === null ? 0 : recordFloor(this.current);
   }
 
   /** Requests a trial boot of the staged image in `slot`: it boots next, with `attempts` tries. */
@@ -228,6 +259,8 @@ export class Slots {
     }
     r.slots[running].state = 'confirmed';
     r.slots[running].attempts = 0;
+    // The floor rises in the very write that confirms the image: durable together or not at all.
+    if (entrySequence(r.slots[running]) > recordFloor(r)) r.floor = entrySequence(r.slots[running]);
     return this.commit(r);
   }
 

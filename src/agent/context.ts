@@ -36,6 +36,8 @@ export interface LiveDownload {
   durable: number;
   /** Set once download-started was reported: a retry from byte 0 (a re-asked link, a drop before the body) is the same download. */
   announced?: boolean;
+  /** Why the download went back to byte 0 (validator-changed, range-ignored, range-not-satisfiable), until reported. */
+  restarted?: string;
 }
 
 /** The running MD5 at a payload offset. */

@@ -24,7 +24,10 @@ export interface AgentEvent {
   message?: string;
   /** error: structured facts (status, field, offsets); never secrets. */
   details?: { [key: string]: unknown };
-  /** up-to-date / backoff: the server's memfault-reason, when it gave one; rolled-back: why (an error code). */
+  /**
+   * up-to-date / backoff: the server's memfault-reason, when it gave one; rolled-back: why (an error code);
+   * download-started after a resume: why it went back to byte 0 (validator-changed, range-ignored, range-not-satisfiable).
+   */
   reason?: string;
 }
 

@@ -59,7 +59,8 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   };
   const ignoreRange = faultOf(pending, 'ignore-range') !== undefined;
   const rangeHeader = req.headers.range;
-  const range = ignoreRange || !ifRangeMatches(req.headers['if-range'] as string | undefined, etag, lastModified) ? { kind: 'none' as const } : parseRange(rangeHeader, info.size);
+  const honoured = !ifRangeMatches(req.headers['if-range'] as string | undefined, etag, lastModified) ? { kind: 'none' as const } : parseRange(rangeHeader, info.size);
+  const range = ignoreRange ? { kind: 'none' as const } : honoured;
   const file = ctx.payloads.pathOf(sha256);
   const head = req.method === 'HEAD';
   if (range.kind === 'unsatisfiable') {
@@ -70,7 +71,7 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   }
   const start = range.kind === 'range' ? range.start : 0;
   const end = range.kind === 'range' ? range.end : info.size - 1;
-  const acting = actingRules(pending, start, end, head);
+  const acting = actingRules(pending, start, end, head, honoured.kind !== 'none');
   const faults = ctx.faults.take('cdn', serial, (rule) => acting.indexOf(rule.id) >= 0);
   if (range.kind === 'range') {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
@@ -87,9 +88,9 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
 /**
  * The ids of the rules that change an answer serving payload bytes [start, end] (no body for HEAD): of each kind, the
  * first one that does. A corrupt byte beyond where a drop or truncation cuts the body changes nothing, nor does a cut
- * beyond its end.
+ * beyond its end, nor ignoring Range in a request that asked for no range (`ranged`: one the answer would honour).
  */
-function actingRules(pending: FaultRule[], start: number, end: number, head: boolean): number[] {
+function actingRules(pending: FaultRule[], start: number, end: number, head: boolean, ranged: boolean): number[] {
   const length = head ? 0 : end - start + 1;
   const first = (kind: FaultRule['kind'], acts: (rule: FaultRule) => boolean): FaultRule | undefined => {
     for (const rule of pending) if (rule.kind === kind && acts(rule)) return rule;
@@ -106,7 +107,7 @@ function actingRules(pending: FaultRule[], start: number, end: number, head: boo
     first('stall', (rule) => rule.afterBytes === undefined || (length > 0 && rule.afterBytes <= cut)),
     first('throttle', () => cut > 0),
     first('etag', () => true),
-    first('ignore-range', () => true),
+    first('ignore-range', () => ranged),
   ];
   const ids: number[] = [];
   for (const rule of acting) if (rule !== undefined) ids.push(rule.id);

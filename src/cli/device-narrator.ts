@@ -1,10 +1,32 @@
 import type { AgentEvent } from '../agent/events.js';
-import { ProgressBar, describeEvent, formatEta } from './progress.js';
+import { ProgressBar, describeEvent, formatBytes, formatEta } from './progress.js';
 
 // What `ota device run` prints for the agent's events: one timestamped line per event, a progress bar for the
-// download, and lines that need more than one event to be told right: a resume the server turned into a restart
-// (it answered 200 to the Range request), a release refused for what it is (given up, not retried after a backoff),
-// and a rollback with its reason.
+// download, and lines that need more than one event to be told right: a resume (from the journal after a restart,
+// or after a dropped connection), a resume the server turned into a restart from byte 0, a release refused for what
+// it is (given up, not retried after a backoff), and a rollback with its reason.
+
+/**
+ * Why a resumed download went back to byte 0, when the agent says so in `reason` of the download-started it emits
+ * for the restart. Without a reason the narrator cannot tell a changed object from a server that ignores Range:
+ * both answer the If-Range request with the whole payload.
+ */
+function restartCause(reason: string, offset: number): string {
+  switch (reason) {
+    case 'validator-changed': return 'the payload changed on the server since the download began (its ETag is new)';
+    case 'range-ignored': return 'the server ignored the Range request and sent the whole payload';
+    case 'range-not-satisfiable': return `the server refused the range from byte ${offset} (416: its copy is not that long)`;
+    default: return `the server did not continue at byte ${offset} (${reason})`;
+  }
+}
+
+/** "byte 118784 of 200000 (116.0 KiB of 195.3 KiB, release 2.0.0)"; without a known total, "byte 118784 (116.0 KiB)". */
+function position(offset: number, total: number | undefined, version: string | null | undefined): string {
+  const release = version ? `, release ${version}` : '';
+  return total !== undefined && total > 0
+    ? `byte ${offset} of ${total} (${formatBytes(offset)} of ${formatBytes(total)}${release})`
+    : `byte ${offset} (${formatBytes(offset)}${release})`;
+}
 
 /** Turns agent events into lines on `out`. */
 export class DeviceNarrator {
@@ -20,6 +42,10 @@ export class DeviceNarrator {
   final = false;
   private readonly bar: ProgressBar;
   private pendingResume: AgentEvent | null = null;
+  /** A transfer ran in this process: a resume after it continues from RAM, one before it from the journal. */
+  private transferred = false;
+  /** The pending resume is the first transfer of this process: it continues from the journal. */
+  private fromJournal = false;
   private refused = false;
 
   /**
@@ -53,21 +79,39 @@ export class DeviceNarrator {
     if (event.type === 'download-progress' && this.pendingResume !== null) {
       const resumed = this.pendingResume;
       this.pendingResume = null;
-      if ((event.received ?? 0) < (resumed.offset ?? 0)) {
-        // The agent asked for a range; what arrives from byte 0 is the whole payload (the server ignored Range).
+      const offset = resumed.offset ?? 0;
+      if ((event.received ?? 0) < offset) {
+        // Bytes from 0 after a Range request: a 200 with the whole payload. If-Range makes a server answer so when its
+        // copy changed, and a server without range support always does; the events do not say which it was.
         this.bar.start(0);
-        this.line(event.at, `the server ignored the Range request and sent the whole payload: download restarted from byte 0`);
+        this.line(event.at, `the server sent the whole payload again instead of the range from byte ${offset} ` +
+          '(its copy changed, or it ignored Range): download restarted from byte 0');
       } else {
-        this.line(resumed.at, describeEvent(resumed));
+        this.line(resumed.at, this.resumedText(resumed, true));
       }
     }
     if (event.type === 'download-resumed') {
       this.flushResume();
       this.pendingResume = event;
+      this.fromJournal = !this.transferred;
+      this.transferred = true;
       this.bar.onEvent(event);
       return;
     }
+    if (event.type === 'download-started' && (this.pendingResume !== null || event.reason !== undefined)) {
+      // The agent went back to byte 0 before any byte of the range arrived (a new ETag on a 206, a 416), or says why.
+      const offset = this.pendingResume !== null ? this.pendingResume.offset ?? 0 : 0;
+      this.pendingResume = null;
+      this.version = event.version ?? this.version;
+      this.transferred = true;
+      this.bar.onEvent(event);
+      const cause = event.reason !== undefined ? restartCause(event.reason, offset)
+        : `the server did not continue the download at byte ${offset} (its copy changed, or it refused the range)`;
+      this.line(event.at, `${cause}: download restarted from byte 0`);
+      return;
+    }
     if (event.type !== 'download-progress') this.flushResume();
+    if (event.type === 'download-progress' || event.type === 'download-started') this.transferred = true;
     if (event.type === 'state') this.phase = event.phase ?? null;
     if (event.type === 'update-available' || event.type === 'download-started') this.version = event.version ?? this.version;
     if (this.bar.onEvent(event)) return;
@@ -104,11 +148,24 @@ export class DeviceNarrator {
     return this.rollbackHint() ?? `the trial image was not confirmed and the bootloader went back to the previous image${code ? ` [${code}]` : ''}`;
   }
 
+  /** Tells a resume with no byte of it seen yet: where it continues, without claiming a check it may not have reached. */
   private flushResume(): void {
     if (this.pendingResume === null) return;
     const resumed = this.pendingResume;
     this.pendingResume = null;
-    this.line(resumed.at, describeEvent(resumed));
+    this.line(resumed.at, this.resumedText(resumed, false));
+  }
+
+  /**
+   * The one line of a resume. Continued from the journal (the first transfer of this process), the agent reopened the
+   * slot at the durable offset, which reads the image bytes already in flash back to rebuild the running checksum,
+   * and the MD5 comes from its journaled snapshot: once bytes arrived (`checked`), that check has passed.
+   */
+  private resumedText(resumed: AgentEvent, checked: boolean): string {
+    const where = `download resumed at ${position(resumed.offset ?? 0, resumed.total, resumed.version)}`;
+    if (!checked) return `${where} with Range + If-Range`;
+    if (this.fromJournal) return `${where} from the journal: the payload already in flash was read back to rebuild its checksum; the rest comes with Range + If-Range`;
+    return `${where} after the transfer broke off: the rest comes with Range + If-Range`;
   }
 
   private line(at: number, text: string | null): void {

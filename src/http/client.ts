@@ -12,7 +12,7 @@ import {
 } from './response-parser.js';
 import type { ResponseHead } from './response-parser.js';
 import type { Connection, ConnectionInfo, Transport } from './transport.js';
-import { originOf, parseUrl, resolveUrl } from './url.js';
+import { loggableUrl, originOf, parseUrl, resolveUrl } from './url.js';
 import type { HttpUrl } from './url.js';
 import { Watchdog } from './watchdog.js';
 import type { Timeouts } from './watchdog.js';
@@ -327,7 +327,7 @@ export class HttpResponse {
     return this.pipe((chunk) => {
       total += chunk.length;
       if (total > maxBytes) {
-        throw otaError('http-body-too-large', 'The response body from ' + this.url + ' is larger than ' + maxBytes + ' bytes, the most this call accepts.', false, { limit: maxBytes });
+        throw otaError('http-body-too-large', 'The response body from ' + loggableUrl(this.url) + ' is larger than ' + maxBytes + ' bytes, the most this call accepts.', false, { limit: maxBytes });
       }
       parts.push(new Uint8Array(chunk));
     }).then(() => {
@@ -424,7 +424,7 @@ export class HttpClient {
         if (location === undefined) return response;
         if (count >= maxRedirects) {
           response.discard();
-          throw otaError('http-too-many-redirects', verb + ' ' + request.url + ' was redirected more than ' + maxRedirects + ' times; the last Location was "' + location.substring(0, 200) + '".', false, { limit: maxRedirects });
+          throw otaError('http-too-many-redirects', verb + ' ' + loggableUrl(request.url) + ' was redirected more than ' + maxRedirects + ' times; the last Location was "' + loggableUrl(location.substring(0, 200)) + '".', false, { limit: maxRedirects });
         }
         let next: HttpUrl;
         try {
@@ -435,7 +435,7 @@ export class HttpClient {
         }
         if (target.scheme === 'https' && next.scheme === 'http') {
           response.discard();
-          throw otaError('http-redirect-downgrade', 'Refusing the redirect from ' + response.url + ' to plain-text ' + next.scheme + '://' + next.authority + next.target + ': https is never downgraded to http.', false, { status: response.status });
+          throw otaError('http-redirect-downgrade', 'Refusing the redirect from ' + loggableUrl(response.url) + ' to plain-text ' + loggableUrl(next.scheme + '://' + next.authority + next.target) + ': https is never downgraded to http.', false, { status: response.status });
         }
         let nextVerb = verb;
         let nextBody = body;

@@ -14,8 +14,17 @@ export interface HttpUrl {
   authority: string;
 }
 
+/** `url` fit for messages and logs: without user:password@ and without its query (a signed link's token). */
+export function loggableUrl(url: string): string {
+  const shown = url.split('#')[0].split('?')[0];
+  const from = shown.indexOf('//') + 2;
+  const slash = shown.indexOf('/', from);
+  const at = shown.lastIndexOf('@', slash >= 0 ? slash : shown.length);
+  return from > 1 && at >= from ? shown.substring(0, from) + shown.substring(at + 1) : shown;
+}
+
 function badUrl(url: string, why: string): never {
-  throw otaError('http-bad-url', 'Cannot use URL "' + url + '": ' + why + '.', false, { url: url });
+  throw otaError('http-bad-url', 'Cannot use URL "' + loggableUrl(url) + '": ' + why + '.', false);
 }
 
 /** Parses an absolute http:// or https:// URL; throws an OtaError `http-bad-url` otherwise. */

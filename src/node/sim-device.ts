@@ -16,7 +16,7 @@ import type { AgentEvent } from '../agent/events.js';
 import { networkOverHttp } from '../agent/http-adapter.js';
 import { Journal } from '../agent/journal.js';
 import type { Policy } from '../agent/policy.js';
-import { bundleFormat } from '../agent/sinks/bundle.js';
+import { anchoredBundleFormat } from './sequence-recording.js';
 import { rawImage } from '../agent/sinks/raw-image.js';
 import { FIRMWARE_HEADER_LENGTH, parseFirmwareHeader } from '../../hal/sim/firmware-image.js';
 import type { AgentState } from '../agent/state.js';
@@ -28,7 +28,8 @@ import type { Clock, Random } from '../util/clock.js';
 import { nativeBytesEqual } from './native-bytes.js';
 import { FileFlash } from './file-flash.js';
 import { systemClock } from './clock.js';
-import { nodeHashes } from './crypto.js';
+import { workerHashes } from './worker-hashes.js';
+import type { HashFactory } from '../integrity/hash.js';
 import { NodeTlsTransport } from './transports/tls.js';
 import { TcpTransport } from './transports/tcp.js';
 import { InterruptibleTransport } from './interruptible-transport.js';
@@ -106,6 +107,11 @@ export interface SimDeviceOptions {
   idleTimeoutMs?: number;
   /** Bytes per flash read when images are read back and verified (default 16 KiB). */
   readChunk?: number;
+  /**
+   * SHA-256 for image digests and bundles (default `workerHashes`: hashed on a shared worker thread, off the
+   * download's critical path; pass `nodeHashes` to hash on the calling thread).
+   */
+  hashes?: HashFactory;
 }
 
 /** What one power-on did. */
@@ -179,6 +185,7 @@ export class SimDevice {
   private rebooted = 0;
   private phase: string | null = null;
   private stopRequested = false;
+  private readonly hashes: HashFactory;
   private polling = false;
 
   /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given. */
@@ -186,6 +193,9 @@ export class SimDevice {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.softwareType = options.softwareType ?? 'main-fw';
+    this.hashes = options.hashes ?? workerHashes;
+    // A device is up long before its first update: its hashing thread starts with it, not inside the update.
+    if (this.hashes === workerHashes) workerHashes.start();
     const mainGeometry = options.mainGeometry ?? mainGeometryFor(DEFAULT_MAIN_SLOT_BYTES);
     const wifiGeometry = options.wifiGeometry ?? wifiGeometryFor(DEFAULT_WIFI_SLOT_BYTES);
     if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
@@ -194,12 +204,12 @@ export class SimDevice {
     const withWifi = options.wifi ?? true;
     this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (options.dir !== undefined
       ? FileFlash.open(join(options.dir, 'wifi.flash'), wifiGeometry) : new SimFlash(wifiGeometry));
-    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: nodeHashes, layout: mainLayout(this.mainFlash.geometry),
+    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: this.hashes, layout: mainLayout(this.mainFlash.geometry),
       readChunk: options.readChunk ?? 16384, equal: nativeBytesEqual });
     const sectors = this.mainFlash.geometry.sectors;
     this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
     this.wifi = this.wifiFlash === null ? null
-      : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: nodeHashes, softwareType: options.wifiType ?? 'wifi-fw' });
+      : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: this.hashes, softwareType: options.wifiType ?? 'wifi-fw' });
   }
 
   /**
@@ -350,7 +360,9 @@ export class SimDevice {
       // Raw images carry no signature: accepted only where unsigned bundles are (the development default).
       allowUnsigned: trust.allowUnsigned === true,
       rawFormat: rawImage((head) => parseFirmwareHeader(head)?.version ?? null, FIRMWARE_HEADER_LENGTH),
-      formats: [bundleFormat({ trust, hashes: nodeHashes, hardwareVersion: this.options.hardwareVersion, installedSequence: () => 0 })],
+      // Anti-rollback floor from the MCUs' boot records (bootloader storage that survives an erased journal): a verified
+      // bundle's sequence is recorded with each staged image, and confirming the image raises that MCU's floor.
+      formats: [anchoredBundleFormat({ trust, hashes: this.hashes, hardwareVersion: this.options.hardwareVersion }, this.main, () => this.targets)],
       // The simulated application: a healthy image passes its self-test, a "never-confirm" one never answers.
       selfTest: () => behaviour === 'never-confirm' ? new Promise<boolean>(() => undefined) : Promise.resolve(true),
       reboot: async () => {

@@ -97,6 +97,16 @@ describe('fault injection', () => {
     expect(reply.body.equals(bytes)).toBe(true);
   });
 
+  it('ignore-range waits for a request that asks for a range: a plain GET does not use it up', async () => {
+    backend.faults.add({ route: 'cdn', kind: 'ignore-range' });
+    expect((await httpCall(links.F1)).status).toBe(200);
+    expect(backend.faults.list()).toMatchObject([{ kind: 'ignore-range', fired: 0, remaining: 1 }]);
+    const ranged = await httpCall(links.F1, { headers: { Range: 'bytes=1000-' } });
+    expect(ranged.status).toBe(200);
+    expect(ranged.body.equals(bytes)).toBe(true);
+    expect(backend.faults.list()).toEqual([]);
+  });
+
   it('etag: reports another ETag, so If-Range with the old one gets the whole payload', async () => {
     const original = (await httpCall(links.F1, { method: 'HEAD' })).headers.etag as string;
     backend.faults.add({ route: 'cdn', kind: 'etag', times: 'always' });

@@ -147,6 +147,28 @@ describe('ota device run: flash state', () => {
     expect(status.text()).toMatch(/wifi-fw: running 0\.0\.1/);
   });
 
+  it('device status on flash it does not recognise says what it expected, what it found and what to do, and exits 1 (text and --json)', async () => {
+    const dir = tempDir();
+    expect(await main(deviceArgs(dir, UNREACHABLE, 'pk', ['--once']), capture())).toBe(3);
+    const mainPath = join(dir, 'main.flash');
+    const flash = readFileSync(mainPath);
+    flash.fill(0x5a, 0, 8192);
+    writeFileSync(mainPath, flash);
+    const text = capture();
+    expect(await main(['device', 'status', '--dir', dir], text)).toBe(1);
+    expect(text.text()).toBe('');
+    expect(text.errors()).toMatch(/does not hold a recognised device: expected the flash of a device provisioned by "ota device run" \(or blank flash\), found main\.flash holding data but no valid boot record .*, wifi\.flash provisioned, \d+ valid journal records\./);
+    expect(text.errors()).toContain(`run "ota device run --dir ${dir} --reprovision …"`);
+    expect(text.errors()).not.toMatch(/running nothing/);
+    const json = capture();
+    expect(await main(['device', 'status', '--dir', dir, '--json'], json)).toBe(1);
+    const shown = JSON.parse(json.text()) as { error: { code: string; message: string; details: { main: string; wifi: string } } };
+    expect(shown.error.code).toBe('device-flash-unrecognized');
+    expect(shown.error.message).toMatch(/--reprovision/);
+    expect(shown.error.details).toMatchObject({ main: 'unrecognized', wifi: 'provisioned' });
+    expect(readFileSync(mainPath).equals(flash)).toBe(true);
+  });
+
   it('half a device (main flash deleted, WiFi provisioned) is refused, not re-provisioned over the WiFi', async () => {
     const dir = tempDir();
     expect(await main(deviceArgs(dir, UNREACHABLE, 'pk', ['--once']), capture())).toBe(3);
@@ -156,6 +178,36 @@ describe('ota device run: flash state', () => {
     expect(await main(deviceArgs(dir, UNREACHABLE, 'pk', ['--once']), io)).toBe(1);
     expect(io.errors()).toMatch(/main\.flash is blank but .*wifi\.flash holds a provisioned WiFi image/);
     expect(readFileSync(join(dir, 'wifi.flash')).equals(wifiBefore)).toBe(true);
+    // device run made a blank main.flash to look at; status says what device run said, not "running nothing".
+    const status = capture();
+    expect(await main(['device', 'status', '--dir', dir], status)).toBe(1);
+    expect(status.errors()).toMatch(/found main\.flash blank, wifi\.flash provisioned, .*\(half a device: the main MCU is blank\)/);
+  });
+});
+
+describe('ota device run: the base URL\'s scheme', () => {
+  it('an http:// URL warns once on stderr that the project key travels in cleartext, never printing it, and still runs; https:// does not', async () => {
+    const key = 'pk-secret-4711';
+    const plain = capture();
+    expect(await main(deviceArgs(tempDir(), 'http://127.0.0.1:1/api', key, ['--once']), plain)).toBe(3);
+    const warnings = plain.errors().split('\n').filter((line) => line.startsWith('warning:'));
+    expect(warnings).toEqual(['warning: the device API URL http://127.0.0.1:1 is plain HTTP, not HTTPS: the project key is sent in cleartext ' +
+      'with every request, readable by anyone on the network path; use an https:// URL (with --ca for a private CA) outside a local test setup']);
+    expect(plain.errors() + plain.text()).not.toContain(key);
+    expect(plain.text()).toContain('checking for an update');
+    const tls = capture();
+    await main(deviceArgs(tempDir(), 'https://127.0.0.1:1', key, ['--once']), tls);
+    expect(tls.text()).toContain('checking for an update');
+    expect(tls.errors()).not.toMatch(/cleartext|warning/);
+  });
+
+  it('a --url holding user:password@ is a usage error that does not print the password', async () => {
+    const dir = join(tempDir(), 'dev');
+    const io = capture();
+    expect(await main(deviceArgs(dir, 'http://user:hunter2@127.0.0.1:1/api', 'pk', ['--once']), io)).toBe(2);
+    expect(io.errors()).toMatch(/--url must not carry credentials \(user:password@ before the host; not printed here\).*pass --url http:\/\/127\.0\.0\.1:1\/api/);
+    expect(io.errors() + io.text()).not.toContain('hunter2');
+    expect(existsSync(dir)).toBe(false);
   });
 });
 
@@ -196,8 +248,9 @@ describe('ota device run against the mock backend', () => {
     }
   });
 
-  it('Ctrl-C during a stalled download stops at once and journals the durable offset; a 200 to the resume says it restarted from 0', async () => {
-    await release('2.0.0', 200_000);
+  /** Starts a download of a 200 000-byte `version` in a new DIR, stalls it past 120 000 bytes and Ctrl-C's it: the journal keeps it. */
+  async function stoppedDownload(version: string): Promise<{ dir: string; io: Captured }> {
+    await release(version, 200_000);
     backend.faults.add({ route: 'cdn', kind: 'stall', afterBytes: 120_000, ms: 120_000, times: 1 });
     const dir = tempDir();
     const io = capture();
@@ -206,6 +259,11 @@ describe('ota device run against the mock backend', () => {
     await sleep(500);
     process.emit('SIGINT');
     expect(await orHung(run, 15_000)).toBe(130);
+    return { dir, io };
+  }
+
+  it('Ctrl-C during a stalled download stops at once and journals the durable offset; a 200 to the resume says it restarted from 0', async () => {
+    const { dir, io } = await stoppedDownload('2.0.0');
     expect(io.errors()).toMatch(/stopping \(SIGINT; send it again to exit at once\): the download state is kept in the journal/);
     expect(existsSync(join(dir, 'lock'))).toBe(false);
     const status = capture();
@@ -220,9 +278,35 @@ describe('ota device run against the mock backend', () => {
     backend.faults.add({ route: 'cdn', kind: 'ignore-range', times: 1 });
     const resumed = capture();
     expect(await main(args(dir, ['--once']), resumed)).toBe(0);
+    // The agent tells a 200 with the same ETag (Range ignored) from one with a new ETag (the payload changed).
     expect(resumed.text()).toMatch(/the server ignored the Range request and sent the whole payload: download restarted from byte 0/);
-    expect(resumed.text()).not.toMatch(/download resumed at byte/);
+    expect(resumed.text()).not.toMatch(/payload changed on the server/);
+    expect(resumed.text()).not.toMatch(/resumed at byte/);
     expect(resumed.text()).toContain('confirmed 2.0.0');
+  });
+
+  it('a resume after a stop says once where it continues, of how much, and that the flash already written was read back', async () => {
+    const { dir } = await stoppedDownload('2.0.1');
+    const status = capture();
+    expect(await main(['device', 'status', '--dir', dir, '--json'], status)).toBe(0);
+    const hashOffset = (JSON.parse(status.text()).agent as { download: { hashOffset: number } }).download.hashOffset;
+    expect(hashOffset).toBeGreaterThan(0);
+    const resumed = capture();
+    expect(await main(args(dir, ['--once']), resumed)).toBe(0);
+    const told = resumed.text().match(/download resumed at .*/g) ?? [];
+    expect(told).toEqual([`download resumed at byte ${hashOffset} of 200000 (${(hashOffset / 1024).toFixed(1)} KiB of 195.3 KiB, release 2.0.1) from the journal: ` +
+      'the payload already in flash was read back to rebuild its checksum; the rest comes with Range + If-Range']);
+    expect(resumed.text()).toContain('confirmed 2.0.1');
+  });
+
+  it('a payload that changed on the server (new ETag, so If-Range answers 200) is not told as a server that ignored Range', async () => {
+    const { dir } = await stoppedDownload('2.0.2');
+    backend.faults.add({ route: 'cdn', kind: 'etag', times: 1 });
+    const resumed = capture();
+    expect(await main(args(dir, ['--once']), resumed)).toBe(0);
+    expect(resumed.text()).toMatch(/the payload changed on the server since the download began \(its ETag is new\): download restarted from byte 0/);
+    expect(resumed.text()).not.toMatch(/the server ignored the Range request|resumed at byte/);
+    expect(resumed.text()).toContain('confirmed 2.0.2');
   });
 
   it('a second Ctrl-C before the stop completes exits at once', async () => {

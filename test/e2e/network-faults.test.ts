@@ -70,14 +70,17 @@ describe('network-fault matrix against the mock backend', () => {
     backend!.faults.add({ route: 'cdn', kind: 'ignore-range', times: 1 });
     expect((await device.runOnce()).outcome).toBe('confirmed');
     expect(kinds(events).filter((k) => k === 'download-resumed').length).toBe(1);
+    // The restart says why, so a UI can tell a server without Range support from a payload that changed.
+    expect(events.filter((e) => e.type === 'download-started').map((e) => e.reason)).toEqual([undefined, 'range-ignored']);
     expect(Buffer.from(await runningImage(device)).equals(Buffer.from(payload))).toBe(true);
   });
 
   it('a changed ETag makes If-Range fail and the download restart from zero', async () => {
-    const { device, payload } = await setup();
+    const { device, events, payload } = await setup();
     backend!.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 12_000, times: 1 });
     backend!.faults.add({ route: 'cdn', kind: 'etag', etag: '"changed"', times: 1 });
     expect((await device.runOnce()).outcome).toBe('confirmed');
+    expect(events.filter((e) => e.type === 'download-started').map((e) => e.reason)).toEqual([undefined, 'validator-changed']);
     expect(Buffer.from(await runningImage(device)).equals(Buffer.from(payload))).toBe(true);
   });
 
@@ -121,10 +124,11 @@ describe('network-fault matrix against the mock backend', () => {
   });
 
   it('a 416 on resume restarts from zero once, without looping', async () => {
-    const { device, payload } = await setup();
+    const { device, events, payload } = await setup();
     backend!.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 12_000, times: 1 });
     backend!.faults.add({ route: 'cdn', kind: 'status', status: 416, times: 1 });
     expect((await device.runOnce()).outcome).toBe('confirmed');
+    expect(events.filter((e) => e.type === 'download-started').map((e) => e.reason)).toEqual([undefined, 'range-not-satisfiable']);
     expect(Buffer.from(await runningImage(device)).equals(Buffer.from(payload))).toBe(true);
     const looping = await setup();
     backend!.faults.add({ route: 'cdn', kind: 'drop', afterBytes: 12_000, times: 1 });

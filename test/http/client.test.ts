@@ -168,6 +168,21 @@ describe('HttpClient basics', () => {
     await expect(http.request({ url: 'ftp://h/' })).rejects.toMatchObject({ code: 'http-bad-url' });
   });
 
+  it('never puts credentials or a signed query of a URL into its errors', async () => {
+    const { http } = client((req, conn) => {
+      if (req.target.startsWith('/loop')) void conn.write(fixed(302, '', { Location: '/loop?token=LOOPSECRET' }));
+      else void conn.write(fixed(302, '', { Location: 'http://h/plain?token=DOWNSECRET' }));
+    });
+    const failures = await Promise.all([
+      http.request({ url: 'http://user:PASSWORD@h/x?token=SECRET' }),
+      http.request({ url: 'https://h/x?token=SECRET' }),
+      http.request({ url: 'http://h/loop?token=SECRET' }),
+    ].map((p) => p.then(() => null, (e: unknown) => e as { code: string; message: string; details?: unknown })));
+    expect(failures.map((f) => f?.code)).toEqual(['http-bad-url', 'http-redirect-downgrade', 'http-too-many-redirects']);
+    for (const failure of failures) expect(JSON.stringify(failure)).not.toMatch(/SECRET|PASSWORD/);
+    expect(failures[0]?.message).toContain('"http://h/x"');
+  });
+
   it('rejects a bufferSize below 1 KiB', () => {
     expect(() => new HttpClient({ transport: new MemoryTransport(() => undefined), clock: new VirtualClock(0), bufferSize: 512 })).toThrow();
   });

@@ -7,7 +7,7 @@ import { SimMcu } from '../sim-mcu.js';
 import type { LayoutSpec } from '../layout.js';
 import { Deframer, encodeFrame } from './frame.js';
 import {
-  Cmd, decodeBegin, decodeRequest, encodeInfo, encodeU32s, errorResponse, okResponse, u32At,
+  Cmd, decodeBegin, decodeRequest, decodeTag, encodeInfo, encodeU32s, errorResponse, okResponse, u32At,
 } from './protocol.js';
 import type { Request } from './protocol.js';
 import type { LinkPort } from './serial-link.js';
@@ -121,7 +121,8 @@ export class WifiCoprocessor {
     switch (request.kind) {
       case Cmd.INFO: {
         const status = await target.status();
-        return encodeInfo({ softwareType: target.softwareType, runningVersion: status.runningVersion, trial: status.trial, capacity: target.capacity() });
+        return encodeInfo({ softwareType: target.softwareType, runningVersion: status.runningVersion, trial: status.trial, capacity: target.capacity(),
+          floor: this.device.installedSequence() });
       }
       case Cmd.BEGIN: {
         const begin = decodeBegin(request.body);
@@ -156,6 +157,11 @@ export class WifiCoprocessor {
         return new Uint8Array(0);
       case Cmd.REBOOT:
         return new Uint8Array(0);
+      case Cmd.TAG: {
+        const tag = decodeTag(request.body);
+        const tagged = await this.device.recordSequence({ sequence: tag.sequence, parts: [{ softwareType: target.softwareType, version: tag.version }] });
+        return new Uint8Array([tagged ? 1 : 0]);
+      }
       default:
         throw otaError('wifi-command-unknown', `Unknown command ${request.kind}.`, false);
     }

@@ -19,6 +19,8 @@ export const Cmd = {
   ACTIVATE: 5,
   CONFIRM: 6,
   REBOOT: 7,
+  /** Records a verified release's bundle sequence with the staged image: u32 sequence | version (length-prefixed); answers u8 1 if recorded. */
+  TAG: 8,
 } as const;
 
 /** What the co-processor says about itself. */
@@ -27,6 +29,8 @@ export interface WifiInfo {
   runningVersion: string | null;
   trial: boolean;
   capacity: number;
+  /** The co-processor's anti-rollback floor, from its boot record (0 when none, or from a co-processor without it). */
+  floor?: number;
 }
 
 /** A BEGIN request. */
@@ -118,11 +122,13 @@ function text(value: string): Uint8Array {
 export function encodeInfo(info: WifiInfo): Uint8Array {
   const type = text(info.softwareType);
   const version = text(info.runningVersion ?? '');
-  const out = new Uint8Array(5 + type.length + version.length);
+  // The floor goes last, so a decoder that predates it reads the same fields and ignores it.
+  const out = new Uint8Array(5 + type.length + version.length + 4);
   view(out).setUint32(0, info.capacity, true);
   out[4] = (info.trial ? 1 : 0) | (info.runningVersion === null ? 0 : 2);
   out.set(type, 5);
   out.set(version, 5 + type.length);
+  view(out).setUint32(5 + type.length + version.length, (info.floor ?? 0) >>> 0, true);
   return out;
 }
 
@@ -133,8 +139,20 @@ export function decodeInfo(body: Uint8Array): WifiInfo {
   const typeLength = body[5];
   const softwareType = bytesToAscii(body, 6, 6 + typeLength);
   const versionAt = 6 + typeLength;
-  const version = bytesToAscii(body, versionAt + 1, versionAt + 1 + body[versionAt]);
-  return { softwareType, runningVersion: (flags & 2) !== 0 ? version : null, trial: (flags & 1) !== 0, capacity };
+  const versionEnd = versionAt + 1 + body[versionAt];
+  const version = bytesToAscii(body, versionAt + 1, versionEnd);
+  const floor = body.length >= versionEnd + 4 ? view(body).getUint32(versionEnd, true) : 0;
+  return { softwareType, runningVersion: (flags & 2) !== 0 ? version : null, trial: (flags & 1) !== 0, capacity, floor };
+}
+
+/** Encodes TAG: the bundle sequence to record with the staged image of `version`. */
+export function encodeTag(sequence: number, version: string): Uint8Array {
+  return encodeU32s([sequence], text(version));
+}
+
+/** Decodes TAG. */
+export function decodeTag(body: Uint8Array): { sequence: number; version: string } {
+  return { sequence: u32At(body, 0), version: bytesToAscii(body, 5, 5 + body[4]) };
 }
 
 /** Encodes BEGIN. */

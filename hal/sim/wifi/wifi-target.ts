@@ -3,7 +3,7 @@ import type { Clock } from '../../../src/util/clock.js';
 import { otaError } from '../../../src/util/errors.js';
 import { LinkClient } from './link-client.js';
 import { MAX_FRAME_PAYLOAD } from './frame.js';
-import { Cmd, decodeInfo, encodeBegin, encodeU32s, u32At } from './protocol.js';
+import { Cmd, decodeInfo, encodeBegin, encodeTag, encodeU32s, u32At } from './protocol.js';
 import type { WifiInfo } from './protocol.js';
 import type { LinkPort } from './serial-link.js';
 
@@ -67,6 +67,23 @@ export class WifiTarget implements ImageTarget {
   /** The co-processor's staging capacity (from INFO). */
   capacity(): number {
     return this.info.capacity;
+  }
+
+  /** The co-processor's anti-rollback floor as of its last INFO answer (every connect and status()). */
+  installedSequence(): number {
+    return this.info.floor ?? 0;
+  }
+
+  /**
+   * Records a verified release's bundle sequence with the co-processor's staged image of its part (TAG), so that
+   * confirming it raises the co-processor's floor. Resolves false when nothing was recorded (no part for this target,
+   * the version it already runs, or no staged image of it).
+   */
+  async recordSequence(release: { sequence: number; parts: { softwareType: string; version: string }[] }): Promise<boolean> {
+    const part = release.parts.find((p) => p.softwareType === this.softwareType);
+    if (part === undefined || release.sequence === 0) return false;
+    const answer = await this.client.request(Cmd.TAG, encodeTag(release.sequence, part.version), 'TAG');
+    return answer[0] === 1;
   }
 
   /** The co-processor's running version and trial flag. */

@@ -85,8 +85,8 @@ export function checking(ctx: AgentContext, state: AgentState): Promise<AgentSta
       // stop() ended the request: not a failure; the cycle ends 'stopped' and the next one checks again.
       if (ctx.cancelled()) return state;
       const failure = toOtaError(error, 'check-failed', true);
-      // The configured base URL does not parse (the parser puts it in details): a configuration error like a 400.
-      if (failure.code === 'http-bad-url' && failure.details) failure.details.stopPolling = true;
+      // The configured base URL does not parse: a configuration error like a 400.
+      if (failure.code === 'http-bad-url') failure.details = { stopPolling: true };
       return fail(ctx, state, failure);
     });
   });

@@ -75,8 +75,12 @@ function recognize(ctx: AgentContext, head: Uint8Array): SinkFormat {
   return ctx.formats[ctx.formats.length - 1];
 }
 
-/** Resets the download to byte 0 (a restart), persisting before anything is written again. */
-function restartFromZero(ctx: AgentContext, state: AgentState, reason: string): Promise<void> {
+// Why a download went back to byte 0: the reason of the download-started that reports it, and of download-restart-loop.
+const CHANGED = 'validator-changed';
+const IGNORED = 'range-ignored';
+
+/** Resets the download to byte 0 (a restart) in the journal and in RAM, persisting before anything is written again. */
+function restartFromZero(ctx: AgentContext, state: AgentState, live: LiveDownload, reason: string): Promise<void> {
   const release = state.release as ReleaseState;
   if (release.restarts >= 1) {
     // `reason` is short (it stays in details on Espruino, where messages are stripped): 200 or 416 to a range, a new validator.
@@ -86,6 +90,8 @@ function restartFromZero(ctx: AgentContext, state: AgentState, reason: string): 
   release.restarts++;
   release.validator = null;
   state.download = freshDownload();
+  resetLive(live, release);
+  live.restarted = reason;
   return ctx.save(state);
 }
 
@@ -204,6 +210,15 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     });
   }
 
+  /** One download-started per download, and one more for each restart from byte 0 (with its reason). */
+  function announce(): void {
+    if (!live.announced || live.restarted !== undefined) {
+      ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version, reason: live.restarted });
+    }
+    live.announced = true;
+    live.restarted = undefined;
+  }
+
   function start(info: FetchStart): Promise<void> {
     let reset: Promise<void> = Promise.resolve();
     if (info.offset !== requested) {
@@ -212,12 +227,10 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
           info.offset + '; retrying.', true, { requested: requested, served: info.offset }));
       }
       // The server ignored Range, or If-Range said the payload changed: take this full body as a restart from zero.
-      reset = restartFromZero(ctx, state, '200 to a range').then(function () {
-        resetLive(live, release);
-        requested = 0;
-      });
+      reset = restartFromZero(ctx, state, live, release.validator !== null && info.validator !== null && info.validator !== release.validator
+        ? CHANGED : IGNORED).then(function () { requested = 0; });
     } else if (requested > 0 && release.validator !== null && info.validator !== null && info.validator !== release.validator) {
-      const signal: RestartSignal = { restart: true, reason: 'validator now ' + info.validator };
+      const signal: RestartSignal = { restart: true, reason: CHANGED };
       return Promise.reject(signal);
     }
     return reset.then(function () {
@@ -232,6 +245,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
         throw otaError('size-unknown', 'The CDN did not tell the payload size (no Content-Length or Content-Range); it is needed to ' +
           'prepare the flash slot.', true);
       }
+      if (requested === 0) announce(); // after a 200 to a range: the restart it made
       if (release.size !== total || (requested === 0 && release.validator !== info.validator)) {
         release.size = total;
         release.validator = info.validator;
@@ -264,10 +278,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     }
     return true;
   }
-  if (requested === 0) {
-    if (!live.announced) ctx.emit({ type: 'download-started', at: ctx.clock.now(), total: total, version: release.version });
-    live.announced = true;
-  } else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
+  if (requested === 0) announce();
+  else ctx.emit({ type: 'download-resumed', at: ctx.clock.now(), offset: requested, total: total, version: release.version });
 
   /** After a reboot: reopen the sink at the durable offset and replay the prefix it needs (a bundle header). */
   function prepare(): Promise<void> {
@@ -281,7 +293,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
         url: release.url, offset: 0, end: prefix, validator: release.validator, timeoutMs: ctx.policy.requestTimeoutMs,
         start: function (info: FetchStart): Promise<void> {
           if (!info.partial || (release.validator !== null && info.validator !== null && info.validator !== release.validator)) {
-            const signal: RestartSignal = { restart: true, reason: 'header range' };
+            const signal: RestartSignal = { restart: true, reason: info.partial ? CHANGED : IGNORED };
             return Promise.reject(signal);
           }
           return Promise.resolve();
@@ -433,12 +445,12 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
         return done;
       }, function (error: unknown) {
         if (isRestart(error)) {
-          return restartFromZero(ctx, state, error.reason).then(function () { ctx.live = null; return attempt(); });
+          return restartFromZero(ctx, state, live, error.reason).then(attempt);
         }
         const failure = redacted(toOtaError(error, 'download-failed', true));
         const status = failure.details !== undefined ? failure.details.status : undefined;
         if (status === 416) {
-          return restartFromZero(ctx, state, '416 to a range').then(function () { ctx.live = null; return attempt(); });
+          return restartFromZero(ctx, state, live, 'range-not-satisfiable').then(attempt);
         }
         // The CDN refused the link (expired, revoked): ask the device API once for a fresh one.
         if ((status === 403 || status === 404 || status === 410) && !refreshed) {

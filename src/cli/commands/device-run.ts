@@ -111,6 +111,12 @@ function planOf(args: ParsedArgs, io: CliIo): RunPlan {
   const projectKey = stringOption(args, 'project-key') ?? fromRecord?.projectKey;
   if (url === undefined) throw new UsageError('--url (or MEMFAULT_URL) is required: the device API base URL; or --data (OTA_DATA) of a local `ota serve`');
   if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
+  const userinfo = /^https?:\/\/([^/?#]*)@/.exec(url);
+  if (userinfo !== null) {
+    // Never echoed: user:password@ is a credential, and the device API authenticates with the project key alone.
+    throw new UsageError('--url must not carry credentials (user:password@ before the host; not printed here): the device API ' +
+      `authenticates with the project key alone; pass --url ${url.replace(userinfo[1] + '@', '')}`);
+  }
   if (projectKey === undefined) throw new UsageError('--project-key (or MEMFAULT_PROJECT_KEY) is required; or --data (OTA_DATA) of a local `ota serve`');
   const caFlag = stringOption(args, 'ca') !== undefined ? 'ca' : 'data';
   const caPath = stringOption(args, 'ca') ?? fromRecord?.caPath;
@@ -184,6 +190,18 @@ async function provisionIfBlank(device: SimDevice, plan: RunPlan, io: CliIo): Pr
   }
 }
 
+/**
+ * The start-up warning for a plain-HTTP base URL: every device API request carries the project key in a header, so
+ * anyone on the path can read it. Names the host only (never the key, nor user:password@ or a query of the URL).
+ */
+function cleartextWarning(url: string): string | null {
+  const match = /^http:\/\/([^/?#]+)/.exec(url);
+  if (match === null) return null;
+  const host = match[1].slice(match[1].lastIndexOf('@') + 1);
+  return `warning: the device API URL http://${host} is plain HTTP, not HTTPS: the project key is sent in cleartext with every ` +
+    'request, readable by anyone on the network path; use an https:// URL (with --ca for a private CA) outside a local test setup\n';
+}
+
 /** Waits until `at` (clock ms), or until the function handed to `setWake` is called (a stop request). */
 function sleepUntil(at: number, stopped: () => boolean, setWake: (wake: (() => void) | null) => void): Promise<void> {
   if (stopped()) return Promise.resolve();
@@ -221,6 +239,8 @@ export const deviceRunCommand: Command = {
   },
   run: async (args, io) => {
     const plan = planOf(args, io);
+    const cleartext = cleartextWarning(plan.url);
+    if (cleartext !== null) io.err(cleartext);
     if (plan.trust.allowUnsigned) io.err('note: no --key given; unsigned bundles and raw images are accepted (development only)\n');
     mkdirSync(plan.dir, { recursive: true });
     const releaseLock = takeDeviceLock(plan.dir);

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SimDevice, mainGeometryFor, slotBytesOfFlashFile, wifiGeometryFor } from '../../node/sim-device.js';
-import type { DeviceStatus } from '../../node/sim-device.js';
+import type { DeviceStatus, FlashContents } from '../../node/sim-device.js';
 import { requireOption } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
@@ -23,6 +23,27 @@ function refusedRelease(status: DeviceStatus): string | null {
   const before = records.length >= 2 ? records[records.length - 2].state : null;
   if (before === null || before.release === null || !agent.givenUp.includes(before.release.id)) return null;
   return before.release.version ?? before.release.id;
+}
+
+/** What one flash file holds, in words. */
+function describeContents(file: string, contents: FlashContents | null): string {
+  if (contents === null) return `no ${file}`;
+  if (contents === 'unrecognized') return `${file} holding data but no valid boot record (its boot-record sectors are corrupt, or it is not this simulator's flash)`;
+  return `${file} ${contents}`;
+}
+
+/**
+ * Why DIR's flash is no device `ota device run` would run (the same cases it refuses to provision over), or null: an
+ * MCU whose flash holds data without a valid boot record, or a blank main flash beside a provisioned WiFi one.
+ */
+function unrecognized(dir: string, contents: { main: FlashContents; wifi: FlashContents | null }, records: number): string | null {
+  const half = contents.main === 'blank' && contents.wifi === 'provisioned';
+  if (contents.main !== 'unrecognized' && contents.wifi !== 'unrecognized' && !half) return null;
+  const found = [describeContents('main.flash', contents.main), describeContents('wifi.flash', contents.wifi),
+    `${records} valid journal records`].join(', ');
+  return `${dir} does not hold a recognised device: expected the flash of a device provisioned by "ota device run" (or blank flash), ` +
+    `found ${found}${half ? ' (half a device: the main MCU is blank)' : ''}. Its slots and running versions cannot be told. To start over, ` +
+    `run "ota device run --dir ${dir} --reprovision …" (erases main, WiFi and journal together); to keep it, restore the flash files from a copy.`;
 }
 
 /** `ota device status`. */
@@ -52,7 +73,18 @@ export const deviceStatusCommand: Command = {
       mainGeometry: mainGeometryFor(mainSlot), wifiGeometry: wifiSlot !== null ? wifiGeometryFor(wifiSlot) : undefined,
       api: { baseUrl: 'http://127.0.0.1', projectKey: 'unused' } });
     try {
+      const contents = await device.contents();
       const status = await device.status();
+      const problem = unrecognized(dir, contents, status.journal.length);
+      if (problem !== null) {
+        if (args.options.json === true) {
+          const details = { dir, main: contents.main, wifi: contents.wifi, journalRecords: status.journal.length };
+          io.out(JSON.stringify({ error: { code: 'device-flash-unrecognized', message: problem, details } }, null, 2) + '\n');
+        } else {
+          io.err(`ota device status: ${problem} [device-flash-unrecognized]\n`);
+        }
+        return EXIT_FAILURE;
+      }
       if (args.options.json === true) {
         // A journaled payload URL is a signed link, a credential for hours: its query (the token) is not printed.
         io.out(JSON.stringify(status, (key, value: unknown) => key === 'url' && typeof value === 'string' ? value.split('?')[0] : value, 2) + '\n');
