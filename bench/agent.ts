@@ -1,8 +1,7 @@
 // npm run bench:agent — end-to-end update of a 64 MiB single-part release over loopback TLS, agent vs curl and
 // vs a raw node:tls reader on the same signed CDN URL in the same run; the agent alone with the payload in RAM (its own
-// cost per byte); peak RSS for 1 MiB vs 64 MiB; bytes on the wire under 10 injected link failures. The agent runs twice
-// a round: with SimDevice's default (SHA-256 on a worker thread) and with SHA-256 on its own thread (nodeHashes), so the
-// worker's share is measured, not assumed. Prints a table and one JSON line.
+// cost per byte); peak RSS for 1 MiB vs 64 MiB; bytes on the wire under 10 injected link failures. Prints a table and
+// one JSON line.
 //   --rounds N (default 9)   --size-mib N (default 64)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,9 +76,9 @@ async function curlGet(url: string, ca: string): Promise<{ bytes: number; ms: nu
 }
 
 /** The agent with the payload served from RAM (no TLS, no sockets): its own cost per byte. */
-async function agentAlone(size: number, hashes: 'worker' | 'inline'): Promise<{ ms: number; cpuMs: number }> {
+async function agentAlone(size: number): Promise<{ ms: number; cpuMs: number }> {
   const result = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib/agent-memory-child.ts'),
-    JSON.stringify({ sizeBytes: size, sectorBytes: SECTOR, hashes })]);
+    JSON.stringify({ sizeBytes: size, sectorBytes: SECTOR })]);
   const parsed = JSON.parse(result.out.trim().split('\n').pop() ?? '{}') as { outcome?: string; ms: number; cpuMs: number };
   if (parsed.outcome !== 'confirmed') throw new Error(`the in-memory agent run ended "${parsed.outcome}"`);
   return parsed;
@@ -105,9 +104,7 @@ try {
   const agent: number[] = [];
   const agentDownload: number[] = [];
   const alone: number[] = [];
-  const inline: number[] = [];
-  const aloneInline: number[] = [];
-  const cpuPerMiB = { raw: [] as number[], agent: [] as number[], alone: [] as number[], inline: [] as number[] };
+  const cpuPerMiB = { raw: [] as number[], agent: [] as number[], alone: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const c = await curlGet(url, caPath);
     if (c.bytes !== BIG) throw new Error(`curl read ${c.bytes} bytes`);
@@ -120,16 +117,10 @@ try {
     agent.push(BIG / MIB / (a.updateMs / 1000));
     agentDownload.push(BIG / MIB / (a.downloadMs / 1000));
     cpuPerMiB.agent.push(a.updateCpuMs / (BIG / MIB));
-    const i = await runChild({ ...common, hardwareVersion: 'hw-big', serial: `bench-inline-${round}`, flash: 'sim', hashes: 'inline' });
-    inline.push(BIG / MIB / (i.updateMs / 1000));
-    cpuPerMiB.inline.push(i.updateCpuMs / (BIG / MIB));
-    const m = await agentAlone(BIG, 'worker');
+    const m = await agentAlone(BIG);
     alone.push(BIG / MIB / (m.ms / 1000));
     cpuPerMiB.alone.push(m.cpuMs / (BIG / MIB));
-    const mi = await agentAlone(BIG, 'inline');
-    aloneInline.push(BIG / MIB / (mi.ms / 1000));
-    process.stderr.write(`round ${round + 1}/${ROUNDS}: curl ${curl[round].toFixed(0)} MiB/s, raw ${raw[round].toFixed(0)} MiB/s, ` +
-      `agent ${agent[round].toFixed(0)} MiB/s (SHA-256 on its own thread ${inline[round].toFixed(0)})\n`);
+    process.stderr.write(`round ${round + 1}/${ROUNDS}: curl ${curl[round].toFixed(0)} MiB/s, raw ${raw[round].toFixed(0)} MiB/s, agent ${agent[round].toFixed(0)} MiB/s\n`);
   }
   // Memory: the flash lives in a file (as real flash lives outside RAM), so RSS is the agent's own working set.
   const rss: { [size: string]: ChildResult } = {};
@@ -156,18 +147,15 @@ try {
   await arming;
   backend.faults.clear();
 
-  const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload), alone: median(alone),
-    inline: median(inline), aloneInline: median(aloneInline) };
-  const cpu = { raw: median(cpuPerMiB.raw), agent: median(cpuPerMiB.agent), alone: median(cpuPerMiB.alone), inline: median(cpuPerMiB.inline) };
+  const m = { curl: median(curl), raw: median(raw), agent: median(agent), agentDownload: median(agentDownload), alone: median(alone) };
+  const cpu = { raw: median(cpuPerMiB.raw), agent: median(cpuPerMiB.agent), alone: median(cpuPerMiB.alone) };
   const rows: [string, string][] = [
     ['curl (--cacert, -o /dev/null)', `${m.curl.toFixed(1)} MiB/s`],
     ['raw node:tls reader (discards)', `${m.raw.toFixed(1)} MiB/s`],
     ['agent: check -> download -> SimFlash -> read-back verify', `${m.agent.toFixed(1)} MiB/s`],
     ['agent: download -> SimFlash -> verify only', `${m.agentDownload.toFixed(1)} MiB/s`],
-    ['agent, SHA-256 on its own thread (nodeHashes)', `${m.inline.toFixed(1)} MiB/s`],
     ['agent alone: payload from RAM, no TLS (its own work per byte)', `${m.alone.toFixed(1)} MiB/s`],
-    ['agent alone, SHA-256 on its own thread', `${m.aloneInline.toFixed(1)} MiB/s`],
-    ['CPU per MiB, all threads: raw / agent / agent alone / agent inline', `${cpu.raw.toFixed(2)} / ${cpu.agent.toFixed(2)} / ${cpu.alone.toFixed(2)} / ${cpu.inline.toFixed(2)} ms`],
+    ['CPU per MiB: raw reader / agent / agent alone', `${cpu.raw.toFixed(2)} / ${cpu.agent.toFixed(2)} / ${cpu.alone.toFixed(2)} ms`],
     [`peak RSS, ${SMALL / MIB} MiB update (file-backed flash)`, `${(rss.small.maxRssKiB / 1024).toFixed(1)} MiB`],
     [`peak RSS, ${BIG / MIB} MiB update (file-backed flash)`, `${(rss.big.maxRssKiB / 1024).toFixed(1)} MiB`],
     [`wire bytes / payload, ${armed} link failures`, `${(drops.wire / BIG).toFixed(4)} (${drops.resumes} resumes)`],
@@ -177,13 +165,11 @@ try {
   const json = {
     agentOverCurl: Number((m.agent / m.curl).toFixed(3)),
     agentOverRaw: Number((m.agent / m.raw).toFixed(3)),
-    inlineHashOverCurl: Number((m.inline / m.curl).toFixed(3)),
     rssDeltaMiB: Number(((rss.big.maxRssKiB - rss.small.maxRssKiB) / 1024).toFixed(2)),
     wireOverPayload: Number((drops.wire / BIG).toFixed(4)),
     drops: drops.resumes,
     agentMiBs: Number(m.agent.toFixed(1)), curlMiBs: Number(m.curl.toFixed(1)), rawMiBs: Number(m.raw.toFixed(1)),
-    agentAloneMiBs: Number(m.alone.toFixed(1)), agentAloneInlineMiBs: Number(m.aloneInline.toFixed(1)),
-    cpuMsPerMiB: { raw: Number(cpu.raw.toFixed(2)), agent: Number(cpu.agent.toFixed(2)), alone: Number(cpu.alone.toFixed(2)), inline: Number(cpu.inline.toFixed(2)) },
+    agentAloneMiBs: Number(m.alone.toFixed(1)), cpuMsPerMiB: { raw: Number(cpu.raw.toFixed(2)), agent: Number(cpu.agent.toFixed(2)), alone: Number(cpu.alone.toFixed(2)) },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
 } finally {

@@ -1,6 +1,5 @@
 // One agent update in its own process, so its peak RSS is its own. Prints one JSON line.
-// argv[2]: JSON { baseUrl, projectKey, caPath, hardwareVersion, serial, flash: 'sim' | 'file', dir?, slotBytes, sectorBytes, retries,
-//   hashes?: 'worker' | 'inline' }
+// argv[2]: JSON { baseUrl, projectKey, caPath, hardwareVersion, serial, flash: 'sim' | 'file', dir?, slotBytes, sectorBytes, retries }
 import { existsSync, readFileSync } from 'node:fs';
 import { uniformGeometry } from '../../hal/flash.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
@@ -11,7 +10,6 @@ import { HttpClient } from '../../src/http/client.js';
 import { systemClock } from '../../src/node/clock.js';
 import { FileFlash } from '../../src/node/file-flash.js';
 import { SimDevice } from '../../src/node/sim-device.js';
-import { nodeHashes } from '../../src/node/crypto.js';
 import { NodeTlsTransport } from '../../src/node/transports/tls.js';
 import { pemToDerList } from '../../src/cli/device-ca.js';
 import { join } from 'node:path';
@@ -19,8 +17,6 @@ import { join } from 'node:path';
 interface Args {
   baseUrl: string; projectKey: string; caPath: string; hardwareVersion: string; serial: string;
   flash: 'sim' | 'file'; dir?: string; slotBytes: number; sectorBytes: number; retries: number;
-  /** SHA-256 on SimDevice's worker thread (its default) or on the agent's own thread. */
-  hashes?: 'worker' | 'inline';
 }
 
 const args = JSON.parse(process.argv[2]) as Args;
@@ -55,7 +51,6 @@ let total = 0;
 let resumes = 0;
 const device = new SimDevice({
   serial: args.serial, hardwareVersion: args.hardwareVersion, wifi: false, mainFlash, network,
-  hashes: args.hashes === 'inline' ? nodeHashes : undefined,
   api: { baseUrl: args.baseUrl, projectKey: args.projectKey },
   policy: { retriesPerCycle: args.retries, backoffBaseMs: 10, backoffMaxMs: 20, progressIntervalMs: 1e9, healthDeadlineMs: 60_000 },
   onEvent: (event: AgentEvent) => {

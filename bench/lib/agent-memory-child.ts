@@ -1,7 +1,7 @@
 // The agent without a network: one update of a payload served from RAM in 16 KiB chunks (the size of a TLS record) by
 // an in-process fetcher, into the same SimDevice as agent-child.ts. What is left is the agent's own work per byte: the
 // sink, SlotTarget's program and read-back, CRC-32, SHA-256, SimFlash and the journal. Prints one JSON line.
-// argv[2]: JSON { sizeBytes, sectorBytes, hashes?: 'worker' | 'inline' }
+// argv[2]: JSON { sizeBytes, sectorBytes }
 import { uniformGeometry } from '../../hal/flash.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
@@ -10,10 +10,9 @@ import type { AgentEvent } from '../../src/agent/events.js';
 import type { FetchRequest } from '../../src/agent/fetch-port.js';
 import { asciiToBytes } from '../../src/util/bytes.js';
 import { SimDevice } from '../../src/node/sim-device.js';
-import { nodeHashes } from '../../src/node/crypto.js';
 
 const CHUNK = 16 * 1024;
-const args = JSON.parse(process.argv[2]) as { sizeBytes: number; sectorBytes: number; hashes?: 'worker' | 'inline' };
+const args = JSON.parse(process.argv[2]) as { sizeBytes: number; sectorBytes: number };
 const size = args.sizeBytes;
 const payload = buildFirmwareImage({ version: '2.0.0', size });
 
@@ -43,7 +42,6 @@ let ms = 0;
 let cpuMs = 0;
 const device = new SimDevice({
   serial: 'memory', hardwareVersion: 'hw-memory', wifi: false, mainFlash, network,
-  hashes: args.hashes === 'inline' ? nodeHashes : undefined,
   api: { baseUrl: 'https://api.invalid', projectKey: 'memory' },
   policy: { progressIntervalMs: 1e9, healthDeadlineMs: 60_000 },
   onEvent: (event: AgentEvent) => {

@@ -65,7 +65,8 @@ export async function handleAdmin(ctx: BackendContext, admin: ReleaseAdmin, req:
     // The mock's control routes (faults, info) are exempt from `admin`/`any` faults: a fault must never lock out the
     // API that removes it. Upload slots (/api/v0/mock/uploads/…) are part of the upload workflow and stay faultable.
     const control = path === '/api/v0/mock/info' || path === '/api/v0/mock/faults' || path.startsWith('/api/v0/mock/faults/');
-    if (!control && answerStatusFault(res, ctx.faults.take('admin', undefined))) return;
+    // Only a status fault acts on an admin answer (parseFaultSpec refuses other kinds on this route).
+    if (!control && answerStatusFault(res, ctx.faults.take('admin', undefined, (rule) => rule.kind === 'status'))) return;
     const method = req.method ?? 'GET';
     const upload = /^\/api\/v0\/mock\/uploads\/([0-9a-f]{32})$/.exec(path);
     if (upload) {

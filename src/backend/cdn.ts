@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendContext } from './context.js';
-import type { FaultRule } from './faults.js';
+import { actingRules } from './acting-rules.js';
 import { answerStatusFault, faultOf, sendWithFaults } from './fault-response.js';
 import { sendError } from './http-util.js';
 import { ifRangeMatches, parseRange } from './range.js';
@@ -71,7 +71,7 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   }
   const start = range.kind === 'range' ? range.start : 0;
   const end = range.kind === 'range' ? range.end : info.size - 1;
-  const acting = actingRules(pending, start, end, head, honoured.kind !== 'none');
+  const acting = actingRules(pending, { start, end, head, ranged: honoured.kind !== 'none', validators: true });
   const faults = ctx.faults.take('cdn', serial, (rule) => acting.indexOf(rule.id) >= 0);
   if (range.kind === 'range') {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
@@ -83,33 +83,4 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   // Uploads refuse empty payloads, but a file emptied on disk must still get a well-formed (empty) answer.
   const whole = info.size === 0 ? { bytes: Buffer.alloc(0) } : { path: file, start: 0, end: info.size - 1 };
   void sendWithFaults(res, 200, headers, whole, faults, 0, head);
-}
-
-/**
- * The ids of the rules that change an answer serving payload bytes [start, end] (no body for HEAD): of each kind, the
- * first one that does. A corrupt byte beyond where a drop or truncation cuts the body changes nothing, nor does a cut
- * beyond its end, nor ignoring Range in a request that asked for no range (`ranged`: one the answer would honour).
- */
-function actingRules(pending: FaultRule[], start: number, end: number, head: boolean, ranged: boolean): number[] {
-  const length = head ? 0 : end - start + 1;
-  const first = (kind: FaultRule['kind'], acts: (rule: FaultRule) => boolean): FaultRule | undefined => {
-    for (const rule of pending) if (rule.kind === kind && acts(rule)) return rule;
-    return undefined;
-  };
-  const drop = first('drop', (rule) => !rule.afterBytes || rule.afterBytes < length);
-  const truncate = first('truncate', (rule) => (rule.afterBytes ?? Math.floor(length / 2)) < length);
-  let cut = length;
-  if (drop !== undefined) cut = Math.min(cut, drop.afterBytes ?? 0);
-  if (truncate !== undefined) cut = Math.min(cut, truncate.afterBytes ?? Math.floor(length / 2));
-  const acting = [
-    drop, truncate,
-    first('corrupt', (rule) => rule.offset !== undefined && rule.offset >= start && rule.offset < start + cut),
-    first('stall', (rule) => rule.afterBytes === undefined || (length > 0 && rule.afterBytes <= cut)),
-    first('throttle', () => cut > 0),
-    first('etag', () => true),
-    first('ignore-range', () => ranged),
-  ];
-  const ids: number[] = [];
-  for (const rule of acting) if (rule !== undefined) ids.push(rule.id);
-  return ids;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendContext } from './context.js';
-import { answerStatusFault, sendWithFaults } from './fault-response.js';
+import { actingRules } from './acting-rules.js';
+import { answerStatusFault, faultOf, sendWithFaults } from './fault-response.js';
 import type { FaultRoute, FaultRule } from './faults.js';
 import { sendError } from './http-util.js';
 import type { Artifact, Release } from './model.js';
@@ -86,8 +87,18 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
   }
   const params = new URLSearchParams(query);
   const serialParam = first(params, 'device_serial');
-  const faults = ctx.faults.take(route, serialParam);
-  if (faults.length > 0 && answerStatusFault(res, faults)) return;
+  // Rules are used up only by an answer they act on (acting-rules.ts): peek now, take once the answer is known.
+  const pending = ctx.faults.matching(route, serialParam);
+  const statusFault = faultOf(pending, 'status');
+  if (statusFault !== undefined) {
+    answerStatusFault(res, ctx.faults.take(route, serialParam, (rule) => rule.id === statusFault.id));
+    return;
+  }
+  const take = (bodyBytes: number, head: boolean): FaultRule[] => {
+    if (pending.length === 0) return pending;
+    const acting = actingRules(pending, { start: 0, end: bodyBytes - 1, head, ranged: false, validators: false });
+    return ctx.faults.take(route, serialParam, (rule) => acting.indexOf(rule.id) >= 0);
+  };
   const key = req.headers['memfault-project-key'];
   if (typeof key !== 'string' || key === '') {
     sendError(res, 403, 'Missing Memfault-Project-Key header');
@@ -116,7 +127,7 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
   }
   const serial = serialParam as string;
   if (overQuota(ctx, serial)) {
-    noContent(res, 'rate-limited', 'rate-limited', faults);
+    noContent(res, 'rate-limited', 'rate-limited', take(0, true));
     return;
   }
   const state = ctx.store.state;
@@ -132,18 +143,20 @@ export function handleLatest(ctx: BackendContext, req: IncomingMessage, res: Ser
   ctx.store.touch();
   const selection = selectRelease(state, serial, device.cohort, device.hardwareVersion, softwareType as string, currentVersion);
   if (selection.kind === 'latest') {
-    noContent(res, 'latest', selection.why, faults);
+    noContent(res, 'latest', selection.why, take(0, true));
     return;
   }
   if (selection.kind === 'none') {
-    noContent(res, null, selection.why, faults);
+    noContent(res, null, selection.why, take(0, true));
     return;
   }
   const url = payloadUrl(ctx, selection.artifact, serial);
   const text = json ? JSON.stringify(releaseJson(selection.release, selection.artifact, url)) : url;
+  const length = Buffer.byteLength(text);
   const headers = {
     'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(text)),
+    'Content-Length': String(length),
   };
-  void sendWithFaults(res, 200, headers, { text }, faults, 0, req.method === 'HEAD');
+  const head = req.method === 'HEAD';
+  void sendWithFaults(res, 200, headers, { text }, take(length, head), 0, head);
 }

@@ -39,6 +39,13 @@ export interface FaultRule extends FaultSpec {
 }
 
 const KINDS: FaultKind[] = ['drop', 'stall', 'throttle', 'status', 'ignore-range', 'corrupt', 'truncate', 'etag'];
+/** The fields each kind reads: any other is a mistake worth reporting (a `ms` on a drop does nothing). */
+const FIELDS: { [kind in FaultKind]: string[] } = {
+  drop: ['afterBytes'], stall: ['ms', 'afterBytes'], throttle: ['bytesPerSecond'], status: ['status', 'retryAfter', 'reason', 'location'],
+  'ignore-range': [], corrupt: ['offset'], truncate: ['afterBytes'], etag: ['etag'],
+};
+/** Kinds that act only on payload downloads: the device API and the admin API answer without ranges or validators. */
+const CDN_ONLY: FaultKind[] = ['ignore-range', 'etag'];
 const ROUTES: FaultRoute[] = ['latest-url', 'latest', 'device-api', 'cdn', 'admin', 'any'];
 
 function nonNegativeInt(spec: { [key: string]: unknown }, name: string, max: number): number | undefined {
@@ -60,13 +67,26 @@ export function parseFaultSpec(input: unknown): FaultSpec {
   const route = raw.route === undefined ? 'any' : raw.route;
   if (!ROUTES.includes(route as FaultRoute)) throw otaError('fault-invalid', `fault route must be one of ${ROUTES.join(', ')}, got ${JSON.stringify(raw.route)}`, false);
   const spec: FaultSpec = { kind: raw.kind as FaultKind, route: route as FaultRoute };
+  for (const key of Object.keys(raw)) {
+    if (['kind', 'route', 'serial', 'times'].includes(key) || FIELDS[spec.kind].includes(key)) continue;
+    const takes = FIELDS[spec.kind].length > 0 ? FIELDS[spec.kind].join(', ') : 'none';
+    throw otaError('fault-invalid', `fault field "${key}" does nothing for a "${spec.kind}" fault (its fields: ${takes}); remove it`, false);
+  }
+  if (spec.route === 'admin' && spec.kind !== 'status') {
+    throw otaError('fault-invalid', `only "status" faults act on the admin route, got "${spec.kind}"; use route "cdn" or "device-api" for it`, false);
+  }
+  if (CDN_ONLY.includes(spec.kind) && spec.route !== 'cdn' && spec.route !== 'any') {
+    throw otaError('fault-invalid', `a "${spec.kind}" fault acts only on payload downloads; use route "cdn" (or "any"), not "${spec.route}"`, false);
+  }
   if (raw.serial !== undefined) {
     if (typeof raw.serial !== 'string' || !/^[-a-zA-Z0-9_]{1,128}$/.test(raw.serial)) throw otaError('fault-invalid', 'fault serial must match ^[-a-zA-Z0-9_]+$', false);
     spec.serial = raw.serial;
   }
   if (raw.times !== undefined && raw.times !== 'always') {
-    const times = nonNegativeInt(raw, 'times', 1_000_000);
-    if (!times) throw otaError('fault-invalid', 'fault "times" must be a positive integer or "always"', false);
+    const times = raw.times;
+    if (typeof times !== 'number' || !Number.isInteger(times) || times < 1 || times > 1_000_000) {
+      throw otaError('fault-invalid', `fault "times" must be an integer from 1 to 1000000 or "always", got ${JSON.stringify(times)}`, false);
+    }
     spec.times = times;
   } else if (raw.times === 'always') spec.times = 'always';
   const ints: [keyof FaultSpec, number][] = [['afterBytes', 2 ** 40], ['ms', 3_600_000], ['bytesPerSecond', 2 ** 40], ['offset', 2 ** 40]];

@@ -21,7 +21,7 @@ export function checkSettings(change: Partial<BackendSettings>): void {
     }
     const [min, max, unit] = bounds;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw otaError('backend-settings-invalid', `${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+      throw otaError('backend-settings-invalid', `${name} must be a whole number of ${unit} from ${min} to ${max}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}.`,
         false, { field: name, found: value });
     }
   }

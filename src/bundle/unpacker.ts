@@ -526,7 +526,7 @@ export class BundleUnpacker {
       this.checkpoints = [{ offset: 0, crc: 0 }];
       this.writer = null;
       return Promise.reject(otaError('part-crc-mismatch', 'Part ' + index + ' ("' + type + '") arrived with CRC-32 ' + toHex8(this.crc) +
-        ' but the manifest says ' + toHex8(part.crc32) + ': corrupted in transit. The part is downloaded again from its start.', true, { partIndex: index, softwareType: type }));
+        ' but the manifest says ' + toHex8(part.crc32) + ': corrupted in transit. Nothing was activated; the payload is downloaded again.', true, { partIndex: index, softwareType: type }));
     }
     const writer = this.writer as ImageWriter;
     return writer.finish().then(() => {

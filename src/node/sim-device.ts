@@ -28,7 +28,7 @@ import type { Clock, Random } from '../util/clock.js';
 import { nativeBytesEqual } from './native-bytes.js';
 import { FileFlash } from './file-flash.js';
 import { systemClock } from './clock.js';
-import { workerHashes } from './worker-hashes.js';
+import { nodeHashes } from './crypto.js';
 import type { HashFactory } from '../integrity/hash.js';
 import { NodeTlsTransport } from './transports/tls.js';
 import { TcpTransport } from './transports/tcp.js';
@@ -38,7 +38,9 @@ import { isOtaError, otaError } from '../util/errors.js';
 // A simulated device for Node: the main MCU (bootloader, A/B banks, the agent's journal area) and the WiFi
 // co-processor behind its serial link, a clock and the agent. With `dir`, both flashes are files, so killing the
 // process is a real power loss and running it again resumes. Every boot() is a power-on: all objects above the
-// flash are rebuilt, nothing survives in RAM.
+// flash are rebuilt, nothing survives in RAM. The agent of the previous boot is ended first (its cycle stops at its
+// next step, its requests at once): two agents must never share one flash. For a power cut at an exact flash
+// operation, arm one on a SimFlash (hal/sim/power-cut.ts).
 
 /** Sectors of the main MCU: 2 boot-record sectors, 2 journal sectors, then slots A and B. */
 export const MAIN_SECTOR_SIZE = 4096;
@@ -107,10 +109,7 @@ export interface SimDeviceOptions {
   idleTimeoutMs?: number;
   /** Bytes per flash read when images are read back and verified (default 16 KiB). */
   readChunk?: number;
-  /**
-   * SHA-256 for image digests and bundles (default `workerHashes`: hashed on a shared worker thread, off the
-   * download's critical path; pass `nodeHashes` to hash on the calling thread).
-   */
+  /** SHA-256 for image digests and bundles (default `nodeHashes`, node:crypto). */
   hashes?: HashFactory;
 }
 
@@ -193,9 +192,7 @@ export class SimDevice {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.softwareType = options.softwareType ?? 'main-fw';
-    this.hashes = options.hashes ?? workerHashes;
-    // A device is up long before its first update: its hashing thread starts with it, not inside the update.
-    if (this.hashes === workerHashes) workerHashes.start();
+    this.hashes = options.hashes ?? nodeHashes;
     const mainGeometry = options.mainGeometry ?? mainGeometryFor(DEFAULT_MAIN_SLOT_BYTES);
     const wifiGeometry = options.wifiGeometry ?? wifiGeometryFor(DEFAULT_WIFI_SLOT_BYTES);
     if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
@@ -237,8 +234,7 @@ export class SimDevice {
     if (this.agent === null) return Promise.resolve();
     const done = this.agent.stop();
     if (this.phase === 'downloading' || this.phase === 'checking') {
-      const error = otaError('transfer-stopped', 'The request was ended by stop(); the next cycle asks again, a download resumes from the journaled offset.', true);
-      for (const transport of this.transports) transport.interrupt(error);
+      this.interruptRequests('The request was ended by stop(); the next cycle asks again, a download resumes from the journaled offset.');
     }
     return done;
   }
@@ -249,8 +245,39 @@ export class SimDevice {
     if (this.wifi !== null && wifiImage !== undefined && wifiVersion !== undefined) await this.wifi.provision(wifiImage, wifiVersion);
   }
 
-  /** Power-on: both bootloaders run (an image that crashes on boot is booted again, spending its attempts), then a fresh agent. */
+  /**
+   * Power-on: ends the previous boot's agent, then both bootloaders run (an image that crashes on boot is booted
+   * again, spending its attempts) and a fresh agent starts; a polling device polls on.
+   */
   async boot(): Promise<DeviceBoot> {
+    const polling = this.polling;
+    await this.retire();
+    const booted = await this.powerOn();
+    if (polling) await this.start();
+    return booted;
+  }
+
+  /** Ends the agents of earlier boots (one may reboot into another while it ends) and waits for their cycles. */
+  private async retire(): Promise<void> {
+    this.polling = false;
+    while (this.agent !== null) {
+      const old = this.agent;
+      this.agent = null;
+      // A runOnce() in flight returns with the cycle it was running instead of carrying on with the next boot's agent.
+      this.stopRequested = true;
+      const ended = old.stop();
+      this.interruptRequests('The request was ended by a power-on (SimDevice.boot()); the new boot asks again.');
+      await ended;
+    }
+  }
+
+  /** Fails every request parked on the network, so a stopped cycle does not wait for an idle timeout. */
+  private interruptRequests(message: string): void {
+    const error = otaError('transfer-stopped', message, true);
+    for (const transport of this.transports) transport.interrupt(error);
+  }
+
+  private async powerOn(): Promise<DeviceBoot> {
     if (this.wifiFlash !== null && this.wifiFlash.powerCycle) this.wifiFlash.powerCycle();
     let main = await this.main.boot();
     let crashes = 0;
@@ -319,8 +346,10 @@ export class SimDevice {
     };
   }
 
-  /** Closes files and connections. */
+  /** Stops the agent and closes files and connections; a cycle still in flight fails at its next flash access. */
   close(): void {
+    this.polling = false;
+    if (this.agent !== null) void this.agent.stop();
     if (this.client !== null) this.client.close();
     for (const flash of [this.mainFlash, this.wifiFlash]) {
       const closable = flash as unknown as { close?: () => void };
@@ -367,7 +396,7 @@ export class SimDevice {
       selfTest: () => behaviour === 'never-confirm' ? new Promise<boolean>(() => undefined) : Promise.resolve(true),
       reboot: async () => {
         this.rebooted++;
-        await this.boot();
+        await this.powerOn();
         if (this.polling) (this.agent as Agent).start();
       },
     });

@@ -195,6 +195,41 @@ describe('fault injection', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
   });
 
+  it('a rule is not used up by a device-API answer it does not change: a drop meant for the download reaches the CDN', async () => {
+    backend.faults.add({ route: 'any', kind: 'drop', afterBytes: 4096 });
+    backend.faults.add({ route: 'any', kind: 'corrupt', offset: 5000 });
+    const check = await checkForUpdate(backend, { device_serial: 'F1', ...evt });
+    expect(check.status).toBe(200);
+    expect(check.body.toString()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w/-]+\?token=[\w.-]+&expires=\d+$/);
+    const upToDate = await checkForUpdate(backend, { ...evt, device_serial: 'F1', current_version: '1.1.0' });
+    expect(upToDate.status).toBe(204);
+    expect(backend.faults.list().map((r) => [r.kind, r.fired])).toEqual([['drop', 0], ['corrupt', 0]]);
+    const cut = await captureUntilClose(backend.cdnBaseUrl, get('F1'));
+    expect(cut.body.length).toBe(4096);
+    expect(cut.reset).toBe(true);
+    expect(backend.faults.list().map((r) => r.kind)).toEqual(['corrupt']);
+  });
+
+  it('an admin request uses up only a status rule: a download fault on "any" is left for the CDN', async () => {
+    backend.faults.add({ route: 'any', kind: 'truncate', afterBytes: 100 });
+    backend.faults.add({ route: 'admin', kind: 'status', status: 503 });
+    const token = { headers: { Authorization: `Bearer ${backend.orgToken}` } };
+    const releases = `${backend.baseUrl}/api/v0/organizations/${backend.org}/projects/${backend.project}/releases`;
+    expect((await httpCall(releases, token)).status).toBe(503);
+    expect((await httpCall(releases, token)).status).toBe(200);
+    expect(backend.faults.list().map((r) => r.kind)).toEqual(['truncate']);
+  });
+
+  it('refuses a rule that could never act: a field its kind ignores, a download-only kind on the device API, a non-status admin fault', () => {
+    expect(() => parseFaultSpec({ kind: 'drop', route: 'cdn', ms: 5 })).toThrow(/"ms" does nothing for a "drop" fault \(its fields: afterBytes\)/);
+    expect(() => parseFaultSpec({ kind: 'status', route: 'cdn', status: 503, afterBytes: 4 })).toThrow(/"afterBytes" does nothing/);
+    expect(() => parseFaultSpec({ kind: 'etag', route: 'latest-url' })).toThrow(/acts only on payload downloads; use route "cdn"/);
+    expect(() => parseFaultSpec({ kind: 'ignore-range', route: 'device-api' })).toThrow(/acts only on payload downloads/);
+    expect(() => parseFaultSpec({ kind: 'stall', route: 'admin', ms: 100 })).toThrow(/only "status" faults act on the admin route/);
+    expect(() => parseFaultSpec({ kind: 'drop', route: 'cdn', times: 0 })).toThrow(/integer from 1 to 1000000 or "always", got 0/);
+    expect(parseFaultSpec({ kind: 'etag', route: 'any' })).toEqual({ kind: 'etag', route: 'any' });
+  });
+
   it('rejects malformed fault specs with a message naming the field', () => {
     expect(() => parseFaultSpec({ kind: 'explode', route: 'cdn' })).toThrow(/kind must be one of/);
     expect(() => parseFaultSpec({ kind: 'drop', route: 'moon' })).toThrow(/route must be one of/);

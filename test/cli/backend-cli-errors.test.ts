@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -57,6 +57,15 @@ describe('ota serve, upload-ota-payload and faults against one data directory', 
     expect(result.code).toBe(2);
     expect(result.err).toContain(`${join(dir, 'not-a-dir')} is a file, not a directory`);
     expect(result.err).not.toMatch(/ENOTDIR|EEXIST/);
+  });
+
+  it('refuses `ota serve --require-sni` on an IP address (no client sends SNI to one), before creating anything', async () => {
+    for (const host of [[], ['--host', '127.0.0.1'], ['--host', '::1']]) {
+      const result = await ota('serve', '--port', '0', '--require-sni', ...host, '--data', 'sni-data');
+      expect(result.code, host.join(' ')).toBe(2);
+      expect(result.err).toMatch(/--require-sni needs a host name in --host, got the address .*; pass --host localhost/);
+      expect(existsSync(join(dir, 'sni-data'))).toBe(false);
+    }
   });
 
   it('refuses an empty payload file and a directory before sending anything (exit 2)', async () => {

@@ -84,3 +84,58 @@ describe('SimDevice.stop() while the server sends nothing', () => {
     }, 60_000);
   }
 });
+
+describe('SimDevice.boot() while an agent runs', () => {
+  // A power-on ends the previous boot's agent: two agents on one flash would program the same slot twice, reject a good
+  // release, and keep polling behind the caller's back.
+  it('mid-download: the old cycle ends, the new boot resumes and confirms, and the release is not rejected', async () => {
+    const serial = 'SN-BOOT-MID';
+    const events: AgentEvent[] = [];
+    const sim = device(serial, events, true);
+    await sim.provision(fw('0.0.1', 4_000), '0.0.1');
+    await sim.boot();
+    backend.faults.add({ route: 'cdn', kind: 'throttle', bytesPerSecond: 40_000, serial, times: 1 });
+    const first = sim.runOnce();
+    for (let i = 0; i < 200 && !events.some((e) => e.type === 'download-progress' && (e.received ?? 0) > 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await sim.boot();
+    expect((await first).outcome).toBe('stopped');
+    const second = await sim.runOnce();
+    expect(second.outcome).toBe('confirmed');
+    const status = await sim.status();
+    expect(status.main.running).toBe(NEW);
+    expect(status.main.slots.some((s) => s.state === 'rejected')).toBe(false);
+    expect(events.filter((e) => e.type === 'error').map((e) => e.code)).not.toContain('flash-rewrite');
+    sim.close();
+  });
+
+  it('while polling: the new boot polls on, and stop() afterwards ends all polling (no agent of the old boot is left)', async () => {
+    const serial = 'SN-BOOT-POLL';
+    const events: AgentEvent[] = [];
+    const sim = new SimDevice({
+      serial, hardwareVersion: 'other-hw', wifi: false, network: networkOverHttp(client),
+      api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
+      // No release for this hardware: every check is a short answer, and the next one follows a second later.
+      policy: { firstCheckMs: 0, firstCheckJitterMs: 0, intervalMs: 1000, progressIntervalMs: 0 },
+      onEvent: (event) => events.push(event),
+    });
+    const checks = (): number => events.filter((e) => e.type === 'checking').length;
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let i = 0; i < 300 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await sim.provision(fw('0.0.1', 4_000), '0.0.1');
+    await sim.start();
+    await until(() => checks() >= 1);
+    await sim.boot();
+    const booted = checks();
+    await until(() => checks() > booted);
+    expect(checks()).toBeGreaterThan(booted);
+    await sim.stop();
+    const stopped = checks();
+    // Longer than the poll interval: an agent of the old boot still polling would check in this window.
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(checks()).toBe(stopped);
+    sim.close();
+  });
+});

@@ -39,7 +39,7 @@ export function describeFault(f: any): string {
 export const faultsAddCommand: Command = {
   name: 'faults add',
   summary: 'Inject a fault: drop, stall, throttle, status, ignore-range, corrupt, truncate or etag',
-  usage: '--kind K [--route R] [--serial SN] [--times N|always] [--after-bytes N] [--ms T] [--bytes-per-second B] [--status S] [--retry-after S] [--reason R] [--offset O] [--etag E]',
+  usage: '--kind K [--route R] [--serial SN] [--times N|always] [--after-bytes N] [--ms T] [--bytes-per-second B] [--status S] [--retry-after S] [--reason R] [--location URL] [--offset O] [--etag E]',
   options: {
     ...backendOptions,
     kind: { kind: 'string', description: 'drop | stall | throttle | status | ignore-range | corrupt | truncate | etag', valueName: 'K' },

@@ -6,6 +6,9 @@ import { intOption, stringOption, UsageError } from '../args.js';
 import type { CliIo, Command, ParsedArgs } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { otaError } from '../../util/errors.js';
+import { isIP } from 'node:net';
+
+const isIpLiteral = (host: string): boolean => isIP(host.replace(/^\[|\]$/g, '')) !== 0;
 
 /** Starts the backend for `ota serve` and records how to reach it in `<data>/server.json`; returns the running backend. */
 export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend> {
@@ -13,10 +16,16 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
   const port = intOption(args, 'port', 0, 65535) ?? (http ? 8080 : 8443);
   const cdnPort = intOption(args, 'cdn-port', 0, 65535) ?? (port === 0 ? 0 : port + 1);
   if (port !== 0 && cdnPort === port) throw new UsageError('--cdn-port must differ from --port');
+  const host = stringOption(args, 'host') ?? '127.0.0.1';
+  if (args.options['require-sni'] && isIpLiteral(host)) {
+    // TLS clients send no SNI to an IP address (RFC 6066 §3), and every URL this server hands out names its host.
+    throw new UsageError(`--require-sni needs a host name in --host, got the address ${host}: clients send no SNI to an IP ` +
+      'address, so every request (uploads, device checks, downloads) would be refused; pass --host localhost');
+  }
   const dataDir = dataDirOf(args, io);
   const backend = await startBackend({
     dataDir, http, port, cdnPort,
-    host: stringOption(args, 'host') ?? '127.0.0.1',
+    host,
     projectKey: stringOption(args, 'project-key'),
     orgToken: stringOption(args, 'org-token'),
     org: stringOption(args, 'org'),

@@ -73,11 +73,14 @@ export const MBEDTLS_WASM_FILE = 'ota-mbedtls.wasm';
 /** The Debian packages the build needs; named in every "not built" message. */
 export const MBEDTLS_APT_PACKAGES = 'dpkg-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 make';
 
-/** The project root: the nearest directory above this file holding mbedtls/build.sh (works from src/ and dist/). */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
+/**
+ * The project root: the nearest directory above this file holding mbedtls/build.sh (a checkout, from src/ or dist/)
+ * or the built module (an installed package ships the wasm but not the build script).
+ */
+export function projectRoot(from?: string): string {
+  let dir = from ?? dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'mbedtls', 'build.sh'))) return dir;
+    if (existsSync(join(dir, 'mbedtls', 'build.sh')) || existsSync(join(dir, 'mbedtls', 'build', MBEDTLS_WASM_FILE))) return dir;
     const parent = dirname(dir);
     if (parent === dir) break;
     dir = parent;
