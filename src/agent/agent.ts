@@ -64,10 +64,12 @@ export interface AgentOptions {
 }
 
 /** What one cycle ended with. */
+/** How a cycle ended. */
+export type CycleOutcome = 'up-to-date' | 'rebooting' | 'confirmed' | 'rolled-back' | 'failed' | 'stopped' | 'halted';
+
 export interface CycleResult {
   phase: Phase;
-  /** 'up-to-date' | 'rebooting' | 'confirmed' | 'rolled-back' | 'failed' | 'stopped' | 'halted'. */
-  outcome: string;
+  outcome: CycleOutcome;
   error: OtaError | null;
 }
 
@@ -238,7 +240,7 @@ export function createAgent(options: AgentOptions): Agent {
       return ctx.reboot().then(function () { return { phase: phase, outcome: 'rebooting', error: null }; });
     }
     if (resting && steps > 0) {
-      let outcome = 'up-to-date';
+      let outcome: CycleOutcome = 'up-to-date';
       if (phase === 'backoff') outcome = 'failed';
       else if (state.notBefore < 0) outcome = 'halted';
       else if (lastStep === 'confirmed' || lastStep === 'rolled-back') outcome = lastStep;
@@ -283,7 +285,8 @@ export function createAgent(options: AgentOptions): Agent {
       // A storage failure leaves the journal as it was (the last durable state); the next cycle starts from there.
       const phase = current !== null ? current.phase : 'idle';
       current = null;
-      return { phase: phase, outcome: 'failed', error: failure };
+      const result: CycleResult = { phase: phase, outcome: 'failed', error: failure };
+      return result;
     });
     running = cycle;
     return cycle;

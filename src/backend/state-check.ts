@@ -80,6 +80,7 @@ export function checkState(loaded: unknown, file: string): BackendState {
     if (device.serial !== serial) c.fail(`${at}.serial`, JSON.stringify(serial), device.serial);
     c.text(device.hardwareVersion, `${at}.hardwareVersion`);
     c.text(device.cohort, `${at}.cohort`);
+    if (!Object.prototype.hasOwnProperty.call(cohorts, device.cohort as string)) c.fail(`${at}.cohort`, 'a cohort in "cohorts"', device.cohort);
     c.text(device.createdDate, `${at}.createdDate`);
     for (const name of ['lastSeen', 'lastVersion', 'lastSoftwareType']) c.optionalText(device[name], `${at}.${name}`);
   }

@@ -1,5 +1,7 @@
-import type { PayloadSink, SinkFormat, SinkOpen } from '../agent/sinks/sink.js';
+import { refusingRaw } from '../agent/sinks/refuse-raw.js';
+import type { SinkFormat, SinkOpen } from '../agent/sinks/sink.js';
 import { otaError } from '../util/errors.js';
+import type { OtaError } from '../util/errors.js';
 
 // The Espruino build's stand-in for src/agent/sinks/raw-image.ts (scripts/build/espruino.mjs swaps it in unless
 // OTA_ESPRUINO_RAW=1). A device there takes signed bundles: Espruino's TLS authenticates no server, so an image without
@@ -11,16 +13,11 @@ export type ImageVersionReader = (head: Uint8Array) => string | null;
 
 /** A raw format that refuses every payload, saying why. */
 export function rawImage(): SinkFormat {
-  return {
-    name: 'raw',
-    headBytes: 0,
-    recognizes: function (): boolean { return true; },
-    open: function (options: SinkOpen): Promise<PayloadSink> {
-      return Promise.reject(otaError('raw-image-omitted', 'The release payload is a raw image and this Espruino build has no ' +
-        'raw-image path; nothing was written. Publish a signed bundle, or build with OTA_ESPRUINO_RAW=1.', false,
-      { discard: true, softwareType: options.softwareType }));
-    },
-  };
+  return refusingRaw(function (options: SinkOpen): OtaError {
+    return otaError('raw-image-omitted', 'The release payload is a raw image and this Espruino build has no ' +
+      'raw-image path; nothing was written. Publish a signed bundle, or build with OTA_ESPRUINO_RAW=1.', false,
+    { discard: true, softwareType: options.softwareType });
+  });
 }
 
 /** The raw format: refusing, in this build. */

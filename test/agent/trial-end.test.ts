@@ -72,6 +72,7 @@ describe('a trial that ended without the agent', () => {
     made.events.length = 0;
     expect((await device.runOnce()).outcome).toBe('up-to-date');
     expect(kinds(made.events)).not.toContain('download-started');
+    expect(made.events.find((e) => e.type === 'up-to-date')).toMatchObject({ reason: 'release-installed-before' });
     expect((await device.status()).wifi!.running).toBe('3.6.0');
   });
 });

@@ -173,6 +173,7 @@ describe('state.json shape and payload files at startup', () => {
     ['an artifact without sha256', (s) => { delete s.releases['1.0.0'].artifacts[0].sha256; }, /releases\["1\.0\.0"\]\.artifacts\[0\]\.sha256 must be 64 lower-case hex digits/],
     ['allowDowngrade as a string', (s) => { s.deployments[0].allowDowngrade = 'false'; }, /deployments\[0\]\.allowDowngrade must be true or false/],
     ['cohorts missing', (s) => { delete s.cohorts; }, /: cohorts must be an object, found undefined/],
+    ['a device in a cohort that does not exist', (s) => { s.devices.SN5.cohort = 'gone'; }, /devices\.SN5\.cohort must be a cohort in "cohorts", found "gone"/],
     ['a project key of the wrong type', (s) => { s.projectKey = 42; }, /: projectKey must be a non-empty string/],
   ];
 

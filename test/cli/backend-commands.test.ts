@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,8 +214,12 @@ describe('ota serve (child process)', () => {
       expect(clash.code).toBe(1);
       expect(clash.err).toMatch(/port [0-9]+ is already in use .*--port 0/);
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(existsSync(join(dir, 'data', 'server.json'))).toBe(true);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+      // Gone with the server: a stale record would send the next command to ports nobody listens on.
+      expect(existsSync(join(dir, 'data', 'server.json'))).toBe(false);
+      expect(existsSync(join(dir, 'data', 'state.json'))).toBe(true);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

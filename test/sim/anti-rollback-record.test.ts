@@ -113,19 +113,29 @@ describe('anti-rollback floor in the boot record', () => {
 });
 
 describe('anti-rollback floor on the WiFi co-processor', () => {
-  it('a confirmed WiFi-only bundle raises the co-processor\'s floor; with the journal erased an older one is refused', async () => {
+  /** A key pair: its signer, and the trust that accepts only its signatures. */
+  function signing(): { signer: ReturnType<typeof ed25519Signer>; trust: { verifiers: ReturnType<typeof ed25519Verifier>[]; allowUnsigned: false } } {
     const keys = generateEd25519();
-    const signer = ed25519Signer(keys.privatePem);
-    const wifiOnly = (version: string, sequence: number): Uint8Array => createBundle({ sequence, releaseVersion: version,
-      hardwareVersions: ['evt'], parts: [{ softwareType: 'wifi-fw', version, data: fw(version, 9_000) }] }, signer);
+    return { signer: ed25519Signer(keys.privatePem), trust: { verifiers: [ed25519Verifier(keys.publicPem)], allowUnsigned: false } };
+  }
+
+  /** A device with a co-processor (0.0.1 on both MCUs) that installed and confirmed `first` (release `version`). */
+  async function installed(serial: string, trust: ReturnType<typeof signing>['trust'], first: Uint8Array, version: string):
+    Promise<{ backend: Backend; device: SimDevice }> {
     const backend = started.backend(await startBackend({ http: true }));
-    await offer(backend, wifiOnly('1.0.0', 5), '1.0.0');
-    const made = await deviceFor(backend, 'SN-WIFI-FLOOR', { trust: { verifiers: [ed25519Verifier(keys.publicPem)], allowUnsigned: false } },
-      fw('0.0.1', 5_000));
-    const device = started.device(made.device);
+    await offer(backend, first, version);
+    const device = started.device((await deviceFor(backend, serial, { trust }, fw('0.0.1', 5_000))).device);
     let result = await device.runOnce();
     for (let i = 0; i < 4 && result.outcome === 'rebooting'; i++) result = await device.runOnce();
     expect(result.outcome).toBe('confirmed');
+    return { backend, device };
+  }
+
+  it('a confirmed WiFi-only bundle raises the co-processor\'s floor; with the journal erased an older one is refused', async () => {
+    const { signer, trust } = signing();
+    const wifiOnly = (version: string, sequence: number): Uint8Array => createBundle({ sequence, releaseVersion: version,
+      hardwareVersions: ['evt'], parts: [{ softwareType: 'wifi-fw', version, data: fw(version, 9_000) }] }, signer);
+    const { backend, device } = await installed('SN-WIFI-FLOOR', trust, wifiOnly('1.0.0', 5), '1.0.0');
     const status = await device.status();
     expect([status.main.running, status.wifi?.running]).toEqual(['0.0.1', '1.0.0']);
     expect((await device.wifi!.device.target().record())?.floor).toBe(5);
@@ -144,21 +154,13 @@ describe('anti-rollback floor on the WiFi co-processor', () => {
   });
 
   it('a bundle with a main image anchors its sequence on the main MCU only, though its WiFi part is confirmed first', async () => {
-    const keys = generateEd25519();
-    const signer = ed25519Signer(keys.privatePem);
+    const { signer, trust } = signing();
     const pair = (version: string, sequence: number): Uint8Array => createBundle({ sequence, releaseVersion: version,
       hardwareVersions: ['evt'], parts: [
         { softwareType: 'wifi-fw', version, data: fw(version, 9_000) },
         { softwareType: 'main-fw', version, data: fw(version, 12_000), requires: [{ softwareType: 'wifi-fw', minVersion: version }] },
       ] }, signer);
-    const backend = started.backend(await startBackend({ http: true }));
-    await offer(backend, pair('1.0.0', 6), '1.0.0');
-    const made = await deviceFor(backend, 'SN-PAIR-FLOOR', { trust: { verifiers: [ed25519Verifier(keys.publicPem)], allowUnsigned: false } },
-      fw('0.0.1', 5_000));
-    const device = started.device(made.device);
-    let result = await device.runOnce();
-    for (let i = 0; i < 4 && result.outcome === 'rebooting'; i++) result = await device.runOnce();
-    expect(result.outcome).toBe('confirmed');
+    const { backend, device } = await installed('SN-PAIR-FLOOR', trust, pair('1.0.0', 6), '1.0.0');
     const status = await device.status();
     expect([status.main.running, status.wifi?.running]).toEqual(['1.0.0', '1.0.0']);
     expect((await device.main.target().record())?.floor).toBe(6);
@@ -174,19 +176,12 @@ describe('anti-rollback floor on the WiFi co-processor', () => {
   });
 
   it('a bundle that re-ships the running main version anchors its sequence on the WiFi co-processor it changes', async () => {
-    const keys = generateEd25519();
-    const signer = ed25519Signer(keys.privatePem);
-    const backend = started.backend(await startBackend({ http: true }));
-    await offer(backend, createBundle({ sequence: 8, releaseVersion: '1.0.0', hardwareVersions: ['evt'], parts: [
-      { softwareType: 'main-fw', version: '0.0.1', data: fw('0.0.1', 20_000) },
-      { softwareType: 'wifi-fw', version: '1.0.0', data: fw('1.0.0', 9_000) },
-    ] }, signer), '1.0.0');
-    const made = await deviceFor(backend, 'SN-SAME-MAIN', { trust: { verifiers: [ed25519Verifier(keys.publicPem)], allowUnsigned: false } },
-      fw('0.0.1', 5_000));
-    const device = started.device(made.device);
-    let result = await device.runOnce();
-    for (let i = 0; i < 4 && result.outcome === 'rebooting'; i++) result = await device.runOnce();
-    expect(result.outcome).toBe('confirmed');
+    const { signer, trust } = signing();
+    const { backend, device } = await installed('SN-SAME-MAIN', trust, createBundle({ sequence: 8, releaseVersion: '1.0.0',
+      hardwareVersions: ['evt'], parts: [
+        { softwareType: 'main-fw', version: '0.0.1', data: fw('0.0.1', 20_000) },
+        { softwareType: 'wifi-fw', version: '1.0.0', data: fw('1.0.0', 9_000) },
+      ] }, signer), '1.0.0');
     const status = await device.status();
     expect([status.main.running, status.wifi?.running]).toEqual(['0.0.1', '1.0.0']);
     expect((await device.main.target().record())?.floor).toBeUndefined();

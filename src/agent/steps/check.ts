@@ -35,8 +35,10 @@ export function offered(ctx: AgentContext, state: AgentState, result: CheckResul
     idle.download = null;
     return idle;
   }
-  if (state.givenUp.indexOf(offer.id) >= 0) {
-    ctx.emit({ type: 'up-to-date', at: now, version: offer.version, reason: 'release-rejected-before' });
+  const installed = state.givenUp.indexOf('+' + offer.id) >= 0;
+  if (installed || state.givenUp.indexOf(offer.id) >= 0) {
+    // A release without a part for the primary target leaves current_version as it was, so the server offers it again.
+    ctx.emit({ type: 'up-to-date', at: now, version: offer.version, reason: 'release-' + (installed ? 'installed' : 'rejected') + '-before' });
     return settle(ctx, state);
   }
   const next = cloneState(state);

@@ -71,7 +71,7 @@ export function settle(ctx: AgentContext, state: AgentState): AgentState {
   return next;
 }
 
-/** Remembers that `id` must not be installed again (bounded list). */
+/** Remembers that `id` must not be installed again (bounded list); '+' before the id: it was installed, not refused. */
 export function giveUp(state: AgentState, id: string): void {
   for (let i = 0; i < state.givenUp.length; i++) if (state.givenUp[i] === id) return;
   state.givenUp.push(id);

@@ -95,7 +95,7 @@ export function confirmed(ctx: AgentContext, input: AgentState): Promise<AgentSt
   if (plan !== null && plan.sequence > installed) next.installedSequence = plan.sequence;
   // A bundle that leaves the primary target alone (WiFi only) does not change current_version, so the server offers it
   // again: remember it as done (the next check answers it up to date) rather than install it again.
-  if (plan !== null && input.release !== null && targetFor(plan.parts, ctx.softwareType) === null) giveUp(next, input.release.id);
+  if (plan !== null && input.release !== null && targetFor(plan.parts, ctx.softwareType) === null) giveUp(next, '+' + input.release.id);
   return Promise.resolve(finished(next));
 }
 

@@ -1,5 +1,6 @@
 import { startBackend, type Backend } from '../../backend/index.js';
 import { writeFileAtomic } from '../../backend/atomic-file.js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataDirOf, SERVER_FILE, type ServerRecord } from '../admin-client.js';
 import { intOption, stringOption, UsageError } from '../args.js';
@@ -105,6 +106,8 @@ export const serveCommand: Command = {
       process.on('SIGTERM', stop);
     });
     await backend.close();
+    // server.json says where a running server answers: a stale one would send the next command to closed ports.
+    rmSync(join(backend.dataDir, SERVER_FILE), { force: true });
     io.err('ota serve: stopped\n');
     return EXIT_OK;
   },
