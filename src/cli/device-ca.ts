@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { readProblem } from '../tools/file-checks.js';
 
 // PEM bundles to the DER list a device transport trusts, checked up front: a file that holds no certificate would
 // otherwise fail much later, at the first TLS handshake, as "no roots", and be retried with backoff.
@@ -17,13 +18,8 @@ export function pemToDerList(pem: string): Uint8Array[] {
 
 /** Reads a text file named by `--flag`; a missing or unreadable file is a usage error naming the flag. */
 export function readOptionFile(path: string, flag: string, what: string): string {
-  let isFile = false;
-  try {
-    isFile = statSync(path).isFile();
-  } catch {
-    throw new UsageError(`--${flag} ${path}: no such file; pass the path of ${what}`);
-  }
-  if (!isFile) throw new UsageError(`--${flag} ${path} is a directory, not a file; pass the path of ${what}`);
+  const problem = readProblem(path);
+  if (problem !== null) throw new UsageError(`--${flag} ${problem}; pass the path of ${what}`);
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

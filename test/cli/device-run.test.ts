@@ -75,10 +75,10 @@ describe('ota device run: flags are checked before anything is created', () => {
   });
 
   const cases: [string, string[], RegExp][] = [
-    ['missing --ca file', ['--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca\.pem: no such file; pass the path of a PEM file of CA certificates/],
+    ['missing --ca file', ['--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca\.pem does not exist; pass the path of a PEM file of CA certificates/],
     ['--ca without a certificate', ['--ca', notPem], /--ca .*bad\.pem holds no PEM certificate; pass a PEM file of CA certificates/],
     ['--ca holding a public key', ['--ca', publicPem], /--ca .*pub\.pem holds a PUBLIC KEY, not a certificate/],
-    ['missing --key file', ['--key', '/nonexistent/key.pem'], /--key \/nonexistent\/key\.pem: no such file/],
+    ['missing --key file', ['--key', '/nonexistent/key.pem'], /--key \/nonexistent\/key\.pem does not exist/],
     ['unreadable --key', ['--key', badKey], /--key .*key\.txt: .*Pass an Ed25519 public key PEM or an HMAC key file/],
     ['40-character --factory-version', ['--factory-version', 'v'.repeat(40)], /--factory-version must be the factory image version: 1 to 32 printable/],
     ['empty --factory-version', ['--factory-version', ''], /--factory-version must be .*got ""/],
