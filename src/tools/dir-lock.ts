@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { otaError } from '../util/errors.js';
 
 // One process per directory (the backend's data directory, a simulated device's flash): two writers would lose
-// each other's changes. The lock is a file holding the holder's pid; a lock whose process is gone is stale and taken
-// over. Locks this process holds are also remembered, so a second holder inside one process is refused too.
+// each other's changes. The lock is a file holding the holder's pid and, where /proc exists, its start time; a lock
+// whose process is gone is stale and taken over. The start time tells a holder from an unrelated process that got its
+// pid later (a container restarted, whose programs get the same small pids every time). Locks this process holds are
+// also remembered, so a second holder inside one process is refused too.
 
 /** A held directory lock; `release()` removes it (idempotent). */
 export interface DirLock {
@@ -29,19 +31,46 @@ export function processAlive(pid: number): boolean {
   return !/^\d+ \(.*\) Z/.test(stat);
 }
 
-function holderOf(path: string): number | null {
+/** Start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or null without one. */
+export function processStartTime(pid: number): string | null {
   try {
-    const text = readFileSync(path, 'utf8').trim();
-    return /^[0-9]{1,10}$/.test(text) ? Number(text) : 0;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
   } catch {
     return null;
   }
 }
 
+/** Who a lock file names: pid and start time (null in locks written without /proc); pid 0 for a garbled file. */
+interface Holder {
+  pid: number;
+  start: string | null;
+}
+
+function holderOf(path: string): Holder | null {
+  try {
+    const match = /^([0-9]{1,10})(?: ([0-9]{1,20}))?$/.exec(readFileSync(path, 'utf8').trim());
+    return match !== null ? { pid: Number(match[1]), start: match[2] ?? null } : { pid: 0, start: null };
+  } catch {
+    return null;
+  }
+}
+
+/** True while the process that wrote the lock runs: its pid is alive and, when both are known, started when it did. */
+function holderAlive(holder: Holder): boolean {
+  if (!processAlive(holder.pid)) return false;
+  const start = holder.start === null ? null : processStartTime(holder.pid);
+  return start === null || start === holder.start;
+}
+
+const sameHolder = (a: Holder | null, b: Holder): boolean => a !== null && a.pid === b.pid && a.start === b.start;
+
 /** Creates `path` holding our pid, atomically (written aside, then hard-linked: never seen empty). False when it exists. */
 function create(path: string): boolean {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, String(process.pid), { mode: 0o644 });
+  const start = processStartTime(process.pid);
+  writeFileSync(temp, start === null ? String(process.pid) : `${process.pid} ${start}`, { mode: 0o644 });
   try {
     linkSync(temp, path);
     return true;
@@ -61,7 +90,7 @@ export function lockDirectory(dir: string, who: string, name = 'lock'): DirLock 
   const path = join(dir, name);
   const refuse = (pid: number): never => {
     throw otaError('dir-locked', `another ${who} (pid ${pid}${pid === process.pid ? ', this process' : ''}) is using ${dir}; stop it first, or use another directory` +
-      (pid === process.pid ? '' : ` (if no such program runs any more, its pid was reused by another process: delete ${path})`), false, { pid, path });
+      (pid === process.pid ? '' : ` (if no such program runs any more, delete ${path})`), false, { pid, path });
   };
   if (held.has(path)) refuse(process.pid);
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -74,13 +103,14 @@ export function lockDirectory(dir: string, who: string, name = 'lock'): DirLock 
           if (released) return;
           released = true;
           held.delete(path);
-          if (holderOf(path) === process.pid) rmSync(path, { force: true });
+          if (holderOf(path)?.pid === process.pid) rmSync(path, { force: true });
         },
       };
     }
     const holder = holderOf(path);
     if (holder === null) continue;            // removed meanwhile: try again
-    if (holder !== process.pid && processAlive(holder)) refuse(holder);
+    // Our own pid in a lock we do not hold (see `held`) was left by an earlier process that had the same pid.
+    if (holder.pid !== process.pid && holderAlive(holder)) refuse(holder.pid);
     // Stale: move it aside (only one taker can), check that what moved is the stale lock we saw, then retry.
     const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
     try {
@@ -89,11 +119,11 @@ export function lockDirectory(dir: string, who: string, name = 'lock'): DirLock 
       continue;
     }
     const moved = holderOf(aside);
-    if (moved !== holder && moved !== null && processAlive(moved)) {
+    if (moved !== null && !sameHolder(moved, holder) && holderAlive(moved)) {
       // A live holder took it over in between: give it back.
       try { linkSync(aside, path); } catch { /* it has a newer one */ }
       rmSync(aside, { force: true });
-      refuse(moved);
+      refuse(moved.pid);
     }
     rmSync(aside, { force: true });
   }

@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockDirectory, processAlive } from '../../src/tools/dir-lock.js';
+import { lockDirectory, processAlive, processStartTime } from '../../src/tools/dir-lock.js';
+
+/** What a lock written by process `pid` holds: its pid and start time (just the pid without /proc). */
+function lockText(pid: number): string {
+  const start = processStartTime(pid);
+  return start === null ? String(pid) : `${pid} ${start}`;
+}
 
 function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
@@ -15,7 +21,7 @@ describe('lockDirectory', () => {
 
   it('admits one holder at a time (also within one process); release is idempotent and leaves no file', () => {
     const lock = lockDirectory(dir, 'test');
-    expect(readFileSync(lock.path, 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(lock.path, 'utf8')).toBe(lockText(process.pid));
     expect(() => lockDirectory(dir, 'test')).toThrow(/another test \(pid [0-9]+, this process\) is using/);
     lock.release();
     lock.release();
@@ -26,20 +32,37 @@ describe('lockDirectory', () => {
     for (const stale of [String(deadPid()), '', 'garbage']) {
       writeFileSync(join(dir, 'lock'), stale);
       const lock = lockDirectory(dir, 'test');
-      expect(readFileSync(lock.path, 'utf8')).toBe(String(process.pid));
+      expect(readFileSync(lock.path, 'utf8')).toBe(lockText(process.pid));
       lock.release();
     }
-    writeFileSync(join(dir, 'lock'), String(process.ppid));
-    // A live holder may be an unrelated process that reused a dead holder's pid: the message says what to delete then.
-    expect(() => lockDirectory(dir, 'test')).toThrow(expect.objectContaining({ code: 'dir-locked', details: expect.objectContaining({ pid: process.ppid }),
-      message: expect.stringContaining(`its pid was reused by another process: delete ${join(dir, 'lock')}`) }));
-    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.ppid));
+    // A live holder (here the parent, in a lock with or without its start time) is refused, saying what to delete.
+    for (const live of [lockText(process.ppid), String(process.ppid)]) {
+      writeFileSync(join(dir, 'lock'), live);
+      expect(() => lockDirectory(dir, 'test')).toThrow(expect.objectContaining({ code: 'dir-locked', details: expect.objectContaining({ pid: process.ppid }),
+        message: expect.stringContaining(`(if no such program runs any more, delete ${join(dir, 'lock')})`) }));
+      expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(live);
+    }
     rmSync(join(dir, 'lock'));
     const lock = lockDirectory(dir, 'test');
     writeFileSync(lock.path, String(process.ppid));
     lock.release();
     expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.ppid));
     rmSync(join(dir, 'lock'));
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('takes over a lock whose pid now belongs to another process (it started later than the holder did)', () => {
+    // Linux (CI, the development machine) has /proc; elsewhere the pid-only rule above is all there is.
+    const start = processStartTime(process.ppid);
+    expect(start).toMatch(/^[0-9]+$/);
+    // The parent's pid with a start time that is not the parent's: the holder died and its pid was reused.
+    writeFileSync(join(dir, 'lock'), `${process.ppid} ${BigInt(start!) + 1n}`);
+    const lock = lockDirectory(dir, 'test');
+    expect(readFileSync(lock.path, 'utf8')).toBe(lockText(process.pid));
+    lock.release();
+    // Our own pid left by an earlier process (a restarted container): not ours, so taken over too.
+    writeFileSync(join(dir, 'lock'), `${process.pid} ${BigInt(processStartTime(process.pid)!) + 1n}`);
+    lockDirectory(dir, 'test').release();
     expect(readdirSync(dir)).toEqual([]);
   });
 
