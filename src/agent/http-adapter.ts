@@ -20,6 +20,11 @@ function isCancelled(value: unknown): boolean {
   return value !== null && typeof value === 'object' && (value as Cancelled).cancelledByAgent === true;
 }
 
+/** The payload's validator for If-Range: its ETag, else its Last-Modified date, else none. */
+function validatorOf(etag: string | undefined, lastModified: string | undefined): string | null {
+  return etag !== undefined ? etag : lastModified !== undefined ? lastModified : null;
+}
+
 function validatorHeaders(validator: string | null): Header[] {
   if (validator === null) return [];
   // If-Range needs a strong validator: a strong ETag or a date, never a weak ETag.
@@ -43,16 +48,15 @@ function boundedFetch(client: HttpClient, request: FetchRequest): Promise<void> 
   const extra = validatorHeaders(request.validator);
   for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
   return client.open({ method: 'GET', url: request.url, headers: headers }).then(function (response) {
-    const etag = response.header('etag');
-    const lastModified = response.header('last-modified');
-    const validator = etag !== undefined ? etag : lastModified !== undefined ? lastModified : null;
+    const validator = validatorOf(response.header('etag'), response.header('last-modified'));
     if (response.status !== 200 && response.status !== 206) {
       const status = response.status;
+      const retryAfter = response.header('retry-after');
       response.discard();
       throw otaError('download-bad-status', 'The payload server answered ' + status + ' to a header range request.', status >= 500 || status === 429,
-        { status: status, retryAfter: response.header('retry-after') !== undefined ? response.header('retry-after') : null });
+        { status: status, retryAfter: retryAfter !== undefined ? retryAfter : null });
     }
-    const range = response.status === 206 ? parseContentRange(response.header('content-range') !== undefined ? response.header('content-range') as string : '') : null;
+    const range = response.status === 206 ? parseContentRange(response.header('content-range') || '') : null;
     const partial = response.status === 206 && range !== null && range.start === request.offset;
     return request.start({ offset: partial ? request.offset : 0, partial: partial, total: range !== null ? range.total : response.contentLength,
       validator: validator }).then(function () {
@@ -80,8 +84,7 @@ export function fetcherOverHttp(client: HttpClient): PayloadFetcher {
         etag: strong ? request.validator as string : undefined,
         lastModified: !strong && request.validator !== null && request.validator.substring(0, 2) !== 'W/' ? request.validator : undefined,
         onStart: function (info: RangeStart): Promise<void> {
-          const validator = info.etag !== undefined ? info.etag : info.lastModified !== undefined ? info.lastModified : null;
-          return request.start({ offset: info.offset, partial: info.status === 206, total: info.total, validator: validator });
+          return request.start({ offset: info.offset, partial: info.status === 206, total: info.total, validator: validatorOf(info.etag, info.lastModified) });
         },
       }, {
         write: function (chunk: Uint8Array): Promise<void> {

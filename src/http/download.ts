@@ -152,7 +152,7 @@ export function downloadRange(client: HttpClient, request: RangeRequest, sink: D
         return { size: size, received: received, restarted: didRestart, etag: etag, lastModified: lastModified, url: response.url, status: response.status };
       };
       if (response.status === 416) {
-        const range = parseContentRange(response.header('content-range') !== undefined ? response.header('content-range') as string : '');
+        const range = parseContentRange(response.header('content-range') || '');
         response.discard();
         if (offset > 0 && range !== null && range.start < 0 && range.total === offset && (knownSize < 0 || knownSize === offset)) {
           // The server says the payload is exactly as long as what is held: nothing is missing.
