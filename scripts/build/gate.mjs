@@ -2,6 +2,7 @@
 // cannot run although it is valid ES5 (the deny-list of /work/shared/reference/embedded-js.md sections 1 and 8).
 import { parse } from 'acorn';
 import { ancestor } from 'acorn-walk';
+import { anchorsEveryAlternative } from '../../lint/espruino-regex-rule.js';
 
 /** Globals Espruino 2v29 does not have. */
 export const MISSING_GLOBALS = ['Symbol', 'Map', 'Set', 'WeakMap', 'WeakSet', 'WeakRef', 'FinalizationRegistry', 'Proxy',
@@ -44,6 +45,8 @@ export function unsupportedRegexFeature(pattern) {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\') {
+      // Read as the letter u: /[\u0080-\uffff]/ is the class "0-9A-Za-u" there.
+      if (pattern[i + 1] === 'u') return 'unicode escape \\u';
       i++;
       continue;
     }
@@ -59,6 +62,7 @@ export function unsupportedRegexFeature(pattern) {
     else if ((c === '*' || c === '+') && i > 0 && pattern[i - 1] === ')' && !isEscapedAt(pattern, i - 1)) return 'quantified group )' + c;
     else if (c === '?') return i > 0 && '+*?}'.includes(pattern[i - 1]) ? 'lazy quantifier ' + pattern[i - 1] + '?' : 'optional quantifier ?';
   }
+  if (anchorsEveryAlternative(pattern)) return 'anchor ^ in the first of several alternatives (it anchors them all)';
   return null;
 }
 

@@ -10,13 +10,16 @@ export const ESPRUINO_BUDGET = 24 * 1024;
 /**
  * A ratchet while the file is over budget: just above its size after the last reduction (90,874 B on 23 Nov 2026,
  * down from 106,007 B; the size when the budget was first measured was about 100 KB). The build fails above it, so
- * the file can shrink towards the budget but never grow. Lower it as code leaves. Raised twice, each time for
+ * the file can shrink towards the budget but never grow. Lower it as code leaves. Raised three times, each time for
  * correctness fixes a device needs: from 89 KiB (a co-processor failure must not make the agent give a release up:
- * 91,418 B), and from 89.5 KiB for the fixes of hands-on QA (an outage must not use a release up, a trial waiting
+ * 91,418 B), from 89.5 KiB for the fixes of hands-on QA (an outage must not use a release up, a trial waiting
  * for a reboot the application does itself must not be taken for a reverted one, a restart polls again after a
- * halt: 91,786 B), the rest of that round having been won back in the same files.
+ * halt: 91,786 B), the rest of that round having been won back in the same files, and from 90 KiB for what a run on
+ * the real interpreter found (Storage refuses to write over written bytes, so a resume must skip what a power cut
+ * left, and the journal's sector files must never be written at offset 0; errors Storage throws become error codes:
+ * 92,354 B, after 84 B won back elsewhere).
  */
-export const ESPRUINO_CEILING = 90 * 1024;
+export const ESPRUINO_CEILING = 90.5 * 1024;
 
 /** Estimated variable blocks per 1,024 bytes of minified ES5 loaded from Storage. */
 export const BLOCKS_PER_KB = 100;

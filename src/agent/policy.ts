@@ -96,7 +96,7 @@ export function makePolicy(overrides: { [K in keyof Policy]?: Policy[K] } | unde
     const value = (overrides as { [key: string]: unknown })[key];
     if (value === undefined) continue;
     const kind = typeof policy[key];
-    const least = key === 'intervalMs' ? 1000 : /^first|Jitter|^retr|^prog|heckpoint|^use/.test(key) ? 0 : 1;
+    const least = key === 'intervalMs' ? 1000 : /Jitter|heckpoint|^(first|retr|prog|use)/.test(key) ? 0 : 1;
     const most = key === 'intervalJitter' ? 1 : 1e9;
     const v = value as number;
     // An unknown field (kind undefined) or a value of another type fails the first test, NaN the range (and a boolean
@@ -144,7 +144,7 @@ export function backoffDelay(policy: Policy, failures: number, retryAfterMs: num
  */
 export function parseRetryAfter(value: string | null, now: number): number {
   if (value === null) return -1;
-  const trimmed = value.replace(/^\s+|\s+$/g, '');
+  const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return parseInt(trimmed, 10) * 1000;
   const date = Date.parse(trimmed);
   if (isNaN(date)) return -1;

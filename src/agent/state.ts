@@ -98,8 +98,11 @@ export function initialState(): AgentState {
   return { v: 1, phase: 'idle', release: null, download: null, trial: null, failures: 0, notBefore: 0, lastError: null, givenUp: [] };
 }
 
+// JSON.stringify leaves control characters escaped, so what is not printable ASCII is non-ASCII. Not /[\u0080-\uffff]/:
+// Espruino's regex engine reads \u as the letter u, and that class escaped digits and letters, so no journal record
+// parsed back there (the agent forgot every state at each restart).
 function escapeNonAscii(json: string): string {
-  return json.replace(/[\u0080-\uffff]/g, function (c) {
+  return json.replace(/[^ -~]/g, function (c) {
     return '\\u' + ('0000' + c.charCodeAt(0).toString(16)).slice(-4);
   });
 }

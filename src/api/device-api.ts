@@ -54,7 +54,7 @@ function joinUrl(base: string, path: string): string {
 }
 
 function trim(text: string): string {
-  return text.replace(/^\s+|\s+$/g, '');
+  return text.trim();
 }
 
 /** The path of a URL without scheme, host or query: a stable identity for a signed CDN link. */

@@ -17,7 +17,8 @@ import { parseUrl } from '../http/url.js';
 import { BundleUnpacker } from '../bundle/unpacker.js';
 import { readCbor, MANIFEST_LIMITS } from '../bundle/cbor-reader.js';
 import { createAgent } from '../agent/agent.js';
-import { apiOverHttp, fetcherOverHttp } from '../agent/http-adapter.js';
+import { apiOverHttp, fetcherOverHttp, networkOverHttp } from '../agent/http-adapter.js';
+import { rawImage, rawImageFormat } from '../agent/sinks/raw-image.js';
 import { Journal } from '../agent/journal.js';
 import { bundleFormat } from '../agent/sinks/bundle.js';
 
@@ -40,7 +41,8 @@ const api = {
   EVENT_HEAD: EVENT_HEAD, EVENT_BODY: EVENT_BODY, EVENT_DONE: EVENT_DONE,
   writeRequestHead: writeRequestHead, HttpClient: HttpClient, downloadWithResume: downloadWithResume, parseUrl: parseUrl,
   BundleUnpacker: BundleUnpacker, readCbor: readCbor, MANIFEST_LIMITS: MANIFEST_LIMITS,
-  createAgent: createAgent, apiOverHttp: apiOverHttp, fetcherOverHttp: fetcherOverHttp, Journal: Journal, bundleFormat: bundleFormat,
+  createAgent: createAgent, apiOverHttp: apiOverHttp, fetcherOverHttp: fetcherOverHttp, networkOverHttp: networkOverHttp,
+  Journal: Journal, bundleFormat: bundleFormat, rawImage: rawImage, rawImageFormat: rawImageFormat,
 };
 
 if (typeof OTA_MODULE === 'object' && OTA_MODULE !== null) OTA_MODULE.exports = api;

@@ -30,7 +30,7 @@ export interface EspruinoAgentOptions {
   targets: ImageTarget[];
   journal: Journal;
   /** The per-device HMAC key that bundle manifests are MACed with (COSE_Mac0); required unless allowUnsigned. */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | null;
   keyId?: Uint8Array | null;
   /** Development only: accept unsigned bundles. */
   allowUnsigned?: boolean;
@@ -73,6 +73,10 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
   const transport = new EspruinoTransport({ runtime: runtime, onEvent: options.onEvent, maxQueuedBytes: options.maxQueuedBytes });
   const client = new HttpClient({ transport: transport, clock: clock, bufferSize: options.bufferSize !== undefined ? options.bufferSize : 1024 });
   const installed = options.installedSequence;
+  // Storage apps are kilobytes: at the core's 64 KiB spacing a power cut would never find a checkpoint to resume from.
+  const policy: { [key: string]: unknown } = { checkpointBytes: 4096 };
+  const given = options.policy as { [key: string]: unknown } | undefined;
+  if (given !== undefined) for (const key in given) policy[key] = given[key];
   return createAgent({
     api: options.api,
     device: options.device,
@@ -82,7 +86,7 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
     journal: options.journal,
     clock: clock,
     random: options.random !== undefined ? options.random : Math.random,
-    policy: options.policy,
+    policy: policy as EspruinoAgentOptions['policy'],
     onEvent: options.onEvent,
     selfTest: options.selfTest,
     reboot: options.reboot !== undefined ? options.reboot : reload,

@@ -4,8 +4,11 @@ import type { EspruinoRuntime, EspruinoStorage } from './runtime.js';
 import { deviceRuntime } from './runtime.js';
 
 // A HAL Flash made of Storage files, one file per sector, for the agent's journal on boards where no raw flash
-// region is free. Storage files behave like NOR flash: created at their full size they read 0xFF, and writes inside
-// them only clear bits; erasing a sector re-creates its file. Names are PREFIX + index (keep them short).
+// region is free. A Storage file created at its full size reads 0xFF, and a write inside it is accepted only where
+// every byte is still 0xFF ("File already written with different data" otherwise, even for the same bytes): enough for
+// the journal, which only appends inside a sector and erases whole ones. A write at offset 0 would re-create the file
+// at the write's length, wiping the sector, so byte 0 of each file is a marker written when the file is made and the
+// sector's bytes start at byte 1. Erasing a sector re-creates its file. Names are PREFIX + index (keep them short).
 
 /** Options of StorageFlash. */
 export interface StorageFlashOptions {
@@ -56,7 +59,7 @@ export class StorageFlash implements Flash {
       return Promise.reject(error);
     }
     const out = new Uint8Array(length);
-    const text = this.storage.read(this.prefix + index, offset - index * this.size, length);
+    const text = this.storage.read(this.prefix + index, offset - index * this.size + 1, length);
     if (text === undefined) {
       for (let i = 0; i < length; i++) out[i] = 0xff;
     } else {
@@ -79,10 +82,13 @@ export class StorageFlash implements Flash {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (data.length > 0 && !this.storage.write(name, data, offset - index * this.size)) {
-      return Promise.reject(otaError('storage-write-failed', 'Storage.write into ' + name + ' failed; Storage may be full.', true));
+    let ok = data.length === 0;
+    try {
+      ok = ok || this.storage.write(name, data, offset - index * this.size + 1);
+    } catch {
+      ok = false; // Espruino throws where a file has no room or the bytes were written already
     }
-    return Promise.resolve();
+    return ok ? Promise.resolve() : Promise.reject(otaError('storage-write-failed', 'Storage.write into ' + name + ' failed; Storage may be full.', true));
   }
 
   /** Erases whole sectors by re-creating their files. */
@@ -99,10 +105,17 @@ export class StorageFlash implements Flash {
   }
 
   private erasedFile(name: string): void {
-    // One 0xFF byte at offset 0 with the full size re-creates the file with every byte erased.
+    // The marker byte at offset 0 with the full size re-creates the file with every sector byte erased.
     this.storage.erase(name);
-    if (!this.storage.write(name, new Uint8Array([0xff]), 0, this.size)) {
-      throw otaError('storage-write-failed', 'Could not create ' + name + ' (' + this.size + ' bytes); Storage may be full: compact() or free files.', true);
+    let made = false;
+    try {
+      made = this.storage.write(name, new Uint8Array([0xff]), 0, this.size + 1);
+    } catch {
+      made = false; // "Unable to find or create file": no room
+    }
+    if (!made) {
+      throw otaError('storage-full', 'Could not create ' + name + ' (' + (this.size + 1) + ' bytes) for the journal: Storage is full. ' +
+        'Erase unused files or run require("Storage").compact().', true, { size: this.size + 1 });
     }
   }
 }

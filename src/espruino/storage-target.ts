@@ -119,6 +119,8 @@ export class StorageFileTarget implements ImageTarget {
       }
     }
     let offset = resumeAt;
+    // After a power cut the file may hold bytes past the journaled offset; Storage refuses to write over them.
+    let resuming = resumeAt > 0;
     return Promise.resolve({
       write: function (chunk: Uint8Array): Promise<void> {
         if (chunk.length === 0) return Promise.resolve();
@@ -126,8 +128,27 @@ export class StorageFileTarget implements ImageTarget {
           return Promise.reject(otaError('image-overflow', 'Image data runs past its declared size of ' + part.size + ' bytes (at ' +
             offset + ' + ' + chunk.length + ').', false, { offset: offset, size: part.size }));
         }
-        // Offset 0 creates the file at its full size; later offsets fill it in place.
-        const ok = offset === 0 ? storage.write(file, chunk, 0, part.size) : storage.write(file, chunk, offset);
+        let skip = 0;
+        if (resuming) {
+          // Written before the cut: the file's bytes up to its last non-0xFF one here, which must be the chunk's.
+          const old = storage.read(file, offset, chunk.length) as string;
+          for (let i = 0; i < old.length; i++) if (old.charCodeAt(i) !== 0xff) skip = i + 1;
+          for (let i = 0; i < skip; i++) {
+            if (old.charCodeAt(i) !== chunk[i]) {
+              return Promise.reject(otaError('storage-resume-mismatch', file + ' already holds other bytes at ' + (offset + i) +
+                ' than the download; it starts again from 0.', true, { file: file, offset: offset + i, discard: true }));
+            }
+          }
+          resuming = skip === chunk.length;
+        }
+        let ok = true;
+        try {
+          // Offset 0 creates the file at its full size; later offsets fill it in place.
+          if (offset === 0) ok = storage.write(file, chunk, 0, part.size);
+          else if (skip < chunk.length) ok = storage.write(file, skip > 0 ? chunk.subarray(skip) : chunk, offset + skip);
+        } catch {
+          ok = false; // Espruino throws where Storage has no room or the bytes were written already
+        }
         if (!ok) {
           return Promise.reject(otaError('storage-write-failed', 'Storage.write of ' + chunk.length + ' bytes at ' + offset + ' into ' +
             file + ' failed; Storage may be full or need compact().', true, { file: file, offset: offset }));

@@ -14,5 +14,5 @@ export const TLS_UNAUTHENTICATED_WARNING: EspruinoEvent = {
   code: 'espruino-tls-unauthenticated',
   message: 'Espruino TLS neither verifies the server certificate nor sends SNI (mbedTLS 2.1.1, MBEDTLS_SSL_VERIFY_NONE): ' +
     'anyone on the path can impersonate the server. Payloads are trusted only through signed bundles (HMAC-SHA256 ' +
-    'over the manifest); keep requireSigned on.',
+    'over the manifest): keep hmacKey set and allowUnsigned off.',
 };

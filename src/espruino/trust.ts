@@ -11,7 +11,7 @@ import { nativeHashes } from './native-hashes.js';
 /** Options of espruinoTrust. */
 export interface EspruinoTrustOptions {
   /** The device's HMAC-SHA256 key (at least 16 bytes); the manifest's COSE_Mac0 tag must verify under it. */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | null;
   /** The key id bundles name (COSE kid); null or absent matches any. */
   keyId?: Uint8Array | null;
   /** Development only: accept unsigned bundles and raw images. */
@@ -22,6 +22,11 @@ export interface EspruinoTrustOptions {
 /** The bundle trust policy for an Espruino device; throws `espruino-unsigned-refused` without a key or allowUnsigned. */
 export function espruinoTrust(options: EspruinoTrustOptions): TrustPolicy {
   const key = options.hmacKey;
+  if (key === null) {
+    // fromHex of text that is not hex (the example's placeholder) gives null: a key was meant, none arrived.
+    throw otaError('hmac-key-invalid', 'hmacKey is null, not a key: fromHex() returns null for text that is not an even number ' +
+      'of hex digits; put the 64 hex digits of the device key (ota keys generate --type hmac).', false);
+  }
   if (key === undefined || key.length === 0) {
     if (options.allowUnsigned !== true) {
       throw otaError('espruino-unsigned-refused', 'Espruino TLS does not authenticate the server, so an Espruino device needs an ' +

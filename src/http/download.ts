@@ -75,7 +75,7 @@ interface ContentRange {
 
 /** Parses "bytes a-b/total" or the unsatisfied form with an asterisk (start -1 then); null when malformed. */
 export function parseContentRange(value: string): ContentRange | null {
-  const text = value.replace(/^\s+|\s+$/g, '');
+  const text = value.trim();
   if (text.substring(0, 6).toLowerCase() !== 'bytes ') return null;
   const rest = text.substring(6).replace(/^\s+/, '');
   const slash = rest.indexOf('/');

@@ -29,7 +29,7 @@ export function headerHasToken(headers: Header[], name: string, token: string): 
   const value = headerValues(headers, name);
   if (value === undefined) return false;
   const parts = value.split(',');
-  for (let i = 0; i < parts.length; i++) if (parts[i].replace(/^\s+|\s+$/g, '').toLowerCase() === token) return true;
+  for (let i = 0; i < parts.length; i++) if (parts[i].trim().toLowerCase() === token) return true;
   return false;
 }
 

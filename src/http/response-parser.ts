@@ -252,7 +252,7 @@ export class ResponseParser {
       for (let k = 0; k < colon; k++) {
         if (!isTokenChar(line.charCodeAt(k))) throw parseError('http-bad-header', 'Header line ' + i + ' has an invalid character in its name.', { line: i });
       }
-      const value = line.substring(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      const value = line.substring(colon + 1).trim();
       for (let k = 0; k < value.length; k++) {
         const code = value.charCodeAt(k);
         if ((code < 32 && code !== 9) || code === 127) throw parseError('http-bad-header', 'Header "' + line.substring(0, colon) + '" has a control character in its value.', { line: i });
@@ -309,7 +309,7 @@ export class ResponseParser {
       const parts = cl.split(',');
       let length = -1;
       for (let i = 0; i < parts.length; i++) {
-        const text = parts[i].replace(/^\s+|\s+$/g, '');
+        const text = parts[i].trim();
         if (!isDecimal(text, 15)) throw parseError('http-bad-content-length', 'Content-Length "' + cl.substring(0, 40) + '" is not a decimal byte count.');
         const value = Number(text);
         if (length >= 0 && value !== length) throw parseError('http-bad-content-length', 'Conflicting Content-Length values "' + cl.substring(0, 60) + '".');
@@ -324,9 +324,9 @@ export class ResponseParser {
     }
     if (te !== undefined) {
       const codings = te.toLowerCase().split(',');
-      const last = codings[codings.length - 1].replace(/^\s+|\s+$/g, '');
+      const last = codings[codings.length - 1].trim();
       for (let i = 0; i < codings.length; i++) {
-        const coding = codings[i].replace(/^\s+|\s+$/g, '');
+        const coding = codings[i].trim();
         if (coding !== 'chunked' && coding !== 'identity') {
           throw parseError('http-unsupported-transfer-coding', 'Transfer-Encoding "' + te.substring(0, 40) + '" is not supported; this client decodes only chunked (it asks for identity content).');
         }

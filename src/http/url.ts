@@ -111,7 +111,7 @@ function removeDotSegments(path: string): string {
 
 /** Resolves `location` (absolute, scheme-relative, absolute-path or relative) against `base` (RFC 3986 §5.2). */
 export function resolveUrl(base: HttpUrl, location: string): HttpUrl {
-  const trimmed = location.replace(/^\s+|\s+$/g, '');
+  const trimmed = location.trim();
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(trimmed)) return parseUrl(trimmed);
   const origin = originOf(base);
   if (trimmed.substring(0, 2) === '//') return parseUrl(base.scheme + ':' + trimmed);

@@ -73,6 +73,9 @@ describe('the Espruino size transforms', () => {
     });
     expect(() => ota.createEspruinoAgent(options({ useLatestJson: true }))).toThrow(expect.objectContaining({ code: 'espruino-md5-omitted' }));
     expect(typeof ota.createEspruinoAgent(options({})).runOnce).toBe('function');
+    // Checkpoints every 4 KiB by default (a Storage app is KBs; the core's 64 KiB would never checkpoint it); a policy says otherwise.
+    expect(ota.createEspruinoAgent(options({})).policy().checkpointBytes).toBe(4096);
+    expect(ota.createEspruinoAgent(options({ checkpointBytes: 0, intervalJitter: 0 })).policy()).toMatchObject({ checkpointBytes: 0, intervalJitter: 0 });
   });
   it('leaves the raw-image sink out of the Espruino file: a raw payload is refused whatever allowUnsigned says', async () => {
     const bundle = await espruinoBundle();

@@ -42,7 +42,8 @@ var agent = ota.createEspruinoAgent({
   onEvent: function (e) { if (e.type !== "state" && e.type !== "download-progress") print("EVENT " + e.type + (e.code ? " " + e.code : "")); },
   reboot: function () { print("EVENT reboot-requested"); return Promise.resolve(); }
 });
-agent.runOnce().then(function (r) { print("CYCLE " + r.outcome + (r.error ? " " + r.error.code : "")); return target.status(); })
+agent.state().then(function (s) { print("JOURNAL " + s.phase); return agent.runOnce(); })
+  .then(function (r) { print("CYCLE " + r.outcome + (r.error ? " " + r.error.code : "")); return target.status(); })
   .then(function (s) { print("STATUS " + JSON.stringify(s)); print("DONE"); }, function (e) { print("FAIL " + (e && e.code)); print("DONE"); });
 `;
 }
@@ -74,7 +75,7 @@ export async function runAgentOnEspruino(bin: string, bundlePath: string): Promi
     const hexLine = (await run(bin, dir, 'read.js', 60000)).split('\n').find((l) => l.includes('HEX ')) ?? '';
     const appImage = new Uint8Array(Buffer.from(hexLine.slice(hexLine.indexOf('HEX ') + 4).trim(), 'hex'));
     const escape = String.fromCharCode(27) + '[J';
-    const keep = (lines: string[]) => lines.map((l) => l.split(escape).join('').replace(/\r|>/g, '').trim()).filter((l) => /^(EVENT|CYCLE|STATUS|FAIL|APP)/.test(l));
+    const keep = (lines: string[]) => lines.map((l) => l.split(escape).join('').replace(/\r|>/g, '').trim()).filter((l) => /^(EVENT|CYCLE|STATUS|FAIL|APP|JOURNAL)/.test(l));
     return { boot1: keep(boot1), boot2: keep(boot2), appImage };
   } finally {
     await backend.close();

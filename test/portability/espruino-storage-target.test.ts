@@ -121,6 +121,25 @@ describe('StorageFileTarget', () => {
     await expect(target().begin(partOf(image(5000, 6), '3.0.0'), 100)).rejects.toMatchObject({ code: 'storage-resume-lost' });
   });
 
+  it('resumes at a journaled offset behind what the file holds (written before a power cut): the bytes there are skipped, not rewritten', async () => {
+    const { storage, target } = device();
+    const data = image(4000, 7);
+    const part = partOf(data, '2.0.0');
+    const first = await target().begin(part, 0);
+    await first.write(new Uint8Array(data.subarray(0, 2900)));
+    // The journal's last checkpoint was at 1024: the resumed download sends 1024.. again, in chunks across the old end.
+    const resumed = await target().begin(part, 1024);
+    for (let at = 1024; at < data.length; at += 700) await resumed.write(new Uint8Array(data.subarray(at, Math.min(at + 700, data.length))));
+    await resumed.finish();
+    expect(storage.writes.filter((w) => w.name === 'app.b.js').map((w) => [w.offset, w.length])).toEqual([[0, 2900], [2900, 224], [3124, 700], [3824, 176]]);
+    // Different bytes there (the CDN's copy changed): the download is dropped and starts again from 0.
+    const again = await target().begin(partOf(image(4000, 8), '3.0.0'), 0);
+    await again.write(new Uint8Array(image(4000, 8).subarray(0, 2000)));
+    const mismatched = await target().begin(partOf(image(4000, 9), '3.0.0'), 1000);
+    await expect(mismatched.write(new Uint8Array(image(4000, 9).subarray(1000, 1500)))).rejects.toMatchObject({
+      code: 'storage-resume-mismatch', retryable: true, details: { discard: true } });
+  });
+
   it('refuses an image above capacity or larger than Storage has room for, and a file past its size', async () => {
     const { storage, target } = device();
     await expect(target().begin(partOf(image(20000, 7), '2'), 0)).rejects.toMatchObject({ code: 'image-too-large' });

@@ -50,6 +50,8 @@ const rejected: [string, string, string][] = [
   ['regex-unsupported', 'optional quantifier', 'var ok = /^colou?r$/.test(p);'],
   ['regex-unsupported', 'quantified group', 'var ok = /^(ab)+$/.test(p);'],
   ['regex-unsupported', 'unescaped slash in a class', 'var ok = /^[^\\s/]+$/.test(p);'],
+  ['regex-unsupported', 'unicode escape', 'var out = json.replace(/[\\u0080-\\uffff]/g, "?");'],
+  ['regex-unsupported', 'anchor ^ in the first of several alternatives', 'var out = text.replace(/^\\s+|\\s+$/g, "");'],
   ['regex-unsupported', 'new RegExp with a counted quantifier', 'var r = new RegExp("^[0-9]{1,3}$");'],
   ['hoisting', 'call before declaration inside a function', 'function g() { var x = h(); function h() { return 1; } return x; }'],
   // terser's inlining at level 2/3 wrote this; on Espruino the assignment overwrote the enclosing scope's x.
@@ -97,6 +99,14 @@ describe('the Espruino gate', () => {
 describe('the ES2020 gate', () => {
   it('passes the built dist/ota-agent.es2020.js', async () => {
     expect(formatViolations(checkEs2020Code(await es2020Bundle()))).toBe('');
+  });
+
+  it('exports what the createAgent example of the docs uses, for QuickJS, XS and JerryScript users', async () => {
+    const module = { exports: {} as Record<string, unknown> };
+    new Function('module', 'globalThis', await es2020Bundle())(module, {});
+    for (const name of ['createAgent', 'HttpClient', 'networkOverHttp', 'apiOverHttp', 'fetcherOverHttp', 'Journal', 'bundleFormat',
+      'rawImage', 'SlotTarget']) expect(typeof module.exports[name], name).toBe('function');
+    for (const name of ['rawImageFormat', 'portableHashes']) expect(typeof module.exports[name], name).toBe('object');
   });
 
   it('rejects a require() call and a dynamic import', () => {

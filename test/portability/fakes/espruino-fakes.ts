@@ -66,7 +66,10 @@ export class FakeStorage {
     return total;
   }
 
-  /** Storage.write(name, data, offset, size): offset 0/undefined (re)creates the file at `size`, padding with 0xFF. */
+  /**
+   * Storage.write(name, data, offset, size): offset 0/undefined (re)creates the file at `size` (else the data's length),
+   * padding with 0xFF; a later offset writes into bytes that must still be 0xFF.
+   */
   write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean {
     const bytes = asBytes(data);
     this.writes.push({ name, offset, length: bytes.length, size });
@@ -81,7 +84,9 @@ export class FakeStorage {
     }
     const file = this.files.get(name);
     if (file === undefined || offset + bytes.length > file.length) return false;
-    for (let i = 0; i < bytes.length; i++) file[offset + i] &= bytes[i];
+    // As Espruino 2v29: a write lands only on bytes still 0xFF, even when it would write the same bytes again.
+    for (let i = 0; i < bytes.length; i++) if (file[offset + i] !== 0xff) throw new Error('File already written with different data');
+    file.set(bytes, offset);
     return true;
   }
 
