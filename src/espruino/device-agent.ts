@@ -76,7 +76,10 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
   // Storage apps are kilobytes: at the core's 64 KiB spacing a power cut would never find a checkpoint to resume from.
   const policy: { [key: string]: unknown } = { checkpointBytes: 4096 };
   const given = options.policy as { [key: string]: unknown } | undefined;
-  if (given !== undefined) for (const key in given) policy[key] = given[key];
+  if (given !== undefined) {
+    const keys = Object.keys(given);
+    for (let i = 0; i < keys.length; i++) policy[keys[i]] = given[keys[i]];
+  }
   return createAgent({
     api: options.api,
     device: options.device,

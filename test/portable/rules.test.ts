@@ -65,6 +65,8 @@ describe('the portable-subset rules bite', () => {
     const messages = (await lint('regex.ts')).filter((m) => m.startsWith('portable/espruino-regex'));
     expect(messages.map((m) => m.replace(/^.*cannot run (.*); test.*$/, '$1'))).toEqual([
       'a "{n,m}" quantifier', 'the "?" quantifier', 'a "(?" group', 'a quantified group', 'an unescaped "/" inside a character class',
+      'a "\\u" escape (use \\xHH, or test char codes)',
+      'a "^" in the first of several alternatives (it anchors them all; use .trim(), or put the group after ^)',
     ]);
   });
 
