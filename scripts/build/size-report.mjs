@@ -17,7 +17,8 @@ export const ESPRUINO_BUDGET = 24 * 1024;
  * halt: 91,786 B), the rest of that round having been won back in the same files, and from 90 KiB for what a run on
  * the real interpreter found (Storage refuses to write over written bytes, so a resume must skip what a power cut
  * left, and the journal's sector files must never be written at offset 0; errors Storage throws become error codes;
- * checkpoints every 4 KiB so a Storage app resumes at all: 92,452 B, after 84 B won back elsewhere).
+ * checkpoints every 4 KiB so a Storage app resumes at all: 92,452 B, after 84 B won back elsewhere; 92,368 B after a
+ * review).
  */
 export const ESPRUINO_CEILING = 90.5 * 1024;
 

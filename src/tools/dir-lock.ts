@@ -17,6 +17,16 @@ export interface DirLock {
 
 const held = new Set<string>();
 
+/** The fields of /proc/<pid>/stat after the command name (the state first), or null without procfs or process. */
+function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /** True when `pid` names a live process (a zombie, killed but not yet reaped, holds nothing). */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -26,20 +36,15 @@ export function processAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  let stat = '';
-  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { /* no procfs: trust kill(0) */ }
-  return !/^\d+ \(.*\) Z/.test(stat);
+  // Without procfs, trust kill(0).
+  const fields = procStat(pid);
+  return fields === null || fields[0] !== 'Z';
 }
 
 /** Start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or null without one. */
 export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
-  } catch {
-    return null;
-  }
+  const start = procStat(pid)?.[19];
+  return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
 }
 
 /** Who a lock file names: pid and start time (null in locks written without /proc); pid 0 for a garbled file. */

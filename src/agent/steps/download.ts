@@ -79,6 +79,11 @@ function recognize(ctx: AgentContext, head: Uint8Array): SinkFormat {
 const CHANGED = 'validator-changed';
 const IGNORED = 'range-ignored';
 
+/** True when the server names the payload with another validator than the one the download began under. */
+function validatorChanged(release: ReleaseState, info: FetchStart): boolean {
+  return release.validator !== null && info.validator !== null && info.validator !== release.validator;
+}
+
 /** Resets the download to byte 0 (a restart) in the journal and in RAM, persisting before anything is written again. */
 function restartFromZero(ctx: AgentContext, state: AgentState, live: LiveDownload, reason: string): Promise<void> {
   const release = state.release as ReleaseState;
@@ -227,9 +232,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
           info.offset + '; retrying.', true, { requested: requested, served: info.offset }));
       }
       // The server ignored Range, or If-Range said the payload changed: take this full body as a restart from zero.
-      reset = restartFromZero(ctx, state, live, release.validator !== null && info.validator !== null && info.validator !== release.validator
-        ? CHANGED : IGNORED).then(function () { requested = 0; });
-    } else if (requested > 0 && release.validator !== null && info.validator !== null && info.validator !== release.validator) {
+      reset = restartFromZero(ctx, state, live, validatorChanged(release, info) ? CHANGED : IGNORED).then(function () { requested = 0; });
+    } else if (requested > 0 && validatorChanged(release, info)) {
       const signal: RestartSignal = { restart: true, reason: CHANGED };
       return Promise.reject(signal);
     }
@@ -292,7 +296,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       return ctx.fetcher.fetch({
         url: release.url, offset: 0, end: prefix, validator: release.validator, timeoutMs: ctx.policy.requestTimeoutMs,
         start: function (info: FetchStart): Promise<void> {
-          if (!info.partial || (release.validator !== null && info.validator !== null && info.validator !== release.validator)) {
+          if (!info.partial || validatorChanged(release, info)) {
             const signal: RestartSignal = { restart: true, reason: info.partial ? CHANGED : IGNORED };
             return Promise.reject(signal);
           }
