@@ -195,10 +195,11 @@ export async function main(options: CustomTransportOptions = {}, print: (line: s
 
     let resumedAt: number | null = null;
     const onEvent = (event: AgentEvent): void => {
-      if (event.type === 'download-resumed' && event.offset !== undefined) resumedAt = event.offset;
+      if (event.type === 'download-resumed') resumedAt = event.offset;
       if (event.type === 'state' || event.type === 'download-progress') return;
-      print(`[agent] ${event.type}${event.version ? ` ${event.version}` : ''}${event.offset !== undefined ? ` at byte ${event.offset}` : ''}` +
-        `${event.code ? ` ${event.code}` : ''}`);
+      const version = 'version' in event && event.version ? ` ${event.version}` : '';
+      const offset = event.type === 'download-resumed' ? ` at byte ${event.offset}` : '';
+      print(`[agent] ${event.type}${version}${offset}${event.type === 'error' ? ` ${event.code}` : ''}`);
     };
     // A fresh agent per boot, as on a device: nothing survives a reboot but flash (the journal and the slots).
     const bootAgent = (): Agent => createAgent({

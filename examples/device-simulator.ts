@@ -47,7 +47,7 @@ const HARDWARE_VERSION = 'evt';
 
 /** One human line per agent event. Events are plain objects with a `type` to switch on (src/agent/events.ts). */
 function describe(event: AgentEvent): string | null {
-  const version = event.version ? ` ${event.version}` : '';
+  const version = 'version' in event && event.version ? ` ${event.version}` : '';
   switch (event.type) {
     case 'checking': return 'checking for an update';
     case 'update-available': return `update available${version}`;

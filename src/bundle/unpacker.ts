@@ -105,9 +105,9 @@ function isDeviceFault(error: unknown): boolean {
 }
 
 /**
- * Marks a final rejection of the header or manifest (signature, trust, format, this device's checks) as a refusal of
- * the payload itself (`details.refused`), which the agent never fetches again. Flash and power errors met on the way
- * (reading a target's status) are the device's, not the payload's, and pass unmarked.
+ * Marks a final rejection of an authenticated manifest (this device's checks) as a refusal of the payload itself
+ * (`details.refused`), which the agent never fetches again. Flash and power errors met on the way (reading a target's
+ * status) are the device's, not the payload's, and pass unmarked.
  */
 function refusing<T>(step: Promise<T>): Promise<T> {
   return step.then(undefined, function (error: unknown) {
@@ -390,7 +390,10 @@ export class BundleUnpacker {
   private validate(): Promise<void> {
     const options = this.options;
     const resume = options.resume;
-    return refusing(verifyHeader(this.preamble, this.header as Uint8Array, options.trust, options.hashes)).then((verified) => {
+    // A header that fails to verify is not refused for good: nothing vouches for those bytes, so one flipped in transit
+    // (plain HTTP, or Espruino's TLS that checks no certificate) must not make the device skip a genuine release.
+    // The agent fetches it again, up to maxAttemptsPerRelease.
+    return verifyHeader(this.preamble, this.header as Uint8Array, options.trust, options.hashes).then((verified) => {
       const digest = toHex(verified.digest);
       if (resume !== undefined && resume.headerDigest !== digest) {
         throw otaError('resume-header-changed', 'The bundle header differs from the one journaled for this download (digest ' +

@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../agent/events.js';
+import type { AgentErrorEvent, AgentEvent, DownloadResumedEvent } from '../agent/events.js';
 import { ProgressBar, describeEvent, formatBytes, formatEta } from './progress.js';
 
 // What `ota device run` prints for the agent's events: one timestamped line per event, a progress bar for the
@@ -35,13 +35,13 @@ export class DeviceNarrator {
   /** The release in flight (from update-available / download events). */
   version: string | null = null;
   /** The last error event of the current cycle. */
-  lastError: AgentEvent | null = null;
+  lastError: AgentErrorEvent | null = null;
   /** Set by a rolled-back event: the version given up and why. */
   rollback: { version: string | null; reason: string } | null = null;
   /** One cycle only (--once), or stopping: no next attempt follows, so a backoff is told as what polling would do. */
   final = false;
   private readonly bar: ProgressBar;
-  private pendingResume: AgentEvent | null = null;
+  private pendingResume: DownloadResumedEvent | null = null;
   /** A transfer ran in this process: a resume after it continues from RAM, one before it from the journal. */
   private transferred = false;
   /** The pending resume is the first transfer of this process: it continues from the journal. */
@@ -79,8 +79,8 @@ export class DeviceNarrator {
     if (event.type === 'download-progress' && this.pendingResume !== null) {
       const resumed = this.pendingResume;
       this.pendingResume = null;
-      const offset = resumed.offset ?? 0;
-      if ((event.received ?? 0) < offset) {
+      const offset = resumed.offset;
+      if (event.received < offset) {
         // Bytes from 0 after a Range request: a 200 with the whole payload. If-Range makes a server answer so when its
         // copy changed, and a server without range support always does; the events do not say which it was.
         this.bar.start(0);
@@ -100,7 +100,7 @@ export class DeviceNarrator {
     }
     if (event.type === 'download-started' && (this.pendingResume !== null || event.reason !== undefined)) {
       // The agent went back to byte 0 before any byte of the range arrived (a new ETag on a 206, a 416), or says why.
-      const offset = this.pendingResume !== null ? this.pendingResume.offset ?? 0 : 0;
+      const offset = this.pendingResume !== null ? this.pendingResume.offset : 0;
       this.pendingResume = null;
       this.version = event.version ?? this.version;
       this.transferred = true;
@@ -120,7 +120,7 @@ export class DeviceNarrator {
       if (event.details !== undefined && event.details.refused === true) {
         // Refused for what it is (size, signature, sequence, hardware): given up at once, so no backoff line.
         this.refused = true;
-        const message = (event.message ?? '').replace(/\.$/, '');
+        const message = event.message.replace(/\.$/, '');
         this.line(event.at, `${this.version !== null ? `release ${this.version}` : 'the offered release'} refused (${event.code}): ${message}; ` +
           'it will not be retried until a different release is offered');
         return;
@@ -161,8 +161,8 @@ export class DeviceNarrator {
    * slot at the durable offset, which reads the image bytes already in flash back to rebuild the running checksum,
    * and the MD5 comes from its journaled snapshot: once bytes arrived (`checked`), that check has passed.
    */
-  private resumedText(resumed: AgentEvent, checked: boolean): string {
-    const where = `download resumed at ${position(resumed.offset ?? 0, resumed.total, resumed.version)}`;
+  private resumedText(resumed: DownloadResumedEvent, checked: boolean): string {
+    const where = `download resumed at ${position(resumed.offset, resumed.total, resumed.version)}`;
     if (!checked) return `${where} with Range + If-Range`;
     if (this.fromJournal) return `${where} from the journal: the payload already in flash was read back to rebuild its checksum; the rest comes with Range + If-Range`;
     return `${where} after the transfer broke off: the rest comes with Range + If-Range`;

@@ -68,19 +68,20 @@ export class ProgressBar {
 
   /** Feeds agent events; returns true when the event was a progress event it drew. */
   onEvent(event: AgentEvent): boolean {
-    if (event.type === 'download-started' || event.type === 'download-resumed') this.start(event.offset ?? 0);
+    if (event.type === 'download-started') this.start(0);
+    if (event.type === 'download-resumed') this.start(event.offset);
     if (event.type !== 'download-progress') {
       this.clear();
       return false;
     }
-    this.update(event.received ?? 0, event.total ?? 0);
+    this.update(event.received, event.total);
     return true;
   }
 }
 
 /** One human line for an agent event (progress excluded). */
 export function describeEvent(event: AgentEvent): string | null {
-  const v = event.version ? ` ${event.version}` : '';
+  const v = 'version' in event && event.version ? ` ${event.version}` : '';
   switch (event.type) {
     case 'checking': return 'checking for an update';
     case 'up-to-date': return `up to date${event.reason ? ` (${event.reason})` : ''}`;

@@ -334,7 +334,7 @@ describe('agent: the whole update', () => {
       const start = r.clock.now();
       const trial = await r.agent.runOnce();
       expect(trial.outcome).toBe('rebooting');
-      expect(r.events.some((e) => e.code === (mode === 'fails' ? 'self-test-failed' : 'health-deadline'))).toBe(true);
+      expect(r.events.some((e) => e.type === 'error' && e.code === (mode === 'fails' ? 'self-test-failed' : 'health-deadline'))).toBe(true);
       if (mode === 'silent') expect(r.clock.now() - start).toBeGreaterThanOrEqual(300_000);
       const after = await r.agent.runOnce();
       expect(after.outcome).toBe('rolled-back');
@@ -388,7 +388,7 @@ describe('agent: the whole update', () => {
     r.target.expected = payload;
     r.cdn.statuses = Array(15).fill(500);
     for (let i = 0; i < 15; i++) expect((await r.agent.runOnce()).outcome).toBe('failed');
-    expect(r.events.some((e) => e.code === 'release-attempts-exhausted')).toBe(false);
+    expect(r.events.some((e) => e.type === 'error' && e.code === 'release-attempts-exhausted')).toBe(false);
     let outcome = '';
     for (let i = 0; i < 3 && outcome !== 'confirmed'; i++) outcome = (await r.agent.runOnce()).outcome;
     expect(outcome).toBe('confirmed');

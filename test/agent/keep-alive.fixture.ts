@@ -21,7 +21,7 @@ const agent = createAgent({
   selfTest: () => new Promise<boolean>(() => undefined),
   onEvent: (event) => {
     if (event.type === 'state') return;
-    print({ event: event.type, code: event.code });
+    print({ event: event.type, code: 'code' in event ? event.code : undefined });
     // Polling: stop after the first check; nothing may then keep the process alive (the next check is an hour away).
     // (A moment later, so that the poll loop is already waiting for the next check.)
     if (mode === 'poll' && event.type === 'up-to-date') setTimeout(() => { void agent.stop().then(() => print({ stopped: true })); }, 50);

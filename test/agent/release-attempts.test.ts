@@ -22,7 +22,7 @@ describe('release attempts', () => {
     for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]);
     expect(offsets[offsets.length - 1]).toBeLessThan(payload.length);
     const result = await r.agent.runOnce();
-    expect(r.events.some((e) => e.code === 'release-attempts-exhausted')).toBe(false);
+    expect(r.events.some((e) => e.type === 'error' && e.code === 'release-attempts-exhausted')).toBe(false);
     expect(result.outcome).toBe('rebooting');
     expect(Buffer.from(r.target.running!.bytes).equals(Buffer.from(payload))).toBe(true);
     expect((await r.agent.state()).givenUp).toEqual([]);
@@ -36,14 +36,14 @@ describe('release attempts', () => {
       { policy: { useLatestJson: true, maxAttemptsPerRelease: 3 }, rawFormat: null });
     for (let i = 0; i < 4; i++) expect((await r.agent.runOnce()).outcome).toBe('failed');
     await r.agent.runOnce();
-    const exhausted = r.events.find((e) => e.code === 'release-attempts-exhausted');
+    const exhausted = r.of('error').find((e) => e.code === 'release-attempts-exhausted');
     expect(exhausted).toBeDefined();
     expect(exhausted!.message).toContain('2.0.0');
     expect(exhausted!.message).toContain('"main"');
     expect(exhausted!.message).not.toContain('/a/b/fw-1');
     expect(exhausted!.message).not.toContain('md5:');
     expect((await r.agent.runOnce()).outcome).toBe('up-to-date');
-    expect(r.events.some((e) => e.reason === 'release-rejected-before')).toBe(true);
+    expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-rejected-before')).toBe(true);
   });
 
   it('a payload downloaded whole again and again (its MD5 never matches) still uses the release up', async () => {
@@ -58,7 +58,7 @@ describe('release attempts', () => {
     }
     // The first download reached new ground (it does not count); the next three did not: then the cap.
     expect(codes.filter((c) => c === 'md5-mismatch').length).toBe(4);
-    expect(r.events.some((e) => e.code === 'release-attempts-exhausted')).toBe(true);
+    expect(r.events.some((e) => e.type === 'error' && e.code === 'release-attempts-exhausted')).toBe(true);
     expect(r.cdn.cdns['fw-1'].requests.length).toBe(4);
   });
 });

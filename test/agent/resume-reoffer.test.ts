@@ -83,7 +83,7 @@ describe('resuming a download after a restart', () => {
     // Same agent object, no restart: the journal's download is still asked about.
     expect((await r.agent.runOnce()).outcome).toBe('up-to-date');
     expect(r.api.calls.length).toBe(2);
-    expect(r.events.some((e) => e.reason === 'release-withdrawn')).toBe(true);
+    expect(r.events.some((e) => e.type === 'up-to-date' && e.reason === 'release-withdrawn')).toBe(true);
     expect((await r.agent.state()).release).toBeNull();
   });
 

@@ -99,8 +99,8 @@ export class Rig {
   }
 
   /** The events of `type`. */
-  of(type: AgentEvent['type']): AgentEvent[] {
-    return this.events.filter((e) => e.type === type);
+  of<T extends AgentEvent['type']>(type: T): Extract<AgentEvent, { type: T }>[] {
+    return this.events.filter((e): e is Extract<AgentEvent, { type: T }> => e.type === type);
   }
 }
 

@@ -85,7 +85,8 @@ describe('agent: stop() during a trial', () => {
     expect(clock.pending()).toBe(0);
     expect(r.events[r.events.length - 1]).toMatchObject({ type: 'stopped', phase: 'trial' });
     // No download to resume: the event names no offset (the journal may still hold the finished download's record).
-    expect(r.events[r.events.length - 1].offset).toBeUndefined();
+    const last = r.events[r.events.length - 1];
+    expect(last.type === 'stopped' ? last.offset : 'not a stopped event').toBeUndefined();
     expect(r.target.trialRunning).toBe(true);
     // The next cycle waits for the verdict again, against the same deadline, and confirms.
     answer = null;

@@ -170,8 +170,9 @@ describe('bad input: COSE and keys', () => {
     expect(device.wifi.verified?.version).toBe('1.4.0');
   });
 
-  it('bad signature (one bit of the signature flipped)', async () => {
-    await expectHeaderRejection(withByte(good, 12 + headerLength - 1, good[12 + headerLength - 1] ^ 1), 'signature-invalid');
+  it('bad signature (one bit of the signature flipped), not marked a refusal of the payload (bytes nothing vouches for)', async () => {
+    const error = await expectHeaderRejection(withByte(good, 12 + headerLength - 1, good[12 + headerLength - 1] ^ 1), 'signature-invalid');
+    expect(error.details?.refused).toBeUndefined();
   });
 
   it('manifest altered after signing', async () => {
@@ -279,8 +280,9 @@ describe('bad input: manifest', () => {
     await expectHeaderRejection(twoPartBundle(undefined, twoPartInput(4097, 10)), 'part-too-large');
   });
 
-  it('hardware version not listed', async () => {
-    await expectHeaderRejection(createBundle({ ...twoPartInput(), hardwareVersions: ['pvt'] }, testSigner()), 'hardware-mismatch');
+  it('hardware version not listed, marked a refusal of the payload (its manifest verified)', async () => {
+    const error = await expectHeaderRejection(createBundle({ ...twoPartInput(), hardwareVersions: ['pvt'] }, testSigner()), 'hardware-mismatch');
+    expect(error.details?.refused).toBe(true);
   });
 
   it('sequence lower than installed', async () => {

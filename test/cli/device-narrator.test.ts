@@ -9,7 +9,10 @@ const TOTAL = 200_000;
 const OFFSET = 118_784;
 
 /** Feeds `events` (times 1 s apart) to a non-TTY narrator and returns its lines without their timestamps. */
-function narrate(events: Omit<AgentEvent, 'at'>[]): string[] {
+/** An event without its time (the narration adds one). */
+type Untimed = AgentEvent extends infer E ? E extends AgentEvent ? Omit<E, 'at'> : never : never;
+
+function narrate(events: Untimed[]): string[] {
   const out: string[] = [];
   const narrator = new DeviceNarrator((text) => { out.push(text); }, false, () => null, () => 0);
   events.forEach((event, i) => { narrator.onEvent({ ...event, at: Date.UTC(2026, 0, 1) + i * 1000 } as AgentEvent); });
@@ -17,13 +20,13 @@ function narrate(events: Omit<AgentEvent, 'at'>[]): string[] {
   return out.join('').split('\n').filter((line) => line !== '').map((line) => line.replace(/^\S+Z /, ''));
 }
 
-const progress = (received: number): Omit<AgentEvent, 'at'> => ({ type: 'download-progress', received, total: TOTAL, version: '2.0.0' });
-const resumed: Omit<AgentEvent, 'at'> = { type: 'download-resumed', offset: OFFSET, total: TOTAL, version: '2.0.0' };
+const progress = (received: number): Untimed => ({ type: 'download-progress', received, total: TOTAL, version: '2.0.0' });
+const resumed: Untimed = { type: 'download-resumed', offset: OFFSET, total: TOTAL, version: '2.0.0' };
 
 describe('DeviceNarrator: resumes', () => {
   it('a resume from the journal is told once: where it continues of how much, and that flash was read back first', () => {
     const lines = narrate([{ type: 'state', phase: 'downloading' }, resumed, progress(135_000), progress(160_000), progress(TOTAL),
-      { type: 'verified', version: '2.0.0' }]);
+      { type: 'verified', version: '2.0.0', total: TOTAL }]);
     const told = lines.filter((line) => /resumed/.test(line));
     expect(told).toEqual(['download resumed at byte 118784 of 200000 (116.0 KiB of 195.3 KiB, release 2.0.0) from the journal: the payload already ' +
       'in flash was read back to rebuild its checksum; the rest comes with Range + If-Range']);

@@ -24,7 +24,7 @@ describe('rollback paths', () => {
     const device = started.device(made.device);
     const result = await device.runOnce();
     expect(result.outcome).toBe('rolled-back');
-    expect(made.events.some((e) => e.code === 'health-deadline')).toBe(true);
+    expect(made.events.some((e) => e.type === 'error' && e.code === 'health-deadline')).toBe(true);
     expect(kinds(made.events)).toContain('trial-started');
     expect((await device.status()).main.running).toBe('0.0.1');
   });

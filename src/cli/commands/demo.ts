@@ -131,7 +131,7 @@ export async function runDemo(io: CliIo): Promise<number> {
     const third = await device.runOnce();
     onProgress = () => undefined;
     const s2 = await device.status();
-    const withdrawn = events.some((e) => e.reason === 'release-withdrawn');
+    const withdrawn = events.some((e) => e.type === 'up-to-date' && e.reason === 'release-withdrawn');
     record('abort rollout', aborted && withdrawn && s2.main.running === '1.0.0',
       `the device dropped the partial download (${third.outcome}) and stays on ${s2.main.running}`);
 
