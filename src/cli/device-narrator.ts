@@ -113,7 +113,9 @@ export class DeviceNarrator {
     if (event.type !== 'download-progress') this.flushResume();
     if (event.type === 'download-progress' || event.type === 'download-started') this.transferred = true;
     if (event.type === 'state') this.phase = event.phase ?? null;
-    if (event.type === 'update-available' || event.type === 'download-started') this.version = event.version ?? this.version;
+    if (event.type === 'update-available' || event.type === 'download-started' || event.type === 'download-progress') {
+      this.version = event.version ?? this.version;
+    }
     if (this.bar.onEvent(event)) return;
     if (event.type === 'error') {
       this.lastError = event;

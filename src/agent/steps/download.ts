@@ -112,6 +112,11 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     live.snapshots.push({ offset: live.pos, md5: live.md5 !== null ? live.md5.saveState() : null });
   }
 
+  /** Takes the version from the payload (image header, verified manifest) once the sink knows it; /latest/url names none. */
+  function learnVersion(): void {
+    if (release.version === null && live.sink !== null) release.version = live.sink.version();
+  }
+
   /** Journals the sink's durable offset once it moved a checkpoint spacing (or, `force`d, at all) past the last one. */
   function checkpoint(force?: boolean): Promise<void> {
     const sink = live.sink as PayloadSink;
@@ -131,6 +136,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
       }
     }
     live.snapshots = live.snapshots.slice(keepFrom);
+    learnVersion();
     download.offset = durable;
     // Without an MD5 to rebuild there is nothing to re-read: the resume starts at the durable offset itself.
     download.hashOffset = live.md5 !== null ? best.offset : durable;
@@ -150,6 +156,7 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     const now = ctx.clock.now();
     if (!force && now - ctx.lastProgressAt < ctx.policy.progressIntervalMs) return;
     ctx.lastProgressAt = now;
+    learnVersion();
     ctx.emit({ type: 'download-progress', at: now, received: live.pos, total: total, version: release.version });
   }
 
@@ -163,8 +170,8 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     return format.open({ size: total, version: release.version, head: head, softwareType: ctx.softwareType, targets: ctx.targets,
       resumeAt: live.durable, resumeState: download.sink }).then(function (sink) {
       live.sink = sink;
-      // A version read from the payload (image header, manifest) is journaled with the next checkpoint.
-      if (release.version === null && sink.version() !== null) release.version = sink.version();
+      // Journaled with the next checkpoint.
+      learnVersion();
     });
   }
 
