@@ -102,7 +102,11 @@ export function makePolicy(overrides: { [K in keyof Policy]?: Policy[K] } | unde
     // An unknown field (kind undefined) or a value of another type fails the first test, NaN the range (and a boolean
     // passes it: false and true are 0 and 1), Infinity the upper bound; counts, bytes and milliseconds are whole.
     if (typeof value !== kind || !(v >= least && v <= most) || (most > 1 && v % 1 !== 0)) {
-      throw otaError('policy-invalid', 'Policy field ' + key + ' is ' + String(value) + '; ' + (kind === 'undefined' ? 'there is no such field.'
+      // The words (only words: the Espruino build keeps the code alone) show a string as one, since a policy read from
+      // a JSON file with quoted numbers otherwise reads "healthDeadlineMs is 5000; expected a whole number", and list
+      // the fields when the name is unknown.
+      throw otaError('policy-invalid', 'Policy field ' + key + ' is ' + (typeof value === 'string' ? '"' + value + '" (a string)' : String(value)) + '; ' +
+        (kind === 'undefined' ? 'there is no such field; the fields are ' + Object.keys(policy).join(', ') + '.'
         : 'expected ' + (kind === 'boolean' ? 'true or false' : (most === 1 ? 'a number' : 'a whole number') + ' from ' + least + ' to ' + most) +
         '. Fix the policy passed to createAgent.'), false, { field: key, found: value });
     }

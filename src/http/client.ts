@@ -343,13 +343,17 @@ export class HttpClient {
   private idle: Pooled[] = [];
   private readonly bufferSize: number;
 
-  /** Checks the options; throws `http-bad-option` for a buffer size outside 1 KiB..1 MiB. */
+  /** Checks the options; throws `http-bad-option` without a transport or clock, or for a buffer size outside 1 KiB..1 MiB. */
   constructor(options: HttpClientOptions) {
     this.options = options;
     this.clock = options.clock;
     const size = options.bufferSize !== undefined ? options.bufferSize : 16384;
-    if (!(size >= 1024 && size <= 1048576)) {
-      throw otaError('http-bad-option', 'bufferSize must be from 1024 to 1048576 bytes, got ' + size + '.', false);
+    // One check for all three keeps the Espruino build (messages stripped to codes) a few bytes smaller. Without it a
+    // JavaScript caller that forgot the clock met "cannot read property 'now' of undefined" at the first request.
+    if (!(size >= 1024 && size <= 1048576) || !options.transport || !options.clock) {
+      throw otaError('http-bad-option', 'HttpClient needs options.transport (a Transport), options.clock (a Clock) and a bufferSize ' +
+        'from 1024 to 1048576 bytes; found ' + (options.transport ? '' : 'no transport, ') + (options.clock ? '' : 'no clock, ') +
+        'bufferSize ' + size + '.', false);
     }
     this.bufferSize = size;
   }
@@ -469,13 +473,21 @@ export class HttpClient {
   private connect(url: HttpUrl, watchdog: Watchdog, connectMs: number): Promise<Connection> {
     const transport = url.scheme === 'http' && this.options.plainTransport !== undefined ? this.options.plainTransport : this.options.transport;
     watchdog.connecting(true);
-    const opening = transport.connect({
-      host: url.host,
-      port: url.port,
-      tls: url.scheme === 'https',
-      ca: url.scheme === 'https' ? this.options.ca : undefined,
-      timeoutMs: connectMs > 0 ? connectMs : 600000,
-    }).then((connection) => {
+    let started: Promise<Connection>;
+    try {
+      started = transport.connect({
+        host: url.host,
+        port: url.port,
+        tls: url.scheme === 'https',
+        ca: url.scheme === 'https' ? this.options.ca : undefined,
+        timeoutMs: connectMs > 0 ? connectMs : 600000,
+      });
+    } catch (error) {
+      // A transport that throws (a native socket binding that cannot make a socket) fails the request like one that
+      // rejects: open() still returns a promise, and the watchdog's connect timer is stopped with it.
+      started = Promise.reject(error);
+    }
+    const opening = started.then((connection) => {
       // A connection that arrives after the timeout fired has no owner: close it.
       if (watchdog.tripped !== null) connection.close();
       return connection;
@@ -544,6 +556,12 @@ export class HttpClient {
             const chunk = data !== null ? data : new Uint8Array(0);
             let pos: number;
             try {
+              // A bridge that hands over an ArrayBuffer (as QuickJS's newArrayBuffer makes) or a string would otherwise
+              // parse as no bytes at all and end, 30 s later, in a read-timeout that blames the network.
+              if (!(chunk instanceof Uint8Array)) {
+                throw otaError('transport-bad-chunk', 'The transport\'s Connection.read() resolved with ' + typeof chunk + ' ' + String(chunk).substring(0, 40) +
+                  ', not a Uint8Array or null: wrap what the host hands over (new Uint8Array(arrayBuffer)); see Connection in src/http/transport.ts.', false);
+              }
               pos = parser.execute(chunk, 0, chunk.length);
             } catch (error) {
               connection.close();

@@ -73,6 +73,19 @@ interface ContentRange {
   total: number;
 }
 
+/** Why a 206 answer to "Range: bytes=offset-" cannot be placed, in words (downloadRange has found that it cannot). */
+function rangeProblem(offset: number, header: string | undefined, range: ContentRange | null, knownSize: number, contentLength: number): string {
+  if (range === null) {
+    return offset === 0 && header === undefined ? 'a 206 without Content-Range'
+      : 'Content-Range "' + (header !== undefined ? header.substring(0, 60) : '') + '" is missing or malformed';
+  }
+  if (range.start !== offset) return 'it starts at byte ' + range.start + ' instead of ' + offset;
+  if (range.total < 0) return 'it does not state the total size';
+  if (knownSize >= 0 && range.total !== knownSize) return 'its total ' + range.total + ' differs from the expected size ' + knownSize;
+  if (range.end !== range.total - 1) return 'it ends at byte ' + range.end + ' instead of the last byte ' + (range.total - 1);
+  return 'its Content-Length ' + contentLength + ' does not match the range';
+}
+
 /** Parses "bytes a-b/total" or the unsatisfied form with an asterisk (start -1 then); null when malformed. */
 export function parseContentRange(value: string): ContentRange | null {
   const text = value.trim();
@@ -182,17 +195,12 @@ export function downloadRange(client: HttpClient, request: RangeRequest, sink: D
       if (response.status === 206) {
         const header = response.header('content-range');
         const range = header !== undefined ? parseContentRange(header) : null;
-        let problem = '';
-        if (offset === 0 && header === undefined) problem = 'a 206 without Content-Range';
-        else if (range === null) problem = 'Content-Range "' + (header !== undefined ? header.substring(0, 60) : '') + '" is missing or malformed';
-        else if (range.start !== offset) problem = 'it starts at byte ' + range.start + ' instead of ' + offset;
-        else if (range.total < 0) problem = 'it does not state the total size';
-        else if (knownSize >= 0 && range.total !== knownSize) problem = 'its total ' + range.total + ' differs from the expected size ' + knownSize;
-        else if (range.end !== range.total - 1) problem = 'it ends at byte ' + range.end + ' instead of the last byte ' + (range.total - 1);
-        else if (response.contentLength >= 0 && response.contentLength !== range.end - range.start + 1) problem = 'its Content-Length ' + response.contentLength + ' does not match the range';
-        if (problem !== '') {
+        // The test and the words are kept apart so that the Espruino build, which keeps only error codes, drops the words.
+        if (range === null || range.start !== offset || range.total < 0 || (knownSize >= 0 && range.total !== knownSize) ||
+          range.end !== range.total - 1 || (response.contentLength >= 0 && response.contentLength !== range.end - range.start + 1)) {
           response.discard();
-          throw otaError('download-bad-content-range', 'The payload server answered 206 to "Range: bytes=' + offset + '-" but ' + problem +
+          throw otaError('download-bad-content-range', 'The payload server answered 206 to "Range: bytes=' + offset + '-" but ' +
+            rangeProblem(offset, header, range, knownSize, response.contentLength) +
             '. The bytes cannot be placed safely; restart the download from 0 or fix the server.', false, { status: 206, offset: offset, contentRange: header });
         }
         const r = range as ContentRange;
