@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { FaultRule } from './faults.js';
-import { sendError, sleep } from './http-util.js';
+import { reasonPhrase, sendError, sleep } from './http-util.js';
 
 /**
  * The body of a response: bytes in memory, UTF-8 text (sent in one write together with the head: the device API's
@@ -31,7 +31,9 @@ export function answerStatusFault(res: ServerResponse, faults: FaultRule[]): boo
   if (fault.status >= 400) {
     sendError(res, fault.status, fault.status === 503 ? 'The server is shedding load; retry after the Retry-After delay' : `injected fault: status ${fault.status}`, headers);
   } else {
-    res.writeHead(fault.status, { ...headers, 'Content-Length': '0' });
+    // RFC 9110 §8.6: no Content-Length on a 204 (nor on a 304, whose length would be the 200's), as on the
+    // un-faulted 204 of the device API; every other status says its empty body's length.
+    res.writeHead(fault.status, reasonPhrase(fault.status), fault.status === 204 || fault.status === 304 ? headers : { ...headers, 'Content-Length': '0' });
     res.end();
   }
   return true;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { otaError } from '../util/errors.js';
 
 /** Memfault's error body type names, by status. Only `InvalidUsageError` (code 1000) is documented; the rest are ours. */
@@ -21,10 +21,18 @@ export function errorBody(status: number, message: string): string {
   return JSON.stringify({ error: { code: known[0], http_code: status, message, type: known[1] } });
 }
 
+/**
+ * The reason phrase of a status line. Node knows the registered codes and says "unknown" for the rest; fault rules
+ * may answer any code from 200 to 599, e.g. 529, which Memfault's retry table names.
+ */
+export function reasonPhrase(status: number): string {
+  return STATUS_CODES[status] ?? (status === 529 ? 'Site Is Overloaded' : status >= 500 ? 'Server Error' : status >= 400 ? 'Client Error' : 'Status');
+}
+
 /** Answers with a JSON error body (and extra headers such as Retry-After). */
 export function sendError(res: ServerResponse, status: number, message: string, headers: { [name: string]: string } = {}): void {
   const body = Buffer.from(errorBody(status, message));
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
+  res.writeHead(status, reasonPhrase(status), { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
   res.end(body);
 }
 

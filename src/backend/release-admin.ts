@@ -7,10 +7,13 @@ import type { Artifact, Cohort, Deployment, Device, Release } from './model.js';
 import { activeDeployment } from './model.js';
 import type { StagedUpload } from './payload-store.js';
 
-const SERIAL = /^[-a-zA-Z0-9_]{1,128}$/;
+/** What a device serial may be (Memfault's rule): the admin API refuses anything else. */
+export const SERIAL = /^[-a-zA-Z0-9_]{1,128}$/;
 const SOFTWARE_TYPE = /^[-a-zA-Z0-9_.+:]{1,128}$/;
-const VERSION_LIKE = /^[-a-zA-Z0-9_.+:\\()[\]/ ]{1,128}$/;
-const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** What a release version or hardware version may be (Memfault's current rule). */
+export const VERSION_LIKE = /^[-a-zA-Z0-9_.+:\\()[\]/ ]{1,128}$/;
+/** What a cohort slug may be. */
+export const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const MAX_PENDING_UPLOADS = 64;
 
 /** Metadata of an OTA payload upload, named after memfault-cli's flags. */

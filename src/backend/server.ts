@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { handleAdmin } from './admin-api.js';
 import { handleCdn } from './cdn.js';
 import { knownNames, type BackendContext, type BackendSettings } from './context.js';
+import { makeDirectories } from './make-directory.js';
 import { handleLatest } from './device-api.js';
 import { FaultSet } from './faults.js';
 import { errorBody, sendError } from './http-util.js';
@@ -99,7 +100,7 @@ function checkDataDir(dataDir: string): string {
     throw otaError('backend-data-dir-invalid', `the data directory ${dataDir} is a file, not a directory; pass another --data (or dataDir)`, false, { path: dataDir });
   }
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectories(dataDir);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     throw otaError('backend-data-dir-invalid', `cannot create the data directory ${dataDir} (${code}): a parent is missing, not a directory, or not writable; pass another --data (or dataDir)`,
@@ -217,10 +218,12 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     const url = splitUrl(req.url ?? '/');
     if (url.path === '/api/v0/releases/latest/url') handleLatest(ctx, req, res, url.query, false);
     else if (url.path === '/api/v0/releases/latest') handleLatest(ctx, req, res, url.query, true);
-    else if (url.path.startsWith('/api/v0/')) void handleAdmin(ctx, admin, req, res, url.path, url.query);
+    // Only the admin API's own prefixes ask for the org token: a device that mistypes its route (`/latest/url/`,
+    // `/api/v0/release/latest`) gets a 404 naming the device routes, not a 401 about a token it never has.
+    else if (url.path.startsWith('/api/v0/organizations/') || url.path.startsWith('/api/v0/mock/')) void handleAdmin(ctx, admin, req, res, url.path, url.query);
     else {
       req.resume();
-      sendError(res, 404, `No route ${url.path.slice(0, 200)}; the device API is /api/v0/releases/latest/url`);
+      sendError(res, 404, `No route ${url.path.slice(0, 200)}; the device API is /api/v0/releases/latest/url and /api/v0/releases/latest`);
     }
   }, log);
   const cdn = makeServer(tls ? tls.cdn : null, maxHeaderBytes, Boolean(options.requireSni), (req, res) => {

@@ -6,6 +6,7 @@ import { otaError } from '../util/errors.js';
 import type { CliIo, OptionSpec, ParsedArgs } from './command.js';
 import { stringOption, UsageError } from './args.js';
 import { EXIT_FAILURE, EXIT_UNAVAILABLE } from './exit-codes.js';
+import { SERIAL, SLUG, VERSION_LIKE } from '../backend/release-admin.js';
 
 /** Where `ota serve` records how to reach it, inside its data directory. */
 export const SERVER_FILE = 'server.json';
@@ -66,13 +67,46 @@ function readRecord(dir: string): ServerRecord | null {
   }
 }
 
+/**
+ * `--url` as the admin calls use it: scheme and host lower-cased (URLs compare them case-insensitively), no
+ * trailing slash; a UsageError for anything but an http(s) URL. Credentials in the URL are refused, never echoed.
+ */
+export function normalBaseUrl(given: string): string {
+  let parsed: URL | null = null;
+  try {
+    parsed = /^https?:\/\/[^/]+/i.test(given.trim()) ? new URL(given.trim()) : null;
+  } catch {
+    parsed = null;
+  }
+  if (parsed === null) {
+    // Echoed without anything that looks like user:password@.
+    throw new UsageError(`--url must be an http(s) URL such as http://127.0.0.1:8080, got "${given.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')}"`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new UsageError('--url must not carry a user name or password; pass the organization token with --org-token (or MEMFAULT_ORG_TOKEN)');
+  }
+  if (parsed.search !== '' || parsed.hash !== '') throw new UsageError(`--url is a base URL without a query or fragment, e.g. ${parsed.origin}`);
+  return (parsed.origin + parsed.pathname).replace(/\/+$/, '');
+}
+
+/** True when two base URLs name the same backend (compared after normalBaseUrl). */
+function sameBackend(a: string, b: string): boolean {
+  try {
+    return normalBaseUrl(a) === normalBaseUrl(b);
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves the connection from flags, environment and `<data>/server.json`, or a UsageError naming what is missing. */
 export function connectionOf(args: ParsedArgs, io: CliIo): AdminConnection {
   const record = readRecord(dataDirOf(args, io));
-  const url = stringOption(args, 'url') ?? record?.baseUrl;
-  if (!url) throw new UsageError('no backend: pass --url (or MEMFAULT_URL), or start one here with `ota serve`');
-  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
-  const orgToken = stringOption(args, 'org-token') ?? (record && record.baseUrl === url ? record.orgToken : undefined);
+  const given = stringOption(args, 'url') ?? record?.baseUrl;
+  if (!given) throw new UsageError('no backend: pass --url (or MEMFAULT_URL), or start one here with `ota serve`');
+  const url = normalBaseUrl(given);
+  // The server.json credentials belong to the URL `ota serve` printed, however it is spelled (trailing slash, case).
+  const local = record !== null && typeof record.baseUrl === 'string' && sameBackend(record.baseUrl, url);
+  const orgToken = stringOption(args, 'org-token') ?? (local ? record.orgToken : undefined);
   if (!orgToken) {
     throw new UsageError('no organization token: pass --org-token (or MEMFAULT_ORG_TOKEN), or --data (or OTA_DATA) naming the data ' +
       'directory of the `ota serve` that keeps it in server.json');
@@ -80,14 +114,14 @@ export function connectionOf(args: ParsedArgs, io: CliIo): AdminConnection {
   const org = stringOption(args, 'org') ?? record?.org;
   const project = stringOption(args, 'project') ?? record?.project;
   if (!org || !project) throw new UsageError('pass --org and --project (or MEMFAULT_ORG and MEMFAULT_PROJECT), or --data of a local `ota serve`');
-  const caPath = stringOption(args, 'ca') ?? (record && record.baseUrl === url ? record.caPath : undefined);
+  const caPath = stringOption(args, 'ca') ?? (local ? record.caPath : undefined);
   let caPem: string | undefined;
   if (caPath && url.startsWith('https:')) {
     const resolved = isAbsolute(caPath) ? caPath : join(io.cwd, caPath);
     if (!existsSync(resolved)) throw new UsageError(`CA file ${resolved} does not exist; pass the CA path \`ota serve\` printed (--ca or OTA_CA)`);
     caPem = readFileSync(resolved, 'utf8');
   }
-  return { url: url.replace(/\/+$/, ''), orgToken, org, project, caPem };
+  return { url, orgToken, org, project, caPem };
 }
 
 interface Reply {
@@ -149,8 +183,9 @@ export class AdminClient {
     if (reply.status >= 200 && reply.status < 300) return parsed ? parsed.data : null;
     const message = parsed?.error?.message ?? `HTTP ${reply.status}`;
     const code = typeof reply.headers['x-error-code'] === 'string' ? reply.headers['x-error-code'] : `http-${reply.status}`;
+    const retryAfter = typeof reply.headers['retry-after'] === 'string' ? reply.headers['retry-after'].slice(0, 100) : undefined;
     throw otaError(code, typeof message === 'string' ? message : JSON.stringify(message), reply.status >= 500 || reply.status === 429,
-      { status: reply.status, method, path: new URL(url).pathname });
+      { status: reply.status, method, path: new URL(url).pathname, retryAfter });
   }
 
   /** Uploads an OTA payload the way memfault-cli does: open an upload, PUT the file, create the release payload. */
@@ -207,21 +242,42 @@ export class AdminClient {
   }
 }
 
+/**
+ * Checks a name against the backend's rule before anything is sent: a cohort slug, a release version or a device
+ * serial that breaks it can never exist, so "no cohort X, create it" would send the user round in circles (exit 2).
+ */
+export function checkName(kind: 'cohort' | 'release-version' | 'serial', flag: string, value: string): string {
+  const rules = {
+    cohort: [SLUG, 'a cohort slug is 1-64 lower-case letters, digits, "-" and "_", starting with a letter or digit'],
+    'release-version': [VERSION_LIKE, 'a release version is 1-128 characters of letters, digits, space and -_.+:\\()[]/'],
+    serial: [SERIAL, 'a device serial is 1-128 letters, digits, "-" and "_"'],
+  } as const;
+  const [rule, text] = rules[kind];
+  if (!rule.test(value)) throw new UsageError(`${flag}: ${text}, got ${JSON.stringify(value.slice(0, 200))}`);
+  return value;
+}
+
+/** Statuses that mean "not now" rather than "no": rate limited, overloaded, or a gateway with no backend behind it. */
+const UNAVAILABLE_STATUSES = [429, 502, 503, 504, 529];
+
 /** Runs an admin command: resolves the connection, maps failures to exit codes and messages that name the fix. */
 export async function withAdmin(args: ParsedArgs, io: CliIo, name: string, action: (client: AdminClient) => Promise<number>): Promise<number> {
   const client = new AdminClient(connectionOf(args, io));
   try {
     return await action(client);
   } catch (error) {
-    const e = error as { code?: string; message?: string; details?: { status?: number } };
+    const e = error as { code?: string; message?: string; details?: { status?: number; retryAfter?: string } };
     if (typeof e.code !== 'string' || typeof e.message !== 'string') throw error;
     const status = e.details?.status;
     let message = e.message;
     if (status === 401 || status === 403) {
       message = `${e.message} — pass the org token of this backend (--org-token or MEMFAULT_ORG_TOKEN), or --data naming the data directory whose server.json holds it`;
     }
+    // Memfault's status table: wait and retry on these; a script tells them from a refusal by exit code 3.
+    const unavailable = status !== undefined && UNAVAILABLE_STATUSES.indexOf(status) >= 0;
+    if (unavailable) message += ` — the backend is unavailable or limiting requests (HTTP ${status}); retry ${e.details?.retryAfter !== undefined ? `after ${e.details.retryAfter} (Retry-After)` : 'later'}`;
     io.err(`ota ${name}: ${message} [${e.code}]\n`);
-    return e.code === 'backend-unreachable' || e.code === 'backend-timeout' || status === 503 ? EXIT_UNAVAILABLE : EXIT_FAILURE;
+    return e.code === 'backend-unreachable' || e.code === 'backend-timeout' || unavailable ? EXIT_UNAVAILABLE : EXIT_FAILURE;
   }
 }
 

@@ -1,4 +1,4 @@
-import { backendOptions, withAdmin } from '../admin-client.js';
+import { backendOptions, checkName, withAdmin } from '../admin-client.js';
 import { requireOption, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { deactivateCohort } from './deploy-release.js';
@@ -14,7 +14,9 @@ export const abortRolloutCommand: Command = {
     'release-version': { kind: 'string', description: 'only if this release is the one deployed', valueName: 'V' },
   },
   async run(args, io) {
-    const cohort = requireOption(args, 'cohort');
-    return withAdmin(args, io, 'abort-rollout', (client) => deactivateCohort(client, io, cohort, stringOption(args, 'release-version'), Boolean(args.options.json), 'abort-rollout'));
+    const cohort = checkName('cohort', '--cohort', requireOption(args, 'cohort'));
+    const version = stringOption(args, 'release-version');
+    if (version !== undefined) checkName('release-version', '--release-version', version);
+    return withAdmin(args, io, 'abort-rollout', (client) => deactivateCohort(client, io, cohort, version, Boolean(args.options.json), 'abort-rollout'));
   },
 };

@@ -1,10 +1,11 @@
-import { mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { UsageError, stringOption } from '../args.js';
 import { cHeader, derToPem, loadBundle } from '../../tools/certs.js';
 import { writeProblem } from '../../tools/file-checks.js';
+import { makeDirectories } from '../../backend/make-directory.js';
 
 function statOrNull(path: string): Stats | null {
   try {
@@ -53,7 +54,11 @@ export const certsExportCommand: Command = {
         }
         const parent = statOrNull(dirname(path));
         if (parent === null || !parent.isDirectory()) throw new UsageError(`-o: the directory ${dirname(path)} does not exist; create it first or write elsewhere`);
-        mkdirSync(path, { recursive: true });
+        try {
+          makeDirectories(path);
+        } catch (error) {
+          throw new UsageError(`-o: cannot create the directory ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); write elsewhere`);
+        }
         for (const cert of certs) writeFileSync(join(path, cert.entry.der), cert.der);
         io.err(`wrote ${certs.length} DER files to ${path}\n`);
       }

@@ -1,4 +1,4 @@
-import { backendOptions, printJson, table, withAdmin } from '../admin-client.js';
+import { backendOptions, checkName, printJson, table, withAdmin } from '../admin-client.js';
 import { stringOption, UsageError } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -12,6 +12,7 @@ export const cohortsCommand: Command = {
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const create = stringOption(args, 'create');
+    if (create !== undefined) checkName('cohort', '--create', create);
     return withAdmin(args, io, 'cohorts', async (client) => {
       if (create !== undefined) {
         const cohort = await client.createCohort(create);

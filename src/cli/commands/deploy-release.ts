@@ -1,4 +1,4 @@
-import { backendOptions, printJson, withAdmin, type AdminClient } from '../admin-client.js';
+import { backendOptions, checkName, printJson, withAdmin, type AdminClient } from '../admin-client.js';
 import { intOption, requireOption, stringOption, UsageError } from '../args.js';
 import type { CliIo, Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
@@ -38,8 +38,9 @@ export const deployReleaseCommand: Command = {
     deactivate: { kind: 'boolean', description: 'deactivate (abort) the cohort\'s active deployment instead' },
   },
   async run(args, io) {
-    const cohort = requireOption(args, 'cohort');
+    const cohort = checkName('cohort', '--cohort', requireOption(args, 'cohort'));
     const version = stringOption(args, 'release-version');
+    if (version !== undefined) checkName('release-version', '--release-version', version);
     const json = Boolean(args.options.json);
     if (args.options.deactivate) {
       if (args.options['rollout-percent'] !== undefined || args.options['allow-downgrade']) throw new UsageError('--deactivate takes only --cohort (and optionally --release-version)');

@@ -1,4 +1,4 @@
-import { backendOptions, printJson, withAdmin } from '../admin-client.js';
+import { backendOptions, checkName, printJson, withAdmin } from '../admin-client.js';
 import { requireOption, UsageError } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
@@ -11,8 +11,8 @@ export const deviceMoveCommand: Command = {
   options: { ...backendOptions, cohort: { kind: 'string', description: 'target cohort slug', valueName: 'C' } },
   async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError('give exactly one device SERIAL');
-    const serial = args.positionals[0];
-    const cohort = requireOption(args, 'cohort');
+    const serial = checkName('serial', 'SERIAL', args.positionals[0]);
+    const cohort = checkName('cohort', '--cohort', requireOption(args, 'cohort'));
     return withAdmin(args, io, 'device move', async (client) => {
       try {
         const device = await client.moveDevice(serial, cohort);

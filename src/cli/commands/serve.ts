@@ -35,9 +35,19 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
     urlLifetimeSeconds: intOption(args, 'url-lifetime', 1, 7 * 24 * 3600),
     dailyRequestLimit: intOption(args, 'daily-limit', 1, 1_000_000_000),
     expiredLinkStatus: intOption(args, 'expired-link-status', 400, 599),
+    // The backend logs only what needs a look (a 500 and its stack; never a secret or a query string); the
+    // "listening" line repeats the banner.
+    log: (line) => { if (!line.startsWith('backend listening:')) io.err(`ota serve: ${line}\n`); },
   }).catch((error: Error & { code?: string; port?: number }) => {
     if (error.code === 'EADDRINUSE') {
       throw otaError('port-in-use', `port ${error.port ?? port} is already in use (another \`ota serve\`?); pass --port P --cdn-port Q, or --port 0 for any free ports`, false);
+    }
+    if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+      throw new UsageError(`cannot listen on --host ${host} (${error.code}): it is not an address of this machine` +
+        `${error.code === 'EADDRNOTAVAIL' ? '' : ' or a name that resolves'}; pass --host 127.0.0.1, or 0.0.0.0 for every interface`);
+    }
+    if (error.code === 'EACCES') {
+      throw new UsageError(`not allowed to listen on port ${error.port ?? port} of ${host} (EACCES; ports below 1024 need privileges); pass --port 8443 or --port 0`);
     }
     // Usage errors: nothing was started and nothing in the data directory was changed.
     if (error.code === 'dir-locked') {
@@ -76,7 +86,8 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Run the mock backend (device API, CDN, admin API); prints its URLs and CA path, keeps its secrets in <data>/server.json',
-  usage: '[--port P] [--host 127.0.0.1] [--data DIR] [--http] [--project-key K] [--org-token T] [--require-sni]',
+  usage: '[--port P] [--cdn-port Q] [--host 127.0.0.1] [--data DIR] [--http] [--project-key K] [--org-token T] [--org SLUG] ' +
+    '[--project SLUG] [--require-sni] [--url-lifetime S] [--daily-limit N] [--expired-link-status S] [--json]',
   options: {
     port: { kind: 'string', description: 'port of the device/admin API (default 8443, or 8080 with --http; 0 = any)', valueName: 'P' },
     'cdn-port': { kind: 'string', description: 'port of the payload CDN (default port + 1)', valueName: 'P' },

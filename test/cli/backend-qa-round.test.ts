@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/command.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { normalBaseUrl } from '../../src/cli/admin-client.js';
+import { serveBackend, serveCommand } from '../../src/cli/commands/serve.js';
+import type { Backend } from '../../src/backend/index.js';
+
+// A QA round driving the backend commands as a CI script would: `--url` copied with a trailing slash (or typed with
+// an upper-case scheme) lost the credentials of server.json, a --host that is no address of this machine ended with
+// a raw EADDRNOTAVAIL and exit 1, and `certs export -o /proc/x` spun forever.
+
+interface Run { code: number; out: string; err: string }
+
+function runner(cwd: string, env: () => { [name: string]: string | undefined } = () => ({})): (...argv: string[]) => Promise<Run> {
+  return async (...argv) => {
+    let out = '';
+    let err = '';
+    const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; }, env: env(), cwd, isTty: false };
+    const code = await main(argv, io);
+    return { code, out, err };
+  };
+}
+
+describe('admin commands against a local `ota serve`', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-qa-'));
+  const dataDir = join(dir, 'data');
+  const ota = runner(dir, () => ({ OTA_DATA: dataDir }));
+  let backend: Backend;
+  const quiet: CliIo = { out: () => {}, err: () => {}, env: {}, cwd: dir, isTty: false };
+
+  beforeAll(async () => {
+    backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--http', '--data', dataDir], {}), quiet);
+  });
+  afterAll(async () => {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds the server.json credentials for the printed URL however it is spelled (trailing slash, upper-case scheme/host)', async () => {
+    const upper = backend.baseUrl.replace('http://', 'HTTP://');
+    for (const url of [backend.baseUrl, `${backend.baseUrl}/`, `${backend.baseUrl}//`, upper]) {
+      const result = await ota('cohorts', '--url', url, '--json');
+      expect(result.err, url).toBe('');
+      expect(result.code, url).toBe(0);
+      expect(JSON.parse(result.out)[0].slug).toBe('default');
+    }
+    const env = runner(dir, () => ({ OTA_DATA: dataDir, MEMFAULT_URL: `${backend.baseUrl}/` }));
+    expect((await env('releases')).code).toBe(0);
+  });
+
+  it('exits 3 (unavailable, retry) on 429, 502, 504 and 529 as on 503, naming the Retry-After; 1 on a 500', async () => {
+    for (const status of [429, 502, 503, 504, 529]) {
+      backend.faults.add({ route: 'admin', kind: 'status', status, retryAfter: '7' });
+      const result = await ota('releases');
+      expect(result.code, String(status)).toBe(3);
+      expect(result.err).toContain(`(HTTP ${status}); retry after 7 (Retry-After)`);
+    }
+    backend.faults.add({ route: 'admin', kind: 'status', status: 500 });
+    expect((await ota('releases')).code).toBe(1);
+    expect((await ota('releases')).code).toBe(0);
+  });
+
+  it('refuses a cohort, release version or serial that can never exist with exit 2, instead of "no cohort X, create it"', async () => {
+    const cases: [string[], string][] = [
+      [['deploy-release', '--release-version', '1.0.0', '--cohort', 'Beta Testers'], '--cohort: a cohort slug is'],
+      [['deploy-release', '--release-version', '1.0.0-β', '--cohort', 'default'], '--release-version: a release version is'],
+      [['abort-rollout', '--cohort', 'ünï'], '--cohort: a cohort slug is'],
+      [['device', 'move', 'bad serial', '--cohort', 'default'], 'SERIAL: a device serial is'],
+      [['device', 'move', 'SN1', '--cohort', 'No Such'], '--cohort: a cohort slug is'],
+      [['cohorts', '--create', 'Beta Testers'], '--create: a cohort slug is'],
+    ];
+    for (const [argv, text] of cases) {
+      const result = await ota(...argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.err).toContain(text);
+      expect(result.err).not.toContain('create it with');
+    }
+    // Valid names still reach the backend, which answers for the ones that do not exist.
+    const missing = await ota('deploy-release', '--release-version', '9.9.9', '--cohort', 'default');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('no release 9.9.9');
+  });
+
+  it('refuses a --url with credentials, a query or no http scheme (exit 2) and never prints the password', async () => {
+    const port = new URL(backend.baseUrl).port;
+    const withPassword = await ota('releases', '--url', `http://user:S3cretPw@127.0.0.1:${port}`);
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.err).toContain('must not carry a user name or password');
+    expect(withPassword.err).not.toContain('S3cretPw');
+    expect((await ota('releases', '--url', `${backend.baseUrl}/?x=1`)).code).toBe(2);
+    const ftp = await ota('releases', '--url', 'ftp://user:S3cretPw@127.0.0.1');
+    expect(ftp.code).toBe(2);
+    expect(ftp.err).toContain('--url must be an http(s) URL');
+    expect(ftp.err).not.toContain('S3cretPw');
+    expect(normalBaseUrl('HTTPS://Example.COM:8443/base/')).toBe('https://example.com:8443/base');
+  });
+});
+
+describe('ota serve and certs export refusing places they cannot use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-qa-places-'));
+  const ota = runner(dir);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a --host that is not an address of this machine with exit 2 and the fix, not a raw EADDRNOTAVAIL', async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned to a local interface.
+    const result = await ota('serve', '--http', '--port', '0', '--host', '192.0.2.1', '--data', 'data');
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('cannot listen on --host 192.0.2.1 (EADDRNOTAVAIL)');
+    expect(result.err).toContain('pass --host 127.0.0.1');
+    // The lock was released: the directory is free for the next attempt.
+    expect(existsSync(join(dir, 'data', 'lock'))).toBe(false);
+  });
+
+  it('refuses `ota serve --data` and `certs export -o` under /proc at once (exit 2) instead of spinning forever', () => {
+    // Child processes: the old code looped synchronously, which no in-process timeout can stop.
+    const run = (...argv: string[]) => spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [join(process.cwd(), 'src/cli/main.ts'), ...argv],
+      { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const serve = run('serve', '--http', '--port', '0', '--data', '/proc/ota-qa-no-such-dir');
+    expect(serve.signal).toBeNull();
+    expect(serve.status).toBe(2);
+    expect(serve.stderr).toContain('cannot create the data directory /proc/ota-qa-no-such-dir (ENOENT)');
+    const certs = run('certs', 'export', '--format', 'der', '-o', '/proc/ota-qa-no-such-dir');
+    expect(certs.signal).toBeNull();
+    expect(certs.status).toBe(2);
+    expect(certs.stderr).toContain('cannot create the directory /proc/ota-qa-no-such-dir (ENOENT)');
+  }, 130_000);
+});
