@@ -76,7 +76,8 @@ export function listOption(args: ParsedArgs, name: string): string[] {
 export function intOption(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
   const raw = stringOption(args, name);
   if (raw === undefined) return undefined;
-  const value = Number(raw);
+  // Decimal digits only: Number() would also take 0x10, 1e2 and "" (as 16, 100 and 0).
+  const value = /^-?[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return value;
 }

@@ -209,6 +209,15 @@ describe('ota device run: the base URL\'s scheme', () => {
     expect(io.errors() + io.text()).not.toContain('hunter2');
     expect(existsSync(dir)).toBe(false);
   });
+
+  it('a --url with credentials and a scheme that is not http(s) is refused without printing the password either', async () => {
+    const dir = join(tempDir(), 'dev');
+    const io = capture();
+    expect(await main(deviceArgs(dir, 'ftp://user:hunter2@127.0.0.1:1', 'pk', ['--once']), io)).toBe(2);
+    expect(io.errors()).toMatch(/--url must not carry credentials/);
+    expect(io.errors() + io.text()).not.toContain('hunter2');
+    expect(existsSync(dir)).toBe(false);
+  });
 });
 
 describe('ota device run against the mock backend', () => {

@@ -78,6 +78,12 @@ describe('ota device run / ota device status', () => {
     expect(code, io.stderr.join('')).toBe(0);
     expect(io.stdout.join('')).toContain('confirmed 1.0.0');
     expect(io.stdout.join('') + io.stderr.join('')).not.toContain(backend.projectKey);
+    // The printed URL typed with a trailing slash and an upper-case scheme is the same backend: its server.json applies.
+    const respelled = capture();
+    const spelled = backend.baseUrl.replace(/^https/, 'HTTPS') + '/';
+    expect(await main(['device', 'run', '--dir', join(dir, 'dev3'), '--serial', 'SN-SLASH', '--hardware-version', 'evt',
+      '--software-type', 'main-fw', '--data', join(dir, 'backend'), '--url', spelled, '--once', '--no-wifi'], respelled), respelled.stderr.join('')).toBe(0);
+    expect(respelled.stdout.join('')).toContain('confirmed 1.0.0');
     const missing = capture();
     expect(await main(['device', 'run', '--dir', join(dir, 'dev2'), '--serial', 'SN-NONE', '--hardware-version', 'evt',
       '--software-type', 'main-fw', '--data', join(dir, 'nothing'), '--once'], missing)).toBe(2);

@@ -8,7 +8,7 @@ import {
 import type { TrustPolicy } from '../../bundle/header.js';
 import { verifierFromKeyText } from '../../tools/keys.js';
 import { otaError } from '../../util/errors.js';
-import { serverRecordOf } from '../admin-client.js';
+import { normalBaseUrl, serverRecordOf } from '../admin-client.js';
 import { loadCaFile, readOptionFile } from '../device-ca.js';
 import { takeDeviceLock } from '../device-lock.js';
 import { DeviceNarrator } from '../device-narrator.js';
@@ -106,17 +106,18 @@ function planOf(args: ParsedArgs, io: CliIo): RunPlan {
   }
   // Flags and environment first, then the server.json of a local `ota serve` (which never prints its secrets).
   const record = serverRecordOf(args, io);
-  const url = stringOption(args, 'url') ?? record?.baseUrl;
-  const fromRecord = record !== null && record.baseUrl === url ? record : null;
-  const projectKey = stringOption(args, 'project-key') ?? fromRecord?.projectKey;
-  if (url === undefined) throw new UsageError('--url (or MEMFAULT_URL) is required: the device API base URL; or --data (OTA_DATA) of a local `ota serve`');
-  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
-  const userinfo = /^https?:\/\/([^/?#]*)@/.exec(url);
+  const given = stringOption(args, 'url') ?? record?.baseUrl;
+  if (given === undefined) throw new UsageError('--url (or MEMFAULT_URL) is required: the device API base URL; or --data (OTA_DATA) of a local `ota serve`');
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(given);
   if (userinfo !== null) {
     // Never echoed: user:password@ is a credential, and the device API authenticates with the project key alone.
     throw new UsageError('--url must not carry credentials (user:password@ before the host; not printed here): the device API ' +
-      `authenticates with the project key alone; pass --url ${url.replace(userinfo[1] + '@', '')}`);
+      `authenticates with the project key alone; pass --url ${given.replace(userinfo[1] + '@', '')}`);
   }
+  // One spelling (scheme case, trailing slash) so the URL printed by `ota serve` finds its server.json however it is typed.
+  const url = normalBaseUrl(given);
+  const fromRecord = record !== null && normalBaseUrl(record.baseUrl) === url ? record : null;
+  const projectKey = stringOption(args, 'project-key') ?? fromRecord?.projectKey;
   if (projectKey === undefined) throw new UsageError('--project-key (or MEMFAULT_PROJECT_KEY) is required; or --data (OTA_DATA) of a local `ota serve`');
   const caFlag = stringOption(args, 'ca') !== undefined ? 'ca' : 'data';
   const caPath = stringOption(args, 'ca') ?? fromRecord?.caPath;
