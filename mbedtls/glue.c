@@ -405,12 +405,21 @@ EXPORT(ota_handshake_over) int ota_handshake_over(session *s) {
     return s->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER;
 }
 
-/** Decrypts up to len (<= IO_CAP) bytes into the staging buffer: count, 0 at close_notify/EOF, or error. */
+/**
+ * Decrypts up to len (1..IO_CAP) bytes into the staging buffer: count, 0 at close_notify, CONN_EOF when the
+ * stream ended without close_notify (a truncation: mbedtls_ssl_read reports that as 0 too), or an error.
+ */
 EXPORT(ota_read) int ota_read(session *s, size_t len) {
     enter(s);
+    if (len == 0) {
+        return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    }
     int ret = mbedtls_ssl_read(&s->ssl, s->io, len < IO_CAP ? len : IO_CAP);
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         return 0;
+    }
+    if (ret == 0) {
+        return MBEDTLS_ERR_SSL_CONN_EOF;
     }
     return leave(s, ret);
 }

@@ -22,6 +22,8 @@ export const TRANSPORT_ERRORS = {
   noRoots: 'tls-no-roots',
   insecureEnvironment: 'tls-insecure-environment',
   insecureOption: 'tls-insecure-option-refused',
+  wrongKeyUsage: 'tls-cert-wrong-usage',
+  clientCertRequired: 'tls-client-cert-required',
 } as const;
 
 /** TLS alert names by number (RFC 8446 §6.2), for messages. */
@@ -61,8 +63,13 @@ export function serverAlertError(alert: number, host: string, port: number, sniS
     return otaError(TRANSPORT_ERRORS.handshakeRefused, 'TLS handshake with ' + target(host, port) + ' refused by the server with alert ' + alert +
       ' (' + alertName(alert) + '); ' + sniText + '. ' + (sniSent === null
         ? 'A missing SNI is the likely cause: servers with several certificates refuse clients that do not name the host. Connect by DNS name with SNI enabled.'
-        : 'The server found no acceptable certificate or cipher for this client: check the name, the TLS versions and the cipher suites both sides allow.'),
+        : 'The server found no acceptable certificate or cipher for this client, or (TLS 1.2) it demands a client certificate, which this client never sends: ' +
+          'check the name, the TLS versions and the cipher suites both sides allow.'),
     false, details);
+  }
+  if (alert === 116) {
+    return otaError(TRANSPORT_ERRORS.clientCertRequired, 'TLS connection to ' + target(host, port) + ' refused with alert 116 (certificate_required): ' +
+      'the server requires a client certificate, and this client never sends one. Point the device at an endpoint that does not demand mutual TLS.', false, details);
   }
   if (alert === 70) {
     return otaError(TRANSPORT_ERRORS.protocolVersion, 'TLS handshake with ' + target(host, port) + ' refused: alert 70 (protocol_version). ' +
@@ -98,7 +105,7 @@ export interface PeerFacts {
 }
 
 /** Kinds of certificate verification failure, as the transports classify them. */
-export type VerifyFailure = 'unknown-ca' | 'name-mismatch' | 'expired' | 'not-yet-valid' | 'invalid-chain';
+export type VerifyFailure = 'unknown-ca' | 'name-mismatch' | 'expired' | 'not-yet-valid' | 'invalid-chain' | 'wrong-usage';
 
 /** The error for a certificate chain that failed verification. */
 export function verifyFailureError(kind: VerifyFailure, facts: PeerFacts, raw: string): OtaError {
@@ -123,6 +130,10 @@ export function verifyFailureError(kind: VerifyFailure, facts: PeerFacts, raw: s
   if (kind === 'not-yet-valid') {
     return otaError(TRANSPORT_ERRORS.notYetValid, 'The certificate of ' + where + ' is not valid yet' + (facts.validFrom !== undefined ? ' (from ' + facts.validFrom + ')' : '') +
       ' (' + raw + '). The device clock is probably wrong (e.g. still at 1970): set the time before connecting.', false, details);
+  }
+  if (kind === 'wrong-usage') {
+    return otaError(TRANSPORT_ERRORS.wrongKeyUsage, 'The certificate of ' + where + ' is not allowed for TLS server authentication: its key usage or extended key usage ' +
+      'excludes it (' + raw + '). The server uses a certificate issued for another purpose (e.g. clientAuth only); fix the server certificate.', false, details);
   }
   return otaError(TRANSPORT_ERRORS.invalidChain, 'The certificate chain of ' + where + ' is invalid: a certificate in it signed another without being allowed to (not a CA, or no keyCertSign usage) (' + raw +
     '). The server is misconfigured or the chain is forged; fix the server chain.', false, details);

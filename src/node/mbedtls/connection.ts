@@ -7,7 +7,8 @@ import type { Connection, ConnectionInfo } from '../../http/transport.js';
 import type { PeerFacts } from '../../http/transport-errors.js';
 import { isOtaError, otaError, type OtaError } from '../../util/errors.js';
 import { socketError } from '../transports/socket-connection.js';
-import { MBEDTLS, mbedTlsFailure } from './errors.js';
+import { notTlsError } from '../transports/connect-errors.js';
+import { MBEDTLS, hexCode, mbedTlsErrorName, mbedTlsFailure } from './errors.js';
 import { ianaSuiteName, type ResolvedOptions } from './options.js';
 import type { MbedTlsSession } from './session.js';
 import type { MbedTlsEngine } from './wasm.js';
@@ -64,6 +65,8 @@ export class MbedTlsConnection implements Connection {
   private pendingBytes = 0;
   /** Ciphertext bytes received so far (0 at a refusal before any server hello). */
   private received = 0;
+  /** The first byte the server sent (-1 before any): a TLS record starts with a content type 20..24. */
+  private firstByte = -1;
   private ended = false;
   private eofFed = false;
   private failure: OtaError | null = null;
@@ -77,6 +80,7 @@ export class MbedTlsConnection implements Connection {
     socket.on('data', (chunk: Buffer) => {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
+      if (this.received === 0) this.firstByte = chunk[0];
       this.received += chunk.length;
       if (this.pendingBytes >= target.options.readAhead) socket.pause();
       this.notify();
@@ -139,6 +143,11 @@ export class MbedTlsConnection implements Connection {
   /** The transport error for mbedTLS result `rc`. */
   private fail(rc: number): OtaError {
     const session = this.session;
+    if (this.handshaking && this.firstByte >= 0 && (this.firstByte < 20 || this.firstByte > 24)) {
+      // Same diagnosis as node:tls gives: a plain-HTTP server or a captive portal answered the ClientHello.
+      this.failure = notTlsError(this.target.host, this.target.port, `${hexCode(rc)} ${mbedTlsErrorName(rc)}, first byte 0x${this.firstByte.toString(16).padStart(2, '0')}`);
+      return this.failure;
+    }
     const error = mbedTlsFailure(rc, {
       host: this.target.host,
       port: this.target.port,
@@ -147,7 +156,7 @@ export class MbedTlsConnection implements Connection {
       alertReceived: session.alertReceived(),
       alertSent: session.alertSent(),
       verifyFlags: session.verifyFlags(),
-      peer: peerFacts(rc === MBEDTLS.X509_CERT_VERIFY_FAILED ? session.peerChain() : [], this.target),
+      peer: peerFacts(rc === MBEDTLS.X509_CERT_VERIFY_FAILED || rc === MBEDTLS.BAD_CERTIFICATE ? session.peerChain() : [], this.target),
       recordBuffer: this.target.options.recordBuffer,
       maxFragmentLength: this.target.options.maxFragmentLength,
       protocol: this.handshaking ? 'during the handshake' : session.version(),
@@ -275,8 +284,9 @@ export class MbedTlsConnection implements Connection {
               finish(result);
               return;
             }
-            // close_notify, or (like node:tls) a TCP end at a record boundary: end of stream.
-            if (result === null || result === MBEDTLS.CONN_EOF) {
+            // Only close_notify ends the stream. A TCP end without it (CONN_EOF, at a record boundary or not) is a
+            // truncation an attacker or a crashed server can cause: it must never look like a complete body.
+            if (result === null) {
               this.dispose();
               finish(null);
               return;

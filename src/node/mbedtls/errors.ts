@@ -4,6 +4,7 @@ import {
   TRANSPORT_ERRORS, alertName, closedDuringHandshakeError, serverAlertError, verifyFailureError, type PeerFacts, type VerifyFailure,
 } from '../../http/transport-errors.js';
 import { otaError, type OtaError } from '../../util/errors.js';
+import { badRecordMacError, truncatedError } from '../transports/connect-errors.js';
 
 /** Error codes only this transport can produce (the device-parity failures node:tls has no equivalent for). */
 export const MBEDTLS_ERRORS = {
@@ -13,7 +14,7 @@ export const MBEDTLS_ERRORS = {
   extensionRejected: 'tls-extension-rejected',
   /** mbedTLS was asked to verify a certificate with no host name set (CVE-2025-27809's guard). */
   hostnameNotSet: 'tls-hostname-not-set',
-  /** The peer ended the TCP stream in the middle of a TLS record or without close_notify where one was needed. */
+  /** The peer ended the TCP stream without close_notify after the handshake (truncation). */
   peerClosed: 'tls-peer-closed',
   /** A transport option is invalid. */
   badOption: 'mbedtls-bad-option',
@@ -35,6 +36,8 @@ export const MBEDTLS = {
   NO_USABLE_CIPHERSUITE: -0x7480,
   CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME: -0x5D80,
   X509_CERT_VERIFY_FAILED: -0x2700,
+  BAD_CERTIFICATE: -0x7A00,
+  INVALID_MAC: -0x7180,
 } as const;
 
 // High-level (SSL, X509) names by code, from include/mbedtls/ssl.h and x509.h of 3.6.
@@ -94,6 +97,8 @@ export function classifyVerifyFlags(flags: number): VerifyFailure {
   if (f & 0x04) return 'name-mismatch';
   if (f & 0x01) return 'expired';
   if (f & 0x0200) return 'not-yet-valid';
+  // KEY_USAGE, EXT_KEY_USAGE, NS_CERT_TYPE: the leaf is not for TLS server authentication with this suite.
+  if (f & 0x3800) return 'wrong-usage';
   return 'invalid-chain';
 }
 
@@ -128,7 +133,8 @@ export function mbedTlsFailure(code: number, context: FailureContext): OtaError 
     return error;
   };
   const where = context.host + ':' + context.port;
-  if (code === MBEDTLS.X509_CERT_VERIFY_FAILED) {
+  // BAD_CERTIFICATE with flags set is mbedtls_ssl_check_cert_usage refusing the leaf's (extended) key usage.
+  if (code === MBEDTLS.X509_CERT_VERIFY_FAILED || (code === MBEDTLS.BAD_CERTIFICATE && (context.verifyFlags >>> 0) !== 0)) {
     const flags = context.verifyFlags >>> 0;
     const raw = 'mbedTLS verify flags 0x' + flags.toString(16) + ' ' + verifyFlagNames(flags).join('|');
     const error = attach(verifyFailureError(classifyVerifyFlags(flags), context.peer, raw));
@@ -147,11 +153,22 @@ export function mbedTlsFailure(code: number, context: FailureContext): OtaError 
       ' because no host name was set (MBEDTLS_ERR_SSL_CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME). Every connection must call mbedtls_ssl_set_hostname: pass servername.', false, { host: context.host, port: context.port }));
   }
   if (code === MBEDTLS.BAD_INPUT_DATA) {
+    const details = { host: context.host, port: context.port, recordBuffer: context.recordBuffer, maxFragmentLength: context.maxFragmentLength,
+      protocol: context.protocol, stage: context.handshaking ? 'handshake' : 'data' };
+    if (context.handshaking) {
+      // mbedTLS 3.6 reassembles each handshake message inside the input buffer, so a certificate chain larger than
+      // the buffer fails here even when every record is small (max_fragment_length does not help).
+      return attach(otaError(MBEDTLS_ERRORS.recordTooLarge, 'During the handshake with ' + where + ' a TLS record or handshake message larger than the ' +
+        context.recordBuffer + '-byte input buffer (MBEDTLS_SSL_IN_CONTENT_LEN) arrived; mbedTLS must hold each whole handshake message in that buffer, ' +
+        'so the usual cause is the server\'s certificate chain. ' + (context.recordBuffer < 16384
+        ? 'Enlarge the buffer (at most 16384) or have the server send a shorter chain' + (context.maxFragmentLength !== null
+          ? '; max_fragment_length ' + context.maxFragmentLength + ' shrinks records, not handshake messages.' : '.')
+        : 'A message over 16 KiB fits no mbedTLS build: the server must send a shorter chain (fewer or smaller certificates).'), false, details));
+    }
     return attach(otaError(MBEDTLS_ERRORS.recordTooLarge, 'A TLS record from ' + where + ' is larger than the ' + context.recordBuffer +
       '-byte input record buffer (MBEDTLS_SSL_IN_CONTENT_LEN), so mbedTLS cannot take it (' + context.protocol + (context.maxFragmentLength !== null
         ? ', max_fragment_length ' + context.maxFragmentLength + ' was asked for but the server did not honour it' : ', no max_fragment_length negotiated') +
-      '). Enlarge the buffer to 16384, negotiate max_fragment_length (TLS 1.2 only), or cap the server\'s record size.', false,
-    { host: context.host, port: context.port, recordBuffer: context.recordBuffer, maxFragmentLength: context.maxFragmentLength, protocol: context.protocol }));
+      '). Enlarge the buffer to 16384, negotiate max_fragment_length (TLS 1.2 only), or cap the server\'s record size.', false, details));
   }
   if (code === MBEDTLS.UNSUPPORTED_EXTENSION) {
     return attach(otaError(MBEDTLS_ERRORS.extensionRejected, 'The handshake with ' + where + ' failed: the server answered with an extension mbedTLS does not accept here' +
@@ -164,8 +181,10 @@ export function mbedTlsFailure(code: number, context: FailureContext): OtaError 
       mbedTlsErrorName(code) + '); this client allows TLS 1.2 and 1.3.', false, { host: context.host, port: context.port }));
   }
   if (code === MBEDTLS.CONN_EOF) {
-    return attach(otaError(MBEDTLS_ERRORS.peerClosed, 'The server at ' + where + ' ended the connection in the middle of a TLS record; the data may be truncated. Retry and resume.', true,
-      { host: context.host, port: context.port }));
+    return attach(truncatedError(context.host, context.port, context.protocol));
+  }
+  if (code === MBEDTLS.INVALID_MAC) {
+    return attach(badRecordMacError(context.host, context.port, hexCode(code) + ' ' + mbedTlsErrorName(code)));
   }
   return attach(otaError(MBEDTLS_ERRORS.failed, 'TLS ' + (context.handshaking ? 'handshake' : 'connection') + ' with ' + where + ' failed in mbedTLS with ' +
     hexCode(code) + ' (' + mbedTlsErrorName(code) + ')' + (context.alertSent >= 0 ? '; mbedTLS sent alert ' + context.alertSent + ' (' + alertName(context.alertSent) + ')' : '') + '.',

@@ -99,7 +99,10 @@ export class MbedTlsSession {
     return this.engine.exports.ota_handshake_over(this.p) === 1;
   }
 
-  /** Decrypted bytes (a copy), null at the end of the stream, or a negative code (WANT_READ, WANT_WRITE, error). */
+  /**
+   * Decrypted bytes (a copy), null at close_notify, or a negative code (WANT_READ, WANT_WRITE, CONN_EOF for a stream
+   * that ended without close_notify, or an error).
+   */
   read(max: number = 16384): Uint8Array | null | number {
     const x = this.engine.exports;
     const rc = x.ota_read(this.p, max);

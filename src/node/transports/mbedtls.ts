@@ -2,16 +2,16 @@
 // in the simulator. Same contract and error codes as the node:tls transport; the device-parity knobs (SNI off, record
 // buffer, max_fragment_length, suites, curves, clock) are constructor options, so the core never learns which
 // transport it holds.
-import { isIP, connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
 import { TRANSPORT_ERRORS } from '../../http/transport-errors.js';
-import { otaError, toOtaError } from '../../util/errors.js';
+import { isOtaError, otaError, toOtaError } from '../../util/errors.js';
 import { MbedTlsConnection, type ConnectionTarget } from '../mbedtls/connection.js';
-import { MBEDTLS_ERRORS } from '../mbedtls/errors.js';
 import { resolveOptions, type MbedTlsTransportOptions, type ResolvedOptions } from '../mbedtls/options.js';
 import { MbedTlsSession } from '../mbedtls/session.js';
 import { MbedTlsEngine, loadMbedTlsModule, mbedTlsWasmPath } from '../mbedtls/wasm.js';
 import { connectError, connectTimeoutError } from './connect-errors.js';
+import { serverName } from './server-name.js';
 
 export type { MbedTlsTransportOptions } from '../mbedtls/options.js';
 
@@ -69,16 +69,12 @@ export class MbedTlsTransport implements Transport {
     if (!ca || ca.length === 0) {
       return Promise.reject(otaError(TRANSPORT_ERRORS.noRoots, `No trusted roots given for ${host}:${port}; pass the device bundle as ca (mbedTLS trusts nothing else).`, false));
     }
-    if (options.servername !== undefined && isIP(options.servername)) {
-      return Promise.reject(otaError('tls-bad-servername', `servername "${options.servername}" is an IP literal; SNI carries DNS names only. Pass the DNS name or leave servername out.`, false));
-    }
-    // mbedtls_ssl_set_hostname is always called: with servername, else the host. An IP literal is verified against
+    // mbedtls_ssl_set_hostname is always called, with the name serverName() picks; an IP literal is verified against
     // the certificate's IP SANs but, as with node:tls, never sent as SNI.
-    const expectedName = options.servername ?? host;
-    if (expectedName === '') {
-      return Promise.reject(otaError(MBEDTLS_ERRORS.hostnameNotSet, `No host name to verify the server ${host}:${port} against; pass servername.`, false, { host, port }));
-    }
-    const sendSni = this.resolved.sni && !isIP(expectedName);
+    const name = serverName(options);
+    if (isOtaError(name)) return Promise.reject(name);
+    const expectedName = name.expectedName;
+    const sendSni = this.resolved.sni && name.sni !== null;
     const sessionOptions: ResolvedOptions = sendSni === this.resolved.sni ? this.resolved : Object.assign({}, this.resolved, { sni: false });
     const target: ConnectionTarget = { host, port, expectedName, sni: sendSni ? expectedName : null, options: sessionOptions };
     return this.instance().then((engine) => new Promise<Connection>((resolve, reject) => {

@@ -95,8 +95,13 @@ export class SocketConnection implements Connection {
   private handedOut: Buffer | null = null;
   private stopped = false;
 
+  /**
+   * `mapError` turns a socket error after connect into the OtaError reads and writes reject with (default
+   * socketError); the TLS transport passes one that classifies alerts the server sends after the handshake.
+   */
   constructor(private readonly socket: Socket, private readonly host: string, private readonly port: number,
-    private readonly readAhead: number = DEFAULT_READ_AHEAD, info?: ConnectionInfo, private readonly pool: ReadPool | null = null) {
+    private readonly readAhead: number = DEFAULT_READ_AHEAD, info?: ConnectionInfo, private readonly pool: ReadPool | null = null,
+    private readonly mapError: (error: NodeJS.ErrnoException) => OtaError = (error) => socketError(error, host, port)) {
     this.info = info;
     if (pool) {
       const early = pool.attach((view, owner) => this.received(view, owner));
@@ -113,7 +118,7 @@ export class SocketConnection implements Connection {
       this.settle();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!this.failure && !this.closed) this.failure = socketError(error, host, port);
+      if (!this.failure && !this.closed) this.failure = this.mapError(error);
       this.settle();
     });
     socket.on('close', () => {
@@ -152,7 +157,7 @@ export class SocketConnection implements Connection {
     if (this.closed) return Promise.reject(otaError('connection-closed', `Write to ${this.host}:${this.port} after close.`, false));
     return new Promise<void>((resolve, reject) => {
       const ok = this.socket.write(data, (error) => {
-        if (error) reject(this.failure ?? socketError(error as NodeJS.ErrnoException, this.host, this.port));
+        if (error) reject(this.failure ?? this.mapError(error as NodeJS.ErrnoException));
         else if (ok) resolve();
       });
       if (!ok) this.socket.once('drain', () => resolve());

@@ -1,16 +1,32 @@
 // TLS transport over node:tls with the device's rules: SNI always sent, only the device's roots trusted, TLS 1.2+,
 // certificate and host-name verification that no option turns off, specific errors classified by alert number and
 // verify result.
-import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
-import type { Connection, ConnectOptions, Transport } from '../../http/transport.js';
-import { otaError, type OtaError } from '../../util/errors.js';
+import { X509Certificate, createHash } from 'node:crypto';
+
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { Connection, ConnectionInfo, ConnectOptions, Transport } from '../../http/transport.js';
+import { isOtaError, otaError, type OtaError } from '../../util/errors.js';
 import {
   TRANSPORT_ERRORS, closedDuringHandshakeError, serverAlertError, verifyFailureError, type PeerFacts, type VerifyFailure,
 } from '../../http/transport-errors.js';
-import { connectError, connectTimeoutError } from './connect-errors.js';
-import { DEFAULT_READ_AHEAD, READ_CHUNK, ReadPool, SocketConnection } from './socket-connection.js';
+import { keyUsageProblem } from './key-usage.js';
+import { serverName } from './server-name.js';
+import { badRecordMacError, connectError, connectTimeoutError, notTlsError } from './connect-errors.js';
+import { DEFAULT_READ_AHEAD, READ_CHUNK, ReadPool, SocketConnection, socketError } from './socket-connection.js';
+
+/** Connection facts of the node:tls transport (tls.md §7): the common ones plus SNI and the peer's leaf. */
+export interface NodeTlsConnectionInfo extends ConnectionInfo {
+  /** Whether SNI was sent (false only for an IP-literal host or the test-only omitSni). */
+  sniSent: boolean;
+  /** SHA-256 of the server's leaf certificate (DER), lower-case hex without colons. */
+  peerSha256?: string;
+}
+
+/** A resumable session, with the leaf it was verified against (resumed TLS 1.3 sessions do not carry it). */
+interface RememberedSession {
+  session: Buffer;
+  peerSha256: string | undefined;
+}
 
 /** TLS versions this transport may negotiate; nothing below 1.2 exists here. */
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -57,12 +73,6 @@ const ALERT_BY_NAME: { [name: string]: number } = {
 // answered the ClientHello with text.
 const NOT_TLS_CODES = ['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_RECORD_LAYER_FAILURE'];
 
-/** The error for a peer that answered the handshake with something that is not TLS. Retryable: a portal goes away. */
-function notTlsError(host: string, port: number, code: string): OtaError {
-  return otaError('tls-peer-not-tls', `${host}:${port} did not answer the TLS handshake with TLS (${code}); it is likely a plain-HTTP ` +
-    'server or a captive portal. Check the URL: https:// needs a TLS port, and a plain-HTTP server needs an http:// URL.', true, { host, port, errno: code });
-}
-
 /** The alert number a node:tls handshake error carries, or -1. */
 export function alertFromError(error: NodeJS.ErrnoException): number {
   const code = typeof error.code === 'string' ? error.code : '';
@@ -92,11 +102,13 @@ export function classifyVerifyCode(code: string): VerifyFailure | null {
       return 'expired';
     case 'CERT_NOT_YET_VALID':
       return 'not-yet-valid';
+    // A leaf (or intermediate) whose extended key usage does not include serverAuth.
+    case 'INVALID_PURPOSE':
+      return 'wrong-usage';
     // OpenSSL 3 reports a signer without CA:TRUE or keyCertSign with codes Node has no name for ("UNSPECIFIED");
     // every other outcome (trust, name, dates) has a named code above.
     case 'INVALID_CA':
     case 'PATH_LENGTH_EXCEEDED':
-    case 'INVALID_PURPOSE':
     case 'INVALID_NON_CA':
     case 'UNSPECIFIED':
       return 'invalid-chain';
@@ -135,7 +147,7 @@ function peerFacts(socket: TLSSocket, host: string, port: number, expectedName: 
 /** Connections over node:tls that verify the server against the device's roots only. */
 export class NodeTlsTransport implements Transport {
   private readonly contexts: { [key: string]: SecureContext } = {};
-  private readonly sessions: { [key: string]: Buffer } = {};
+  private readonly sessions: { [key: string]: RememberedSession } = {};
   private sessionKeys: string[] = [];
   private readonly omitSni: boolean;
 
@@ -160,19 +172,32 @@ export class NodeTlsTransport implements Transport {
     const key = `${this.options.minVersion ?? 'TLSv1.2'}|${this.options.maxVersion ?? 'TLSv1.3'}|${hash.digest('hex')}`;
     let context = this.contexts[key];
     if (!context) {
+      // OpenSSL skips a root it cannot parse without a word, and the connection would then fail as "unknown CA",
+      // blaming the server for a broken bundle (mbedTLS refuses it the same way).
+      const pems: string[] = [];
+      for (let i = 0; i < ca.length; i++) {
+        try {
+          pems.push(derToPem(new Uint8Array(new X509Certificate(ca[i]).raw)));
+        } catch (error) {
+          throw otaError('tls-bad-root', `Trusted root #${i} (${ca[i].length} bytes) is not an X.509 certificate; the device bundle must hold DER certificates.`, false,
+            { index: i, bytes: ca[i].length }, error);
+        }
+      }
       // `ca` replaces OpenSSL's and Node's default stores: the device trusts exactly its bundle.
-      context = createSecureContext({ ca: ca.map(derToPem), minVersion: this.options.minVersion ?? 'TLSv1.2', maxVersion: this.options.maxVersion ?? 'TLSv1.3' });
+      context = createSecureContext({ ca: pems, minVersion: this.options.minVersion ?? 'TLSv1.2', maxVersion: this.options.maxVersion ?? 'TLSv1.3' });
       this.contexts[key] = context;
     }
     return { key, context };
   }
 
-  private remember(key: string, session: Buffer): void {
-    if (this.sessions[key] === undefined) {
+  // Only sessions of connections that passed every check are kept: Node skips the host-name check when it resumes a
+  // session, so a session from a connection refused for its name would let the retry through.
+  private remember(key: string, session: Buffer, peerSha256: string | undefined): void {
+    if (this.sessionKeys.indexOf(key) < 0) {
       this.sessionKeys.push(key);
       if (this.sessionKeys.length > 64) delete this.sessions[this.sessionKeys.shift() as string];
     }
-    this.sessions[key] = session;
+    this.sessions[key] = { session, peerSha256 };
   }
 
   /** Opens a verified TLS connection (or rejects with a specific, actionable OtaError). */
@@ -189,12 +214,17 @@ export class NodeTlsTransport implements Transport {
     if (!ca || ca.length === 0) {
       return Promise.reject(otaError(TRANSPORT_ERRORS.noRoots, `No trusted roots given for ${host}:${port}; pass the device bundle as ca (the system store is never used).`, false));
     }
-    const expectedName = options.servername ?? host;
-    const sni = this.omitSni ? null : (options.servername ?? (isIP(host) ? null : host));
-    if (sni !== null && isIP(sni)) {
-      return Promise.reject(otaError('tls-bad-servername', `servername "${sni}" is an IP literal; SNI carries DNS names only. Pass the DNS name or leave servername out.`, false));
+    const name = serverName(options);
+    if (isOtaError(name)) return Promise.reject(name);
+    const expectedName = name.expectedName;
+    const sni = this.omitSni ? null : name.sni;
+    let key: string;
+    let context: SecureContext;
+    try {
+      ({ key, context } = this.context(ca));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const { key, context } = this.context(ca);
     const sessionKey = `${key}|${expectedName}|${port}`;
     const resume = this.options.resumeSessions !== false;
     const readAhead = this.options.readAhead ?? DEFAULT_READ_AHEAD;
@@ -210,7 +240,7 @@ export class NodeTlsTransport implements Transport {
         servername: sni ?? undefined,
         secureContext: context,
         ALPNProtocols: ['http/1.1'],
-        session: resume ? this.sessions[sessionKey] : undefined,
+        session: resume && this.sessions[sessionKey] !== undefined ? this.sessions[sessionKey].session : undefined,
         // Verification is decided below, in one place, so the error can name the issuer and the names involved;
         // there is no path that lets an unverified socket through.
         rejectUnauthorized: false,
@@ -221,6 +251,7 @@ export class NodeTlsTransport implements Transport {
       const fail = (error: OtaError): void => {
         if (settled) return;
         settled = true;
+        delete this.sessions[sessionKey];
         clearTimeout(timer);
         socket.destroy();
         reject(error);
@@ -228,7 +259,16 @@ export class NodeTlsTransport implements Transport {
       const timer = setTimeout(() => {
         fail(connectTimeoutError(host, port, options.timeoutMs, tcpConnected ? 'TLS handshake' : 'TCP connect'));
       }, options.timeoutMs);
-      if (resume) socket.on('session', (session: Buffer) => this.remember(sessionKey, session));
+      // TLS 1.2 delivers the session during the handshake, before the checks below: hold it until they pass.
+      let verified = false;
+      let verifiedSha: string | undefined;
+      let early: Buffer | null = null;
+      if (resume) {
+        socket.on('session', (session: Buffer) => {
+          if (verified) this.remember(sessionKey, session, verifiedSha);
+          else early = session;
+        });
+      }
       socket.once('connect', () => { tcpConnected = true; });
       socket.on('error', (error: NodeJS.ErrnoException) => {
         if (settled) return;
@@ -252,18 +292,53 @@ export class NodeTlsTransport implements Transport {
             : otaError('tls-verify-failed', `The certificate of ${host}:${port} failed verification (${raw}).`, false, { host, port, verifyResult: raw }));
           return;
         }
+        const resumed = socket.isSessionReused();
+        if (resumed) {
+          // Node does not run checkServerIdentity on a resumed session; run it here whenever the certificate is known.
+          const cert = socket.getPeerCertificate(true);
+          const nameError = cert && cert.raw ? checkServerIdentity(expectedName, cert) : undefined;
+          if (nameError) {
+            fail(verifyFailureError('name-mismatch', peerFacts(socket, host, port, expectedName), String((nameError as NodeJS.ErrnoException).code ?? nameError.message)));
+            return;
+          }
+        }
+        const cipher = socket.getCipher();
+        // getPeerCertificate, not getPeerX509Certificate: after the latter, Node 20's getPeerCertificate(true)
+        // returns an empty object, and the error below would no longer name the certificate.
+        const leaf = socket.getPeerCertificate(false) as PeerCertificate | undefined;
+        const leafDer = leaf && leaf.raw ? new Uint8Array(leaf.raw) : null;
+        const usage = leafDer ? keyUsageProblem(leafDer, socket.getProtocol(), cipher ? cipher.name : '') : null;
+        if (usage !== null) {
+          fail(verifyFailureError('wrong-usage', peerFacts(socket, host, port, expectedName), usage));
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
-        const cipher = socket.getCipher();
-        resolve(new SocketConnection(socket, host, port, readAhead, {
+        const remembered = this.sessions[sessionKey];
+        verifiedSha = leafDer ? createHash('sha256').update(leafDer).digest('hex') : (resumed && remembered !== undefined ? remembered.peerSha256 : undefined);
+        verified = true;
+        if (early !== null) this.remember(sessionKey, early, verifiedSha);
+        const info: NodeTlsConnectionInfo = {
           protocol: socket.getProtocol() ?? undefined,
           cipher: cipher ? cipher.name : undefined,
           servername: sni ?? undefined,
           alpn: socket.alpnProtocol || undefined,
-          resumed: socket.isSessionReused(),
-        }, pool));
+          resumed,
+          sniSent: sni !== null,
+        };
+        if (verifiedSha !== undefined) info.peerSha256 = verifiedSha;
+        // An alert after the handshake (a TLS 1.3 server refusing the missing client certificate, a server aborting
+        // mid-body) gets the same classification as one during it.
+        const mapError = (error: NodeJS.ErrnoException): OtaError => {
+          const alert = alertFromError(error);
+          if (alert >= 0) return serverAlertError(alert, host, port, sni);
+          // OpenSSL 3.0 and 3.5 both spell it ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC / ERR_SSL_BAD_RECORD_MAC.
+          if (/BAD_RECORD_MAC$/.test(String(error.code))) return badRecordMacError(host, port, String(error.code));
+          return socketError(error, host, port);
+        };
+        resolve(new SocketConnection(socket, host, port, readAhead, info, pool, mapError));
       });
     });
   }
