@@ -1,66 +1,39 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/command.js';
-import { parseArgs } from '../../src/cli/args.js';
 import { normalBaseUrl } from '../../src/cli/admin-client.js';
-import { serveBackend, serveCommand } from '../../src/cli/commands/serve.js';
-import type { Backend } from '../../src/backend/index.js';
+import { runner, servedCli } from './served-cli.js';
 
 // A QA round driving the backend commands as a CI script would: `--url` copied with a trailing slash (or typed with
 // an upper-case scheme) lost the credentials of server.json, a --host that is no address of this machine ended with
 // a raw EADDRNOTAVAIL and exit 1, and `certs export -o /proc/x` spun forever.
 
-interface Run { code: number; out: string; err: string }
-
-function runner(cwd: string, env: () => { [name: string]: string | undefined } = () => ({})): (...argv: string[]) => Promise<Run> {
-  return async (...argv) => {
-    let out = '';
-    let err = '';
-    const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; }, env: env(), cwd, isTty: false };
-    const code = await main(argv, io);
-    return { code, out, err };
-  };
-}
-
 describe('admin commands against a local `ota serve`', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-qa-'));
-  const dataDir = join(dir, 'data');
-  const ota = runner(dir, () => ({ OTA_DATA: dataDir }));
-  let backend: Backend;
-  const quiet: CliIo = { out: () => {}, err: () => {}, env: {}, cwd: dir, isTty: false };
-
-  beforeAll(async () => {
-    backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--http', '--data', dataDir], {}), quiet);
-  });
-  afterAll(async () => {
-    await backend.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedCli('ota-cli-qa-');
+  const { dir, dataDir, ota } = served;
 
   it('finds the server.json credentials for the printed URL however it is spelled (trailing slash, upper-case scheme/host)', async () => {
-    const upper = backend.baseUrl.replace('http://', 'HTTP://');
-    for (const url of [backend.baseUrl, `${backend.baseUrl}/`, `${backend.baseUrl}//`, upper]) {
+    const upper = served.backend.baseUrl.replace('http://', 'HTTP://');
+    for (const url of [served.backend.baseUrl, `${served.backend.baseUrl}/`, `${served.backend.baseUrl}//`, upper]) {
       const result = await ota('cohorts', '--url', url, '--json');
       expect(result.err, url).toBe('');
       expect(result.code, url).toBe(0);
       expect(JSON.parse(result.out)[0].slug).toBe('default');
     }
-    const env = runner(dir, () => ({ OTA_DATA: dataDir, MEMFAULT_URL: `${backend.baseUrl}/` }));
+    const env = runner(dir, () => ({ OTA_DATA: dataDir, MEMFAULT_URL: `${served.backend.baseUrl}/` }));
     expect((await env('releases')).code).toBe(0);
   });
 
   it('exits 3 (unavailable, retry) on 429, 502, 504 and 529 as on 503, naming the Retry-After; 1 on a 500', async () => {
     for (const status of [429, 502, 503, 504, 529]) {
-      backend.faults.add({ route: 'admin', kind: 'status', status, retryAfter: '7' });
+      served.backend.faults.add({ route: 'admin', kind: 'status', status, retryAfter: '7' });
       const result = await ota('releases');
       expect(result.code, String(status)).toBe(3);
       expect(result.err).toContain(`(HTTP ${status}); retry after 7 (Retry-After)`);
     }
-    backend.faults.add({ route: 'admin', kind: 'status', status: 500 });
+    served.backend.faults.add({ route: 'admin', kind: 'status', status: 500 });
     expect((await ota('releases')).code).toBe(1);
     expect((await ota('releases')).code).toBe(0);
   });
@@ -87,12 +60,12 @@ describe('admin commands against a local `ota serve`', () => {
   });
 
   it('refuses a --url with credentials, a query or no http scheme (exit 2) and never prints the password', async () => {
-    const port = new URL(backend.baseUrl).port;
+    const port = new URL(served.backend.baseUrl).port;
     const withPassword = await ota('releases', '--url', `http://user:S3cretPw@127.0.0.1:${port}`);
     expect(withPassword.code).toBe(2);
     expect(withPassword.err).toContain('must not carry a user name or password');
     expect(withPassword.err).not.toContain('S3cretPw');
-    expect((await ota('releases', '--url', `${backend.baseUrl}/?x=1`)).code).toBe(2);
+    expect((await ota('releases', '--url', `${served.backend.baseUrl}/?x=1`)).code).toBe(2);
     const ftp = await ota('releases', '--url', 'ftp://user:S3cretPw@127.0.0.1');
     expect(ftp.code).toBe(2);
     expect(ftp.err).toContain('--url must be an http(s) URL');

@@ -1,42 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/command.js';
-import { parseArgs } from '../../src/cli/args.js';
-import { serveBackend, serveCommand } from '../../src/cli/commands/serve.js';
-import type { Backend } from '../../src/backend/index.js';
+import { servedCli } from './served-cli.js';
 
 // QA's findings on the backend commands: empty payloads, a payload path that is a directory, a second `ota serve` on
 // one data directory, an admin fault that locks out the fault commands, and fault flags checked in two places.
 
-interface Run { code: number; out: string; err: string }
-
-function runner(cwd: string, env: () => { [name: string]: string | undefined } = () => ({})): (...argv: string[]) => Promise<Run> {
-  return async (...argv) => {
-    let out = '';
-    let err = '';
-    const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; }, env: env(), cwd, isTty: false };
-    const code = await main(argv, io);
-    return { code, out, err };
-  };
-}
-
 describe('ota serve, upload-ota-payload and faults against one data directory', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ota-cli-errors-'));
-  const dataDir = join(dir, 'data');
-  const ota = runner(dir, () => ({ OTA_DATA: dataDir }));
-  let backend: Backend;
-  const quiet: CliIo = { out: () => {}, err: () => {}, env: {}, cwd: dir, isTty: false };
-
-  beforeAll(async () => {
-    backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--http', '--data', dataDir], {}), quiet);
-  });
-  afterAll(async () => {
-    await backend.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedCli('ota-cli-errors-');
+  const { dir, dataDir, ota } = served;
 
   it('refuses a second `ota serve` on the same data directory with exit 2, leaving server.json and state.json alone', async () => {
     const record = readFileSync(join(dataDir, 'server.json'), 'utf8');
