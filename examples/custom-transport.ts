@@ -247,8 +247,9 @@ function dropAfterArg(argv: string[]): number | undefined {
 // Run when executed directly (npx tsx examples/custom-transport.ts), not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main({ dropAfter: dropAfterArg(process.argv) }).then((result) => {
-    // Exit now: a confirmed trial leaves the agent's health-deadline timer pending for healthDeadlineMs.
-    process.exit(result.outcomes[result.outcomes.length - 1] === 'confirmed' ? 0 : 1);
+    // Nothing is left pending (the confirmation cancelled the trial's health deadline, the client and backend are
+    // closed), so the process ends on its own with this status.
+    process.exitCode = result.outcomes[result.outcomes.length - 1] === 'confirmed' ? 0 : 1;
   }, (error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -143,8 +143,9 @@ export async function main(options: DeviceSimulatorOptions = {}, print: (line: s
 // Run when executed directly (npx tsx examples/device-simulator.ts), not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main({ keep: process.argv.includes('--keep') }).then((result) => {
-    // Exit now: a confirmed trial leaves the agent's health-deadline timer pending for healthDeadlineMs.
-    process.exit(result.outcome === 'confirmed' ? 0 : 1);
+    // Nothing is left pending (the confirmation cancelled the trial's health deadline, the backend is closed), so
+    // the process ends on its own with this status.
+    process.exitCode = result.outcome === 'confirmed' ? 0 : 1;
   }, (error: unknown) => {
     console.error(error);
     process.exit(1);

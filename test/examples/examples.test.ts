@@ -111,13 +111,19 @@ describe('examples/custom-transport.ts', () => {
   });
 });
 
+const root = join(import.meta.dirname, '..', '..');
+
+/** Runs `tsx <args>` from the repository root as a user would; a process still alive after 30 s is killed (code null). */
+function runTsx(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(join(root, 'node_modules', '.bin', 'tsx'), args, { cwd: root, timeout: 30_000 },
+      (_error, out) => resolve({ code: child.exitCode, stdout: out }));
+  });
+}
+
 describe('running an example from the command line', () => {
   it('`tsx examples/fleet-simulator.ts 5 60 --no-widen` prints its summary and exits 0', async () => {
-    const root = join(import.meta.dirname, '..', '..');
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = execFile(join(root, 'node_modules', '.bin', 'tsx'), ['examples/fleet-simulator.ts', '5', '60', '--no-widen'],
-        { cwd: root, timeout: 30_000 }, (_error, out) => resolve({ code: child.exitCode, stdout: out }));
-    });
+    const { code, stdout } = await runTsx(['examples/fleet-simulator.ts', '5', '60', '--no-widen']);
     expect(code).toBe(0);
     const line = /rollout 60 %: (\d+) updated, (\d+) stayed, 0 failed; the backend selects (\d+) of 5/.exec(stdout);
     expect(line, stdout).not.toBeNull();
@@ -126,4 +132,15 @@ describe('running an example from the command line', () => {
     expect(Number((line as RegExpExecArray)[3])).toBe(selected);
     expect(Number((line as RegExpExecArray)[2])).toBe(5 - selected);
   });
+
+  // docs/agent.md: a program whose agent has settled (a trial confirmed, nothing polling) exits once it closes its
+  // ports; the examples rely on it instead of calling process.exit.
+  it('`tsx examples/device-simulator.ts` and `tsx examples/custom-transport.ts --drop-after 0` end on their own with 0', async () => {
+    const device = await runTsx(['examples/device-simulator.ts']);
+    expect(device.code, device.stdout).toBe(0);
+    expect(device.stdout).toContain('next check: up-to-date');
+    const custom = await runTsx(['examples/custom-transport.ts', '--drop-after', '0']);
+    expect(custom.code, custom.stdout).toBe(0);
+    expect(custom.stdout).toContain('after confirmation the MCU boots 2.0.0');
+  }, 70_000);
 });
