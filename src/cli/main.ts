@@ -53,13 +53,42 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | nul
   return best;
 }
 
+/** How many of `tokens` are options of `command` with their values: all of them when they are a valid prefix. */
+function optionTokens(command: Command, tokens: string[]): number {
+  let i = 0;
+  while (i < tokens.length) {
+    const token = tokens[i];
+    const long = /^--([^=]+)(=.*)?$/.exec(token);
+    const name = long !== null ? long[1] : /^-[^-]$/.test(token)
+      ? Object.keys(command.options).find((key) => command.options[key].short === token.slice(1)) : undefined;
+    const spec = name !== undefined ? command.options[name] : undefined;
+    if (spec === undefined) return i;
+    i += spec.kind === 'boolean' || (long !== null && long[2] !== undefined) ? 1 : 2;
+  }
+  return i;
+}
+
+/**
+ * The command with options written before its name, as memfault-cli takes its global ones (`ota --data DIR releases`):
+ * the first command name whose options account for every token before it.
+ */
+function findCommandAfterOptions(argv: string[]): { command: Command; rest: string[] } | null {
+  for (let at = 1; at < argv.length; at++) {
+    const found = findCommand(argv.slice(at));
+    if (found !== null && optionTokens(found.command, argv.slice(0, at)) === at) {
+      return { command: found.command, rest: [...argv.slice(0, at), ...found.rest] };
+    }
+  }
+  return null;
+}
+
 /** Runs `ota` with `argv` (without the program name) and returns the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.out(overviewHelp(commands));
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
   }
-  const found = findCommand(argv);
+  const found = findCommand(argv) ?? (argv[0].startsWith('-') ? findCommandAfterOptions(argv) : null);
   if (!found) {
     const prefix = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
     io.err(prefix.length > 0

@@ -59,6 +59,23 @@ describe('admin commands against a local `ota serve`', () => {
     expect(missing.err).toContain('no release 9.9.9');
   });
 
+  it('takes options written before the command name, as memfault-cli takes its global ones', async () => {
+    const bare = runner(dir);
+    for (const argv of [['--data', dataDir, 'cohorts', '--json'], ['--data', dataDir, '--json', 'cohorts'], [`--data=${dataDir}`, 'cohorts', '--json'],
+      ['--url', served.backend.baseUrl, '--data', dataDir, 'cohorts', '--json']]) {
+      const result = await bare(...argv);
+      expect(result.err, argv.join(' ')).toBe('');
+      expect(result.code, argv.join(' ')).toBe(0);
+      expect(JSON.parse(result.out)[0].slug).toBe('default');
+    }
+    // An option the command does not have, or a stray word, still names what is wrong.
+    const unknown = await bare('--colour', 'cohorts');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "--colour"');
+    const stray = await bare('--data', dataDir, 'extra', 'cohorts');
+    expect(stray.code).toBe(2);
+  });
+
   it('refuses a --url with credentials, a query or no http scheme (exit 2) and never prints the password', async () => {
     const port = new URL(served.backend.baseUrl).port;
     const withPassword = await ota('releases', '--url', `http://user:S3cretPw@127.0.0.1:${port}`);
