@@ -40,6 +40,7 @@ describe('release attempts', () => {
     expect(exhausted).toBeDefined();
     expect(exhausted!.message).toContain('2.0.0');
     expect(exhausted!.message).toContain('"main"');
+    expect(exhausted!.details).toEqual({ attempts: 3 });
     expect(exhausted!.message).not.toContain('/a/b/fw-1');
     expect(exhausted!.message).not.toContain('md5:');
     expect((await r.agent.runOnce()).outcome).toBe('up-to-date');

@@ -418,7 +418,7 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
     giveUp(state, release.id);
     state.release = null;
     state.download = null;
-    ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: false, message: error.message });
+    ctx.emit({ type: 'error', at: ctx.clock.now(), code: error.code, retryable: false, message: error.message, details: error.details });
     return Promise.resolve(settle(ctx, state));
   }
   if (state.download === null) state.download = freshDownload();
