@@ -12,6 +12,8 @@ export interface EspruinoRunResult {
   version?: string;
   storageTarget?: string;
   corrupted?: string;
+  /** A target hook that rejects later: what happened first (it must be "hook", then "rejected co-refused"). */
+  hookOrder?: string[];
   hmacValid?: boolean;
   hmacForged?: boolean;
   stream?: { bytes: number; chunks: number; crc: number; peakQueued: number };

@@ -44,6 +44,7 @@ f.close();
 print("UPLOADED " + JSON.stringify({ size: size, stored: S.read("ota-agent").length }));
 `;
 
+/** The device self-test script for a TCP server on `port` and an HMAC vector `hmac` ({key, message, tag} in hex). */
 export function selfTest(port, hmac) {
   return `
 var r = { errors: [] };
@@ -98,6 +99,13 @@ Promise.resolve().then(function () {
   return target.begin(part, 0).then(function (w) { return writeAll(w, bad); })
     .then(function () { r.corrupted = "accepted"; }, function (e) { r.corrupted = e.code; });
 }).then(function () {
+  // A consumer hook returning a promise that fails later: the target waits for it and passes the failure on.
+  var order = [];
+  var co = new ota.FlashRegionTarget({ softwareType: "co", flash: { runtime: ota.deviceRuntime() }, onConfirm: function () {
+    return new Promise(function (res, rej) { setTimeout(function () { order.push("hook"); rej({ code: "co-refused" }); }, 20); }); } });
+  return co.confirm().then(function () { order.push("resolved"); }, function (e) { order.push("rejected " + e.code); })
+    .then(function () { r.hookOrder = order; });
+}).then(function () {
   var verifier = ota.hmacVerifier(ota.nativeHashes(), ota.fromHex("${hmac.key}"), null);
   return verifier.verify(5, ota.fromHex("${hmac.message}"), ota.fromHex("${hmac.tag}")).then(function (ok) { r.hmacValid = ok; })
     .then(function () { return verifier.verify(5, ota.fromHex("${hmac.message}"), ota.fromHex("${'00'.repeat(32)}")); })
@@ -146,8 +154,6 @@ function runEspruino(bin, dir, script, marker, timeoutMs) {
   });
 }
 
-/**
-/** The device self-test script for a TCP server on `port` and an HMAC vector `hmac` ({key, message, tag} in hex). */
 /**
  * Runs the bundle in each interpreter. Returns one result per binary.
  * @param {{ bins: string[], bundle: string }} options

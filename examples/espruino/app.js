@@ -13,7 +13,9 @@ var CONFIG = {
 };
 
 var ota = require("ota-agent");
-var target = new ota.StorageFileTarget({ softwareType: "espruino-app", banks: ["app.a.js", "app.b.js"], capacity: 16384 });
+// initialVersion: what this file is while no update has written the boot pointer yet (it is reported as current_version).
+var target = new ota.StorageFileTarget({ softwareType: "espruino-app", banks: ["app.a.js", "app.b.js"], capacity: 16384,
+  initialVersion: VERSION });
 // The agent's journal: two 8 KiB Storage files (otaj0, otaj1) used as flash sectors (its records reach about 4 KB).
 var journal = new ota.Journal(new ota.StorageFlash({ prefix: "otaj", sectorSize: 8192, sectors: 2 }));
 

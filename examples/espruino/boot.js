@@ -1,5 +1,5 @@
 // .bootcde: the tiny loader of the self-updating app. It finds the newest valid boot-pointer record (ota0.json /
-// ota1.json, highest seq; a torn write fails to parse and is skipped), counts a boot of an unconfirmed trial and,
+// ota1.json, highest seq; a torn write fails to parse and is skipped; one naming a missing file is ignored), counts a boot of an unconfirmed trial and,
 // once the trial has had maxAttempts boots without a confirm, reverts to the fallback file. Then it requires the
 // active application file. Same record format as src/espruino/boot-pointer.ts. ES5, no hoisting needed.
 (function () {
@@ -9,6 +9,8 @@
     var r = S.readJSON("ota" + i + ".json", true);
     if (r && typeof r.seq == "number" && typeof r.active == "string" && (!best || r.seq > best.seq)) best = r;
   }
+  // A record naming a file that is not there (left from an earlier install) boots app.a.js, as StorageFileTarget assumes.
+  if (best && S.read(best.active) === undefined) best = null;
   if (best && best.trial) {
     if (best.attempts >= best.maxAttempts && best.fallback) {
       best = { seq: best.seq, active: best.fallback, version: best.fallbackVersion, trial: false, attempts: 0,

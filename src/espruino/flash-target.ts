@@ -167,13 +167,18 @@ export class FlashRegionTarget implements ImageTarget {
     if (version === null) {
       return Promise.reject(otaError('image-not-verified', 'activate() needs an image that finish() verified.', false));
     }
-    const hook = this.options.onActivate;
-    return Promise.resolve(hook !== undefined ? hook(version) : undefined).then(function () {});
+    return this.call(this.options.onActivate, version);
   }
 
   /** Tells the consumer its image is good. */
   confirm(): Promise<void> {
-    const hook = this.options.onConfirm;
-    return Promise.resolve(hook !== undefined ? hook() : undefined).then(function () {});
+    return this.call(this.options.onConfirm, '');
+  }
+
+  /** Runs a hook and waits for what it returns; a hook that throws makes a rejection, not an exception in the agent. */
+  private call(hook: ((version: string) => Promise<void> | void) | undefined, version: string): Promise<void> {
+    return Promise.resolve().then(function () {
+      return hook !== undefined ? hook(version) : undefined;
+    }).then(function () {});
   }
 }

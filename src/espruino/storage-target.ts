@@ -20,6 +20,11 @@ export interface StorageTargetOptions {
   pointerPrefix?: string;
   /** Largest image accepted, in bytes. */
   capacity: number;
+  /**
+   * Version of the application uploaded as the first bank, reported until the first update writes the boot pointer;
+   * default unknown (null), and a device that reports no version is offered even the release it runs.
+   */
+  initialVersion?: string;
   /** Boots a trial gets before the loader reverts; default 3. */
   maxAttempts?: number;
   /** "sha256" (default) requires crypto.SHA256; "crc32" accepts E.CRC32 alone, for boards without SHA-256 (ESP8266). */
@@ -43,6 +48,7 @@ export class StorageFileTarget implements ImageTarget {
   private size: number;
   private maxAttempts: number;
   private verifyMode: string;
+  private initial: string | null;
 
   constructor(options: StorageTargetOptions) {
     if (options.banks.length !== 2 || options.banks[0] === options.banks[1]) {
@@ -56,14 +62,19 @@ export class StorageFileTarget implements ImageTarget {
     this.size = options.capacity;
     this.maxAttempts = options.maxAttempts !== undefined ? options.maxAttempts : 3;
     this.verifyMode = options.verify !== undefined ? options.verify : 'sha256';
+    this.initial = options.initialVersion || null;
   }
 
-  /** The newest boot record, or the implied one of a fresh device (bank A, version unknown). */
+  /**
+   * The newest boot record, or the implied one of a fresh device (bank A at initialVersion). A record naming another
+   * file Storage lacks (left from an earlier install or configuration) cannot be what runs: the loader boots bank A
+   * then, so this does too. Its `staged: ""` makes begin() supersede it before writing, lest the staged file revive it.
+   */
   record(): BootRecord {
     const found = this.pointer.read();
-    if (found !== null) return found;
-    return { seq: 0, active: this.banks[0], version: null, trial: false, attempts: 0, maxAttempts: this.maxAttempts, fallback: null,
-      fallbackVersion: null, staged: null, stagedVersion: null };
+    if (found !== null && (found.active === this.banks[0] || this.storage.read(found.active) !== undefined)) return found;
+    return { seq: 0, active: this.banks[0], version: this.initial, trial: false, attempts: 0, maxAttempts: this.maxAttempts, fallback: null,
+      fallbackVersion: null, staged: found !== null ? '' : null, stagedVersion: null };
   }
 
   /** The bank that does not run now. */
@@ -101,7 +112,7 @@ export class StorageFileTarget implements ImageTarget {
     const storage = this.storage;
     if (r.staged !== null) {
       const cleared = this.writePointer(withStaged(r, null, null));
-      if (cleared !== null) return Promise.reject(cleared);
+      if (cleared !== null) return cleared;
     }
     if (resumeAt > 0) {
       const existing = storage.read(file);
@@ -166,8 +177,7 @@ export class StorageFileTarget implements ImageTarget {
         }
         const failure = this.check(file, part);
         if (failure !== null) return Promise.reject(failure);
-        const written = this.writePointer(withStaged(this.record(), file, part.version));
-        return written !== null ? Promise.reject(written) : Promise.resolve();
+        return this.writePointer(withStaged(this.record(), file, part.version)) || Promise.resolve();
       },
     });
   }
@@ -215,27 +225,36 @@ export class StorageFileTarget implements ImageTarget {
       return Promise.reject(otaError('image-not-verified', 'activate() needs a staged image that finish() verified; ' +
         'download and verify it first.', false));
     }
-    const failure = this.writePointer({ seq: 0, active: r.staged, version: r.stagedVersion, trial: true, attempts: 0,
-      maxAttempts: this.maxAttempts, fallback: r.active, fallbackVersion: r.version, staged: null, stagedVersion: null });
-    return failure !== null ? Promise.reject(failure) : Promise.resolve();
+    return this.point(r.staged, r.stagedVersion, true, r.active, r.version);
   }
 
   /** Marks the running trial good; a no-op when nothing is on trial. */
   confirm(): Promise<void> {
     const r = this.record();
-    if (!r.trial) return Promise.resolve();
-    const confirmed = withStaged(r, null, null);
-    confirmed.trial = false;
-    confirmed.attempts = 0;
-    const failure = this.writePointer(confirmed);
-    return failure !== null ? Promise.reject(failure) : Promise.resolve();
+    return r.trial ? this.point(r.active, r.version, false, r.fallback, r.fallbackVersion) : Promise.resolve();
   }
 
-  private writePointer(record: BootRecord): OtaError | null {
+  /**
+   * Rejects the trial (booted or pending) so the fallback boots next, as the loader does once the boots run out: a
+   * trial that failed its self-test must not boot again maxAttempts times first. A no-op when nothing is on trial.
+   */
+  revert(): Promise<void> {
+    const r = this.record();
+    return r.trial && r.fallback !== null ? this.point(r.fallback, r.fallbackVersion, false, null, null) : Promise.resolve();
+  }
+
+  /** Writes the record that boots `active`, with nothing staged. */
+  private point(active: string, version: string | null, trial: boolean, fallback: string | null, fallbackVersion: string | null): Promise<void> {
+    return this.writePointer({ seq: 0, active: active, version: version, trial: trial, attempts: 0, maxAttempts: this.maxAttempts,
+      fallback: fallback, fallbackVersion: fallbackVersion, staged: null, stagedVersion: null }) || Promise.resolve();
+  }
+
+  /** Writes `record`; a rejected promise when Storage refused it, else null. */
+  private writePointer(record: BootRecord): Promise<never> | null {
     try {
       this.pointer.write(record);
     } catch (error) {
-      return error as OtaError;
+      return Promise.reject(error);
     }
     return null;
   }

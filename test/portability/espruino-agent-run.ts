@@ -28,7 +28,8 @@ function run(bin: string, dir: string, file: string, timeoutMs: number): Promise
   });
 }
 
-function agentScript(baseUrl: string, projectKey: string, key: Uint8Array): string {
+/** The agent's boot script; `selfTest` is the JavaScript expression the application's self-test returns. */
+function agentScript(baseUrl: string, projectKey: string, key: Uint8Array, selfTest: string): string {
   return `
 var ota = require("ota-agent");
 var target = new ota.StorageFileTarget({ softwareType: "app", banks: ["app.a.js", "app.b.js"], capacity: 16384 });
@@ -38,7 +39,7 @@ var agent = ota.createEspruinoAgent({
   device: { serial: "ESPRUINO-1", hardwareVersion: "evt" }, softwareType: "app", targets: [target], journal: journal,
   hmacKey: ota.fromHex("${Buffer.from(key).toString('hex')}"),
   policy: { backoffBaseMs: 10, backoffMaxMs: 50, progressIntervalMs: 0 },
-  selfTest: function () { return Promise.resolve(true); },
+  selfTest: function () { return ${selfTest}; },
   onEvent: function (e) { if (e.type !== "state" && e.type !== "download-progress") print("EVENT " + e.type + (e.code ? " " + e.code : "")); },
   reboot: function () { print("EVENT reboot-requested"); return Promise.resolve(); }
 });
@@ -46,6 +47,50 @@ agent.state().then(function (s) { print("JOURNAL " + s.phase); return agent.runO
   .then(function (r) { print("CYCLE " + r.outcome + (r.error ? " " + r.error.code : "")); return target.status(); })
   .then(function (s) { print("STATUS " + JSON.stringify(s)); print("DONE"); }, function (e) { print("FAIL " + (e && e.code)); print("DONE"); });
 `;
+}
+
+/** The upload script: the agent as Storage file "ota-agent", the first application as app.a.js, then `extra`. */
+function uploadScript(extra: string): string {
+  return 'var fs=require("fs"),S=require("Storage");var size=fs.statSync("ota-agent.js").size,' +
+    'f=E.openFile("ota-agent.js","r"),at=0;while(at<size){var c=f.read(512);S.write("ota-agent",c,at,size);at+=c.length;}' +
+    'f.close();S.write("app.a.js","print(\\"APP 0.9.0 running\\")");' + extra + 'print("UP");';
+}
+
+const escape = String.fromCharCode(27) + '[J';
+function keep(out: string): string[] {
+  return out.split('\n').map((l) => l.split(escape).join('').replace(/\r|>/g, '').trim()).filter((l) => /^(EVENT|CYCLE|STATUS|FAIL|APP|JOURNAL|ota boot)/.test(l));
+}
+
+/**
+ * A trial the application's self-test rejects, on a device whose boot pointer is left from an earlier install (it
+ * names app.b.js, which is gone): boot 1 runs app.a.js and stages 1.0.0 into app.b.js, boot 2 runs the trial, whose
+ * self-test can never answer (so fails), and boot 3 runs app.a.js again. Each boot runs examples/espruino/boot.js first, as .bootcde would.
+ */
+export async function runRevertOnEspruino(bin: string, bundlePath: string): Promise<string[][]> {
+  const key = new Uint8Array(32).fill(0x5c);
+  const backend = await startBackend({ http: true });
+  const dir = mkdtempSync(join(tmpdir(), 'ota-espruino-revert-'));
+  try {
+    const bundle = createBundle({ sequence: 1, releaseVersion: '1.0.0', hardwareVersions: ['evt'],
+      parts: [{ softwareType: 'app', version: '1.0.0', data: new Uint8Array(Buffer.from('print("APP 1.0.0 running");\n')) }] }, hmacSigner(key));
+    await backend.admin.uploadPayload(bundle, { hardwareVersion: 'evt', softwareType: 'app', softwareVersion: '1.0.0' });
+    backend.admin.deploy({ releaseVersion: '1.0.0', cohort: 'default' });
+    copyFileSync(bundlePath, join(dir, 'ota-agent.js'));
+    const leftover = JSON.stringify({ seq: 7, active: 'app.b.js', version: '9.9.9', trial: false, attempts: 0, maxAttempts: 3,
+      fallback: null, fallbackVersion: null, staged: null, stagedVersion: null });
+    writeFileSync(join(dir, 'up.js'), uploadScript('S.writeJSON("ota1.json",' + leftover + ');'));
+    await run(bin, dir, 'up.js', 60000);
+    const loader = readFileSync('examples/espruino/boot.js', 'utf8');
+    writeFileSync(join(dir, 'boot.js'), loader + '\n' + agentScript(backend.baseUrl, backend.projectKey, key,
+      // A promise that can never answer: on Espruino 2v29 one whose executor keeps no resolve function has no \`then\`.
+      'new Promise(function () { print("SELFTEST pending"); })'));
+    const boots: string[][] = [];
+    for (let i = 0; i < 3; i++) boots.push(keep(await run(bin, dir, 'boot.js', 120000)));
+    return boots;
+  } finally {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs the two boots with `bundlePath` as Storage file "ota-agent"; needs an Espruino with >= ~12,000 variables. */
@@ -60,22 +105,19 @@ export async function runAgentOnEspruino(bin: string, bundlePath: string): Promi
     await backend.admin.uploadPayload(bundle, { hardwareVersion: 'evt', softwareType: 'app', softwareVersion: '1.0.0' });
     backend.admin.deploy({ releaseVersion: '1.0.0', cohort: 'default' });
     copyFileSync(bundlePath, join(dir, 'ota-agent.js'));
-    writeFileSync(join(dir, 'up.js'), 'var fs=require("fs"),S=require("Storage");var size=fs.statSync("ota-agent.js").size,' +
-      'f=E.openFile("ota-agent.js","r"),at=0;while(at<size){var c=f.read(512);S.write("ota-agent",c,at,size);at+=c.length;}' +
-      'f.close();S.write("app.a.js","print(\\"APP 0.9.0 running\\")");print("UP");');
+    writeFileSync(join(dir, 'up.js'), uploadScript(''));
     await run(bin, dir, 'up.js', 60000);
-    writeFileSync(join(dir, 'boot1.js'), agentScript(backend.baseUrl, backend.projectKey, key));
-    const boot1 = (await run(bin, dir, 'boot1.js', 120000)).split('\n');
+    // A plain boolean, as an application may well answer.
+    writeFileSync(join(dir, 'boot1.js'), agentScript(backend.baseUrl, backend.projectKey, key, 'true'));
+    const boot1 = await run(bin, dir, 'boot1.js', 120000);
     // Boot 2: the example's loader first (as .bootcde would run it), then the agent continues the trial.
     const loader = readFileSync('examples/espruino/boot.js', 'utf8');
-    writeFileSync(join(dir, 'boot2.js'), loader + '\n' + agentScript(backend.baseUrl, backend.projectKey, key));
-    const boot2 = (await run(bin, dir, 'boot2.js', 120000)).split('\n');
+    writeFileSync(join(dir, 'boot2.js'), loader + '\n' + agentScript(backend.baseUrl, backend.projectKey, key, 'true'));
+    const boot2 = await run(bin, dir, 'boot2.js', 120000);
     const readBack = join(dir, 'read.js');
     writeFileSync(readBack, 'print("HEX " + require("Storage").read("app.b.js").split("").map(function(c){return (256+c.charCodeAt(0)).toString(16).substr(1);}).join(""));print("DONE");');
     const hexLine = (await run(bin, dir, 'read.js', 60000)).split('\n').find((l) => l.includes('HEX ')) ?? '';
     const appImage = new Uint8Array(Buffer.from(hexLine.slice(hexLine.indexOf('HEX ') + 4).trim(), 'hex'));
-    const escape = String.fromCharCode(27) + '[J';
-    const keep = (lines: string[]) => lines.map((l) => l.split(escape).join('').replace(/\r|>/g, '').trim()).filter((l) => /^(EVENT|CYCLE|STATUS|FAIL|APP|JOURNAL)/.test(l));
     return { boot1: keep(boot1), boot2: keep(boot2), appImage };
   } finally {
     await backend.close();

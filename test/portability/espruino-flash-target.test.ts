@@ -115,6 +115,26 @@ describe('FlashRegionTarget', () => {
     await expect(target.begin(partOf(data), PAGE + 800)).rejects.toMatchObject({ code: 'flash-resume-lost' });
   });
 
+  it('waits for the consumer hooks, and a hook that fails or throws makes activate()/confirm() reject, never throw', async () => {
+    const { flash } = setup();
+    const order: string[] = [];
+    const target = new FlashRegionTarget({ softwareType: 'wifi-fw', flash, hashes: portableHashes,
+      onActivate: (version) => new Promise<void>((resolve) => setTimeout(() => { order.push('activated ' + version); resolve(); }, 5)),
+      onConfirm: () => { throw Object.assign(new Error('co-processor did not answer'), { code: 'co-silent' }); } });
+    await writeAll(target, image(700), 0, 700);
+    await target.activate().then(() => order.push('activate resolved'));
+    expect(order).toEqual(['activated 1.4.0', 'activate resolved']);
+    let threw: unknown = null;
+    let outcome: Promise<void> | null = null;
+    try {
+      outcome = target.confirm();
+    } catch (error) {
+      threw = error;
+    }
+    expect(threw).toBeNull();
+    await expect(outcome).rejects.toMatchObject({ code: 'co-silent' });
+  });
+
   it('refuses an image larger than the region and one it cannot hash', async () => {
     const { flash } = setup();
     const target = new FlashRegionTarget({ softwareType: 'wifi-fw', flash });

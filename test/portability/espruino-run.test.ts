@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runOnEspruino } from '../../scripts/espruino-run.mjs';
 import { espruinoBundle } from './bundles.js';
-import { runAgentOnEspruino } from './espruino-agent-run.js';
+import { runAgentOnEspruino, runRevertOnEspruino } from './espruino-agent-run.js';
 
 const bin = process.env.ESPRUINO_BIN;
 if (bin === undefined || bin === '') {
@@ -31,6 +31,8 @@ describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
       expect(result.trialAfterConfirm).toBe(false);
       expect(result.version).toBe('2.0.0');
       expect(result.corrupted).toBe('image-digest-mismatch');
+      // A target hook's promise is waited for, and its failure reaches the agent.
+      expect(result.hookOrder).toEqual(['hook', 'rejected co-refused']);
       expect(result.hmacValid).toBe(true);
       expect(result.hmacForged).toBe(false);
       expect(result.stream?.bytes).toBe(result.expectedStream?.bytes);
@@ -58,6 +60,28 @@ describe('the Espruino bundle on real Espruino (ESPRUINO_BIN)', () => {
       expect(result.boot2).toContain('CYCLE confirmed');
       expect(result.boot2[result.boot2.length - 1]).toBe('STATUS {"softwareType":"app","runningVersion":"1.0.0","trial":false}');
       expect(Buffer.from(result.appImage).toString()).toMatch(/^print\("APP 1\.0\.0 running"\);/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it.runIf(bin !== undefined && bin !== '')('boots past a leftover pointer, and a trial whose self-test cannot answer reverts at the next boot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-espruino-bundle-'));
+    try {
+      const bundle = join(dir, 'ota-agent.espruino.js');
+      writeFileSync(bundle, await espruinoBundle());
+      const [boot1, boot2, boot3] = await runRevertOnEspruino(bin as string, bundle);
+      // The leftover pointer names app.b.js, which is gone: the loader boots app.a.js and the update lands in app.b.js.
+      expect(boot1[0]).toBe('APP 0.9.0 running');
+      expect(boot1).toContain('EVENT staged');
+      expect(boot1).toContain('CYCLE rebooting');
+      expect(boot2[0]).toBe('APP 1.0.0 running');
+      expect(boot2).toContain('EVENT error self-test-failed');
+      expect(boot2).toContain('CYCLE rebooting');
+      // Reverted by the agent, not after the loader's three boots: the very next boot runs the previous application.
+      expect(boot3[0]).toBe('APP 0.9.0 running');
+      expect(boot3).toContain('EVENT rolled-back');
+      expect(boot3[boot3.length - 1]).toBe('STATUS {"softwareType":"app","runningVersion":null,"trial":false}');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

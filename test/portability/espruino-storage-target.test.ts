@@ -150,6 +150,31 @@ describe('StorageFileTarget', () => {
     await expect(writer.write(new Uint8Array(101))).rejects.toMatchObject({ code: 'image-overflow' });
   });
 
+  it.each(['app.b.js', 'old-app.js'])('never stages into the running file when a leftover pointer names %s, which Storage lacks', async (named) => {
+    const { storage, target } = device();
+    // The developer uploaded app.a.js afresh; the pointer pair is left from an earlier install (or configuration).
+    storage.write('app.a.js', 'print("v1")');
+    storage.writeJSON('ota1.json', { seq: 7, active: named, version: '9.0.0', trial: false, attempts: 0, maxAttempts: 3,
+      fallback: null, fallbackVersion: null, staged: null, stagedVersion: null });
+    // The loader cannot boot a file that is not there: it boots bank A, as on a fresh device, and so does the target.
+    expect(boot(storage)).toBe('app.a.js');
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: null, trial: false });
+    expect(target().stagingFile()).toBe('app.b.js');
+    const data = image(900, 13);
+    const writer = await target().begin(partOf(data, '2.0.0'), 0);
+    // Superseded before the first byte lands: a power cut mid-download must not revive it (app.b.js exists then).
+    expect(storage.readJSON('ota0.json', true)).toMatchObject({ seq: 8, active: 'app.a.js' });
+    await writer.write(new Uint8Array(data.subarray(0, 400)));
+    expect(boot(storage)).toBe('app.a.js');
+    expect(target().stagingFile()).toBe('app.b.js');
+    await writer.write(new Uint8Array(data.subarray(400)));
+    await writer.finish();
+    await target().activate();
+    expect(boot(storage)).toBe('app.b.js');
+    expect(storage.read('app.a.js')).toBe('print("v1")');
+    expect(target().record()).toMatchObject({ active: 'app.b.js', trial: true, fallback: 'app.a.js', version: '2.0.0' });
+  });
+
   it('needs crypto.SHA256 unless configured for CRC-32 only (ESP8266)', async () => {
     const { target } = device(false);
     await expect(stage(target(), image(600, 8), '2')).rejects.toMatchObject({ code: 'sha256-unavailable' });
@@ -189,6 +214,43 @@ describe('the boot pointer and the example loader', () => {
     expect(boot(storage)).toBe('app.a.js');
     expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: null, trial: false });
     expect(boot(storage)).toBe('app.a.js');
+  });
+
+  it('reverts a trial the agent rejects (self-test failed) before the next boot, instead of booting it maxAttempts times', async () => {
+    const { storage, target } = device();
+    storage.write('app.a.js', 'print("v1")');
+    await stage(target(), image(900, 14), '2.0.0');
+    await target().activate();
+    expect(boot(storage)).toBe('app.b.js');
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: '2.0.0', trial: true });
+    await target().revert();
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: null, trial: false });
+    expect(boot(storage)).toBe('app.a.js');
+    expect(target().stagingFile()).toBe('app.b.js');
+    // A pending trial (activated, not booted yet) reverts too; with nothing on trial, revert() changes nothing.
+    await stage(target(), image(900, 15), '3.0.0');
+    await target().activate();
+    await target().revert();
+    expect(boot(storage)).toBe('app.a.js');
+    const before = storage.writes.length;
+    await target().revert();
+    expect(storage.writes.length).toBe(before);
+    expect(boot(storage)).toBe('app.a.js');
+  });
+
+  it('reports initialVersion for the first bank until an update writes the boot pointer, and after a revert to it', async () => {
+    const { storage, runtime } = device();
+    const target = () => new StorageFileTarget({ softwareType: 'app', banks: ['app.a.js', 'app.b.js'], capacity: 16384, runtime, initialVersion: '1.0.0' });
+    storage.write('app.a.js', 'print("v1")');
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: '1.0.0', trial: false });
+    await stage(target(), image(900, 16), '2.0.0');
+    await target().activate();
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: '1.0.0', trial: false });
+    expect(boot(storage)).toBe('app.b.js');
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: '2.0.0', trial: true });
+    await target().revert();
+    expect(boot(storage)).toBe('app.a.js');
+    expect(await target().status()).toEqual({ softwareType: 'app', runningVersion: '1.0.0', trial: false });
   });
 
   it('keeps a confirmed trial across boots', async () => {
