@@ -9,7 +9,7 @@ import type { AgentContext, DeviceIdentity, SelfTest, Step } from './context.js'
 import type { AgentEvent, EventListener } from './events.js';
 import type { PayloadFetcher } from './fetch-port.js';
 import type { Journal } from './journal.js';
-import { firstCheckDelay, makePolicy } from './policy.js';
+import { backoffDelay, firstCheckDelay, makePolicy } from './policy.js';
 import type { Policy } from './policy.js';
 import { rawImageFormat } from './sinks/raw-image.js';
 import { refuseRawFormat } from './sinks/refuse-raw.js';
@@ -168,6 +168,8 @@ export function createAgent(options: AgentOptions): Agent {
   let generation = 0;
   // Ends the poll wait at once (stop()); calling it after it ended does nothing.
   let wake: (() => void) | null = null;
+  // Failed cycles in a row (see loop).
+  let unjournaled = 0;
   let lastError: OtaError | null = null;
   let lastStep: Phase = 'idle';
 
@@ -302,10 +304,15 @@ export function createAgent(options: AgentOptions): Agent {
         if (state.notBefore < 0 && !first) return undefined;
         delay = first && state.phase === 'idle' ? firstCheckDelay(policy, options.random) : state.notBefore - now;
       }
+      // After a failed cycle the journal holds its backoff. When it holds nothing later than now, the failure could not
+      // be journaled (the journal or a target refusing), and the next cycle would start at once, again and again: back
+      // off in RAM instead.
+      if (unjournaled > 0 && delay <= 0) delay = backoffDelay(policy, unjournaled, 0, options.random);
       return (delay > 0 ? pause(options.clock, delay, function (stop) { wake = stop; }) : Promise.resolve(true)).then(function () {
         if (gen !== generation) return undefined;
         return runOnce().then(function (result) {
           if (result.outcome === 'rebooting' || result.outcome === 'halted') return undefined;
+          unjournaled = result.outcome === 'failed' ? unjournaled + 1 : 0;
           return loop(gen, false);
         });
       });

@@ -19,8 +19,8 @@ export interface DeviceIdentity {
   hardwareVersion: string;
 }
 
-/** The application's verdict on a trial boot: true confirms, false reverts. */
-export type SelfTest = () => Promise<boolean>;
+/** The application's verdict on a trial boot: true confirms; false, a throw or a rejection reverts. */
+export type SelfTest = () => Promise<boolean> | boolean;
 
 /** A download in progress in RAM: the open sink and the running MD5 at `pos`. */
 export interface LiveDownload {

@@ -40,7 +40,7 @@ export interface EspruinoAgentOptions {
   /** Agent events and the adapters' warnings (type "warning"). */
   onEvent?: (event: AgentEvent | EspruinoEvent) => void;
   /** The application's verdict on a trial boot: a promise of a boolean, or a boolean; a throw or no answer reverts. */
-  selfTest?: SelfTest | (() => boolean);
+  selfTest?: SelfTest;
   /** Restarts into the new application; default load() (reset, then .bootcde runs the loader). */
   reboot?: () => Promise<void>;
   /** Working buffer in bytes (1 KiB and up); default 1024. */
@@ -53,40 +53,6 @@ export interface EspruinoAgentOptions {
 }
 
 declare function load(): void;
-
-/**
- * The application's self-test as the core expects it, a promise of a boolean. A plain boolean is the answer; anything
- * else without a `then` fails the trial, as does a throw: on Espruino 2v29 a `new Promise` whose executor keeps no
- * reference to its resolve function is freed at once and has no `then`, so it could never answer anyway.
- */
-function selfTestOf(test: SelfTest | (() => boolean) | undefined): SelfTest | undefined {
-  return test && function (): Promise<boolean> {
-    let answer: unknown = false;
-    try {
-      answer = test();
-    } catch {
-      // A self-test that throws says no.
-    }
-    return answer && typeof (answer as Promise<boolean>).then === 'function' ? answer as Promise<boolean> : Promise.resolve(answer === true);
-  };
-}
-
-/**
- * `journal` with each failed write reported only after `ms`: the core starts the next cycle at once after one whose
- * failure it could not journal, so a Storage too full for the journal would spin the board, printing errors.
- */
-function paced(journal: Journal, clock: Clock, ms: number): Journal {
-  return {
-    load: function (): Promise<Uint8Array | null> {
-      return journal.load();
-    },
-    append: function (bytes: Uint8Array): Promise<void> {
-      return journal.append(bytes).then(undefined, function (error: unknown) {
-        return clock.sleep(ms).then(function () { throw error; });
-      });
-    },
-  } as Journal;
-}
 
 function reload(): Promise<void> {
   load();
@@ -121,12 +87,12 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
     softwareType: options.softwareType,
     transport: { http: apiOverHttp(client), fetcher: fetcherOverHttp(client) },
     targets: options.targets,
-    journal: paced(options.journal, clock, policy.backoffBaseMs !== undefined ? policy.backoffBaseMs as number : 30000),
+    journal: options.journal,
     clock: clock,
     random: options.random !== undefined ? options.random : Math.random,
     policy: policy as EspruinoAgentOptions['policy'],
     onEvent: options.onEvent,
-    selfTest: selfTestOf(options.selfTest),
+    selfTest: options.selfTest,
     reboot: options.reboot !== undefined ? options.reboot : reload,
     // TLS on Espruino authenticates nothing: only the bundle signature does, so a raw image needs the same opt-in.
     allowUnsigned: trust.allowUnsigned === true,

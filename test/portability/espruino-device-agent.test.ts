@@ -47,12 +47,20 @@ describe('createEspruinoAgent', () => {
     });
     agent.start();
     await turn();
-    expect(errors).toEqual([]);
-    expect(clock.sleeps.map((s) => s.ms)).toEqual([5000]);
-    clock.wakeAll();
+    // The first cycle fails at its first journal write; the next one waits a backoff (equal jitter: half the base to it).
+    expect(errors).toEqual(['storage-full']);
+    expect(clock.sleeps.length).toBe(1);
+    expect(clock.sleeps[0].ms).toBeGreaterThanOrEqual(2500);
+    expect(clock.sleeps[0].ms).toBeLessThanOrEqual(5000);
     await turn();
     expect(errors).toEqual(['storage-full']);
-    expect(clock.sleeps.map((s) => s.ms)).toEqual([5000]);
+    clock.wakeAll();
+    await turn();
+    expect(errors).toEqual(['storage-full', 'storage-full']);
+    // The second backoff's ceiling doubles.
+    expect(clock.sleeps.length).toBe(1);
+    expect(clock.sleeps[0].ms).toBeGreaterThanOrEqual(5000);
+    expect(clock.sleeps[0].ms).toBeLessThanOrEqual(10000);
     const stopped = agent.stop();
     clock.wakeAll();
     await stopped;

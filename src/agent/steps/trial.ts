@@ -28,8 +28,12 @@ function verdict(ctx: AgentContext, deadline: number): Promise<string> {
       resolve(outcome);
       (stop as () => void)();
     }
-    const test = ctx.selfTest !== null ? ctx.selfTest() : Promise.resolve(true);
-    test.then(function (ok) { answer(ok ? 'ok' : 'failed'); }, function () { answer('failed'); });
+    // Only a plain true confirms. A self-test that throws says no; one that returns a boolean instead of a promise is
+    // taken at its word; anything else (on Espruino 2v29, a promise whose executor kept no reference to resolve is freed
+    // at once and has no then) can never answer yes.
+    Promise.resolve().then(ctx.selfTest !== null ? ctx.selfTest : function () { return true; }).then(function (ok) {
+      answer(ok === true ? 'ok' : 'failed');
+    }, function () { answer('failed'); });
   });
 }
 
