@@ -58,7 +58,10 @@ export interface FaultConfig {
   badRegions?: BadRegion[];
   /** Erases a sector may take; the next one fails with `flash-worn-out`. */
   wearLimit?: number;
-  /** ECC parts: reading a torn (unstable) unit fails instead of returning random bits. */
+  /**
+   * ECC parts: a program unit left torn by a cut (unstable bits, or a bit subset that did not all land) fails every
+   * read touching any of its bytes, instead of returning random bits, until it is completed or its sector erased.
+   */
   eccOnTorn?: boolean;
 }
 

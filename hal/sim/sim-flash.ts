@@ -119,15 +119,13 @@ export class SimFlash implements Flash {
     const out = into !== undefined && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
     out.set(this.data.subarray(offset, offset + length));
     const marginal = this.marginal;
-    if (marginal !== null) {
+    if (marginal !== null && this.faults.eccOnTorn) {
+      const torn = this.tornUnitIn(offset, length);
+      if (torn >= 0) return Promise.reject(this.eccError(torn));
+    } else if (marginal !== null) {
       for (let i = 0; i < length; i++) {
         const m = marginal[offset + i];
-        if (m === 0) continue;
-        if (this.faults.eccOnTorn) {
-          return Promise.reject(otaError('flash-ecc-error', 'ECC error reading a torn program unit at ' + (offset + i) +
-            '; erase the sector before using it.', false, { offset: offset + i }));
-        }
-        out[i] = (out[i] & ~m) | (randomInt(this.random, 256) & m);
+        if (m !== 0) out[i] = (out[i] & ~m) | (randomInt(this.random, 256) & m);
       }
     }
     return Promise.resolve(out);
@@ -162,14 +160,14 @@ export class SimFlash implements Flash {
     const bad = this.precheck('erase', offset, length, false);
     if (bad !== null) return Promise.reject(bad);
     const sectors = this.sectorsExactly(offset, length);
-    if (sectors === null) {
-      return Promise.reject(otaError('flash-erase-unaligned', 'Erase of [' + offset + ', ' + (offset + length) +
-        ') does not cover whole sectors; erase from a sector start to a sector end.', false, { offset, length }));
-    }
+    if (sectors === null) return Promise.reject(this.unalignedErase(offset, length));
     for (const index of sectors) {
       if (this.wear.count(index) >= this.faults.wearLimit) {
-        return Promise.reject(otaError('flash-worn-out', 'Sector ' + index + ' reached its wear limit of ' +
-          this.faults.wearLimit + ' erases; it no longer erases reliably.', false, { sector: index }));
+        const s = this.geometry.sectors[index];
+        return Promise.reject(otaError('flash-worn-out', 'Sector ' + index + ' [' + s.offset + ', ' + (s.offset + s.size) +
+          ') has had ' + this.wear.count(index) + ' erases, its endurance limit is ' + this.faults.wearLimit +
+          '; it no longer erases reliably. Retire the sector (move the partition) or replace the part.', false,
+        { sector: index, erases: this.wear.count(index), wearLimit: this.faults.wearLimit }));
       }
     }
     const op = this.opCount++;
@@ -243,7 +241,8 @@ export class SimFlash implements Flash {
     if (!(offset >= 0 && length >= 0 && offset + length <= this.size && offset === Math.floor(offset) &&
       length === Math.floor(length))) {
       return otaError('flash-out-of-range', op + ' of ' + length + ' bytes at ' + offset + ' is outside the ' +
-        this.size + '-byte device.', false, { op, offset, length, size: this.size });
+        this.size + '-byte device [0, ' + this.size + '); use whole-number offsets and lengths whose end stays within ' +
+        'it.', false, { op, offset, length, size: this.size });
     }
     const align = this.geometry.writeAlign;
     if (aligned && (offset % align !== 0 || length % align !== 0)) {
@@ -320,6 +319,8 @@ export class SimFlash implements Flash {
       if (cut.mode === 'torn-bits') {
         const landed = pending & randomInt(random, 256);
         this.data[at] = ones ? this.data[at] & ~landed : this.data[at] | landed;
+        // On an ECC part the check bits tore too: the unit faults on read until it is completed or erased.
+        if (this.faults.eccOnTorn) this.markUnstable(at, pending & ~landed);
       } else {
         this.data[at] = ones ? this.data[at] & data[i] : this.data[at] | data[i];
         this.markUnstable(at, pending);
@@ -348,12 +349,44 @@ export class SimFlash implements Flash {
         const landed = pending & randomInt(random, 256);
         this.data[at] = (this.data[at] & ~landed) | (erased & landed);
         if (this.marginal !== null) this.marginal[at] &= ~landed & 0xff;
+        // On an ECC part a half-erased word's check bits do not match: it faults on read until erased.
+        if (this.faults.eccOnTorn) this.markUnstable(at, pending & ~landed);
       } else {
         this.data[at] = erased;
         this.markUnstable(at, pending);
       }
     }
     return this.die(cut);
+  }
+
+  /** Start of the first program unit overlapping [offset, offset + length) that holds unstable bits, or -1. */
+  private tornUnitIn(offset: number, length: number): number {
+    const marginal = this.marginal;
+    if (marginal === null || length === 0) return -1;
+    const align = this.geometry.writeAlign;
+    // ECC check bits cover a whole program unit, so a torn unit faults whichever of its bytes is read.
+    const start = offset - (offset % align);
+    const end = Math.min(this.size, Math.ceil((offset + length) / align) * align);
+    for (let at = start; at < end; at++) if (marginal[at] !== 0) return at - (at % align);
+    return -1;
+  }
+
+  private eccError(unit: number): OtaError {
+    const s = this.geometry.sectors[sectorIndexAt(this.geometry, unit)];
+    return otaError('flash-ecc-error', 'ECC error reading the ' + this.geometry.writeAlign + '-byte program unit at ' +
+      unit + ': its check bits do not match its data (a program or erase was cut). Erase the sector [' + s.offset +
+      ', ' + (s.offset + s.size) + ') before using it.', false, { offset: unit, sector: s.offset });
+  }
+
+  private unalignedErase(offset: number, length: number): OtaError {
+    const around = (at: number): string => {
+      const s = this.geometry.sectors[sectorIndexAt(this.geometry, at)];
+      return '[' + s.offset + ', ' + (s.offset + s.size) + ')';
+    };
+    const found = length === 0 ? 'has length 0' : 'starts in sector ' + around(offset) + ' and ends in sector ' +
+      around(offset + length - 1);
+    return otaError('flash-erase-unaligned', 'Erase of [' + offset + ', ' + (offset + length) + ') must cover whole ' +
+      'sectors, but it ' + found + '; erase from a sector start to a sector end.', false, { offset, length });
   }
 
   private markUnstable(at: number, bits: number): void {
