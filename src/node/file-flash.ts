@@ -13,6 +13,12 @@ import { otaError } from '../util/errors.js';
 export interface FileFlashOptions {
   /** fsync after every mutating operation (default true; tests that only want persistence may turn it off). */
   sync?: boolean;
+  /**
+   * Refuse a program whose data the cells cannot take (default true): it catches code that forgot to erase. Looser than
+   * a strict SimFlash, which refuses any second program of a cell: a file keeps no record of which cells were
+   * programmed. false keeps what real NOR does, the AND (or OR) of old and new bits.
+   */
+  strict?: boolean;
 }
 
 /** A Flash over a file of exactly the geometry's size. */
@@ -21,16 +27,18 @@ export class FileFlash implements Flash {
   private fd: number | null;
   private readonly size: number;
   private readonly sync: boolean;
+  private readonly strict: boolean;
   private opCount = 0;
   private readonly erases: number[];
   private work = new Uint8Array(0);
   private erased = new Uint8Array(0);
 
-  private constructor(readonly path: string, geometry: FlashGeometry, fd: number, sync: boolean) {
+  private constructor(readonly path: string, geometry: FlashGeometry, fd: number, options: FileFlashOptions) {
     this.geometry = geometry;
     this.fd = fd;
     this.size = flashSize(geometry);
-    this.sync = sync;
+    this.sync = options.sync ?? true;
+    this.strict = options.strict ?? true;
     this.erases = geometry.sectors.map(() => 0);
   }
 
@@ -54,7 +62,7 @@ export class FileFlash implements Flash {
       throw otaError('flash-file-size', `Flash image ${path} is ${actual} bytes, the geometry needs ${size}; delete it or ` +
         'open it with the geometry it was made with.', false, { path, size, actual });
     }
-    return new FileFlash(path, geometry, fd, options.sync ?? true);
+    return new FileFlash(path, geometry, fd, options);
   }
 
   /** Mutating operations done through this handle. */
@@ -76,14 +84,24 @@ export class FileFlash implements Flash {
     return Promise.resolve(out);
   }
 
-  /** Programs aligned `data`: only erased-direction bits change. */
+  /** Programs aligned `data` onto cells that can take it (erased, or already holding bits the data keeps). */
   write(offset: number, data: Uint8Array): Promise<void> {
     const bad = this.check('write', offset, data.length, true);
     if (bad !== null) return Promise.reject(bad);
     const cells = this.scratch(data.length);
     this.readInto(cells, offset);
     const ones = this.geometry.eraseValue !== 0;
-    for (let i = 0; i < cells.length; i++) cells[i] = ones ? cells[i] & data[i] : cells[i] | data[i];
+    for (let i = 0; i < cells.length; i++) {
+      const landed = ones ? cells[i] & data[i] : cells[i] | data[i];
+      // A program can only move bits away from the erase value: data it cannot produce means the cells were not
+      // erased first. Real NOR keeps the mixture silently; strict refuses it, to catch the bug where it happens.
+      if (this.strict && landed !== data[i]) {
+        return Promise.reject(otaError('flash-rewrite', `Write of ${data.length} bytes at ${offset} hits programmed cell ` +
+          `${offset + i} (holds 0x${cells[i].toString(16)}, asked 0x${data[i].toString(16)}); NOR cells must be erased before ` +
+          'they are programmed again.', false, { offset, length: data.length, cell: offset + i }));
+      }
+      cells[i] = landed;
+    }
     this.opCount++;
     this.put(cells, offset);
     return Promise.resolve();

@@ -19,7 +19,7 @@ describe('FileFlash', () => {
   it('has NOR semantics and keeps its bytes across reopen', async () => {
     const path = join(dir, 'semantics.bin');
     const geometry = uniformGeometry(64, 4, 4, 0xff);
-    const flash = FileFlash.open(path, geometry);
+    const flash = FileFlash.open(path, geometry, { strict: false });
     expect(await flash.read(0, 4)).toEqual(new Uint8Array(4).fill(0xff));
     await flash.write(0, Uint8Array.of(0xf0, 0x0f, 0x33, 0xff));
     await flash.write(0, Uint8Array.of(0x3c, 0xff, 0xff, 0x0f));
@@ -38,8 +38,25 @@ describe('FileFlash', () => {
     expect(() => FileFlash.open(path, uniformGeometry(64, 8, 4, 0xff))).toThrow(/512/);
   });
 
+  it('strict by default: refuses data the cells cannot take (not erased first), naming the cell; compatible bits pass', async () => {
+    const flash = FileFlash.open(join(dir, 'strict.bin'), uniformGeometry(64, 2, 4, 0xff), { sync: false });
+    await flash.write(0, Uint8Array.of(1, 2, 3, 4));
+    const refused = await flash.write(0, Uint8Array.of(1, 2, 7, 4)).then(() => null, (e: unknown) => e as { code: string; message: string; details: object });
+    expect(refused?.code).toBe('flash-rewrite');
+    expect(refused?.message).toContain('cell 2 (holds 0x3, asked 0x7)');
+    expect(refused?.details).toMatchObject({ cell: 2 });
+    expect(await flash.read(0, 4)).toEqual(Uint8Array.of(1, 2, 3, 4));
+    // Clearing more bits of a programmed cell is what NOR does (a journal's commit mark): allowed.
+    await flash.write(0, Uint8Array.of(0, 2, 3, 4));
+    expect(await flash.read(0, 4)).toEqual(Uint8Array.of(0, 2, 3, 4));
+    await flash.erase(0, 64);
+    await flash.write(0, Uint8Array.of(1, 2, 7, 4));
+    expect(await flash.read(0, 4)).toEqual(Uint8Array.of(1, 2, 7, 4));
+    flash.close();
+  });
+
   it('ORs on 0x00-erased parts', async () => {
-    const flash = FileFlash.open(join(dir, 'zero.bin'), uniformGeometry(64, 2, 1, 0x00), { sync: false });
+    const flash = FileFlash.open(join(dir, 'zero.bin'), uniformGeometry(64, 2, 1, 0x00), { sync: false, strict: false });
     await flash.write(0, Uint8Array.of(0x0f));
     await flash.write(0, Uint8Array.of(0x30));
     expect(await flash.read(0, 2)).toEqual(Uint8Array.of(0x3f, 0x00));
