@@ -120,7 +120,7 @@ export class DeviceNarrator {
     if (event.type === 'error') {
       this.lastError = event;
       if (event.details !== undefined && event.details.refused === true) {
-        // Refused for what it is (size, signature, sequence, hardware): given up at once, so no backoff line.
+        // Refused for what it is (size, sequence, hardware): given up at once, so no backoff line.
         this.refused = true;
         const message = event.message.replace(/\.$/, '');
         this.line(event.at, `${this.version !== null ? `release ${this.version}` : 'the offered release'} refused (${event.code}): ${message}; ` +

@@ -12,7 +12,7 @@ import { formatBytes } from '../progress.js';
 
 /**
  * The release the newest journal record gave up on its way to this backoff, when that is what happened: the agent
- * drops a refused release (its size, signature, sequence) at once and lists it as given up, but still books the
+ * drops a refused release (its size, sequence, hardware) at once and lists it as given up, but still books the
  * refusal as a failure with a backoff. Its version comes from the record before.
  */
 function refusedRelease(status: DeviceStatus): string | null {
