@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { handleAdmin } from './admin-api.js';
 import { handleCdn } from './cdn.js';
 import { knownNames, type BackendContext, type BackendSettings } from './context.js';
-import { makeDirectories } from './make-directory.js';
+import { makeDirectories } from '../tools/make-directories.js';
 import { handleLatest } from './device-api.js';
 import { FaultSet } from './faults.js';
 import { errorBody, sendError } from './http-util.js';

@@ -24,6 +24,8 @@ export const TRANSPORT_ERRORS = {
   insecureOption: 'tls-insecure-option-refused',
   wrongKeyUsage: 'tls-cert-wrong-usage',
   clientCertRequired: 'tls-client-cert-required',
+  peerNotTls: 'tls-peer-not-tls',
+  badRecordMac: 'tls-bad-record-mac',
 } as const;
 
 /** TLS alert names by number (RFC 8446 §6.2), for messages. */

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Flash, FlashGeometry } from '../../hal/flash.js';
 import { FlashArea, uniformGeometry } from '../../hal/flash.js';
@@ -34,6 +33,7 @@ import { NodeTlsTransport } from './transports/tls.js';
 import { TcpTransport } from './transports/tcp.js';
 import { InterruptibleTransport } from './interruptible-transport.js';
 import { isOtaError, otaError } from '../util/errors.js';
+import { makeDirectories } from '../tools/make-directories.js';
 
 // A simulated device for Node: the main MCU (bootloader, A/B banks, the agent's journal area) and the WiFi
 // co-processor behind its serial link, a clock and the agent. With `dir`, both flashes are files, so killing the
@@ -195,7 +195,7 @@ export class SimDevice {
     this.hashes = options.hashes ?? nodeHashes;
     const mainGeometry = options.mainGeometry ?? mainGeometryFor(DEFAULT_MAIN_SLOT_BYTES);
     const wifiGeometry = options.wifiGeometry ?? wifiGeometryFor(DEFAULT_WIFI_SLOT_BYTES);
-    if (options.dir !== undefined) mkdirSync(options.dir, { recursive: true });
+    if (options.dir !== undefined) makeDirectories(options.dir);
     this.mainFlash = options.mainFlash ?? (options.dir !== undefined ? FileFlash.open(join(options.dir, 'main.flash'), mainGeometry)
       : new SimFlash(mainGeometry));
     const withWifi = options.wifi ?? true;

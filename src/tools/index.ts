@@ -4,4 +4,5 @@ export * from './certs.js';
 export * from './dir-lock.js';
 export * from './file-checks.js';
 export * from './keys.js';
+export * from './make-directories.js';
 export * from './pki.js';

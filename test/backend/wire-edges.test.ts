@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend, type Backend } from '../../src/backend/index.js';
-import { makeDirectories } from '../../src/backend/make-directory.js';
+import { makeDirectories } from '../../src/tools/make-directories.js';
 import { checkForUpdate, httpCall, payloadBytes, rawRequest } from './helpers.js';
 
 // Defects found by a QA round that used `ota serve` and curl as a CI suite would: huge range positions answered 416,

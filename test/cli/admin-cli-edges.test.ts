@@ -91,7 +91,7 @@ describe('admin commands against a local `ota serve`', () => {
   });
 });
 
-describe('ota serve and certs export refusing places they cannot use', () => {
+describe('ota serve, certs export and device run refusing places they cannot use', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ota-cli-qa-places-'));
   const ota = runner(dir);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,7 +106,7 @@ describe('ota serve and certs export refusing places they cannot use', () => {
     expect(existsSync(join(dir, 'data', 'lock'))).toBe(false);
   });
 
-  it('refuses `ota serve --data` and `certs export -o` under /proc at once (exit 2) instead of spinning forever', () => {
+  it('refuses `ota serve --data`, `certs export -o` and `device run --dir` under /proc at once (exit 2) instead of spinning forever', () => {
     // Child processes: the old code looped synchronously, which no in-process timeout can stop.
     const run = (...argv: string[]) => spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [join(process.cwd(), 'src/cli/main.ts'), ...argv],
       { cwd: dir, encoding: 'utf8', timeout: 60_000 });
@@ -118,5 +118,10 @@ describe('ota serve and certs export refusing places they cannot use', () => {
     expect(certs.signal).toBeNull();
     expect(certs.status).toBe(2);
     expect(certs.stderr).toContain('cannot create the directory /proc/ota-qa-no-such-dir (ENOENT)');
-  }, 130_000);
+    const device = run('device', 'run', '--dir', '/proc/ota-qa-no-such-dir', '--serial', 'SN1', '--hardware-version', 'evt', '--software-type', 'main-fw',
+      '--url', 'http://127.0.0.1:9', '--project-key', 'k', '--once');
+    expect(device.signal).toBeNull();
+    expect(device.status).toBe(2);
+    expect(device.stderr).toContain('--dir: cannot create the directory /proc/ota-qa-no-such-dir (ENOENT)');
+  }, 190_000);
 });

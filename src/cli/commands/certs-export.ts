@@ -5,7 +5,7 @@ import { EXIT_OK } from '../exit-codes.js';
 import { UsageError, stringOption } from '../args.js';
 import { cHeader, derToPem, loadBundle } from '../../tools/certs.js';
 import { writeProblem } from '../../tools/file-checks.js';
-import { makeDirectories } from '../../backend/make-directory.js';
+import { makeDirectories } from '../../tools/make-directories.js';
 
 function statOrNull(path: string): Stats | null {
   try {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildFirmwareImage } from '../../../hal/sim/firmware-image.js';
 import { MAX_SOFTWARE_TYPE_LENGTH, MAX_VERSION_LENGTH } from '../../../hal/boot-record.js';
@@ -7,6 +7,7 @@ import {
 } from '../../node/sim-device.js';
 import type { TrustPolicy } from '../../bundle/header.js';
 import { verifierFromKeyText } from '../../tools/keys.js';
+import { makeDirectories } from '../../tools/make-directories.js';
 import { otaError } from '../../util/errors.js';
 import { normalBaseUrl, serverRecordOf } from '../admin-client.js';
 import { loadCaFile, readOptionFile } from '../device-ca.js';
@@ -243,7 +244,11 @@ export const deviceRunCommand: Command = {
     const cleartext = cleartextWarning(plan.url);
     if (cleartext !== null) io.err(cleartext);
     if (plan.trust.allowUnsigned) io.err('note: no --key given; unsigned bundles and raw images are accepted (development only)\n');
-    mkdirSync(plan.dir, { recursive: true });
+    try {
+      makeDirectories(plan.dir);
+    } catch (error) {
+      throw new UsageError(`--dir: cannot create the directory ${plan.dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); pass another --dir`);
+    }
     const releaseLock = takeDeviceLock(plan.dir);
     let device: SimDevice | null = null;
     let stopping: StopReason | null = null;

@@ -4,7 +4,7 @@ import {
   TRANSPORT_ERRORS, alertName, closedDuringHandshakeError, serverAlertError, verifyFailureError, type PeerFacts, type VerifyFailure,
 } from '../../http/transport-errors.js';
 import { otaError, type OtaError } from '../../util/errors.js';
-import { badRecordMacError, truncatedError } from '../transports/connect-errors.js';
+import { badRecordMacError } from '../transports/connect-errors.js';
 
 /** Error codes only this transport can produce (the device-parity failures node:tls has no equivalent for). */
 export const MBEDTLS_ERRORS = {
@@ -181,7 +181,11 @@ export function mbedTlsFailure(code: number, context: FailureContext): OtaError 
       mbedTlsErrorName(code) + '); this client allows TLS 1.2 and 1.3.', false, { host: context.host, port: context.port }));
   }
   if (code === MBEDTLS.CONN_EOF) {
-    return attach(truncatedError(context.host, context.port, context.protocol));
+    // Only close_notify proves the sender finished: without it the bytes read so far may have been cut short by an
+    // attacker or a crashed server, so this is never a clean end of stream. Retryable: resume from the bytes kept.
+    return attach(otaError(MBEDTLS_ERRORS.peerClosed, 'The server at ' + where + ' ended the TLS connection without close_notify (' + context.protocol +
+      '), so the data received may be truncated. Retry, resuming from the bytes kept; if it happens every time, the server (or something ' +
+      'on the path) closes TLS connections uncleanly.', true, { host: context.host, port: context.port }));
   }
   if (code === MBEDTLS.INVALID_MAC) {
     return attach(badRecordMacError(context.host, context.port, hexCode(code) + ' ' + mbedTlsErrorName(code)));

@@ -22,37 +22,17 @@ export function connectTimeoutError(host: string, port: number, timeoutMs: numbe
   return otaError(TRANSPORT_ERRORS.connectTimeout, `Connecting to ${host}:${port} took longer than ${timeoutMs} ms (stuck in ${stage}); check the network path, or retry with a longer timeout.`, true, { host, port, timeoutMs, stage });
 }
 
-/** Code of a TLS stream the peer ended without close_notify (shared by the node:tls and mbedTLS transports). */
-export const TLS_TRUNCATED = 'tls-peer-closed';
-
-/**
- * The error for a TLS stream that ended (TCP FIN or reset) without the peer's close_notify after the handshake. Only
- * close_notify proves the sender finished; without it the bytes read so far may be cut short by an attacker or a
- * crashed server, so this is never reported as a clean end of stream. Retryable: resume from the bytes kept.
- */
-export function truncatedError(host: string, port: number, protocol?: string): OtaError {
-  return otaError(TLS_TRUNCATED, `The server at ${host}:${port} ended the TLS connection without close_notify` +
-    `${protocol !== undefined ? ` (${protocol})` : ''}, so the data received may be truncated. Retry, resuming from the bytes kept; ` +
-    'if it happens every time, the server (or something on the path) closes TLS connections uncleanly.', true, { host, port });
-}
-
-/** Code of a peer that answered the ClientHello with something that is not TLS. */
-export const TLS_PEER_NOT_TLS = 'tls-peer-not-tls';
-
 /** The error for a peer that answered the handshake with something that is not TLS. Retryable: a portal goes away. */
 export function notTlsError(host: string, port: number, detail: string): OtaError {
-  return otaError(TLS_PEER_NOT_TLS, `${host}:${port} did not answer the TLS handshake with TLS (${detail}); it is likely a plain-HTTP ` +
+  return otaError(TRANSPORT_ERRORS.peerNotTls, `${host}:${port} did not answer the TLS handshake with TLS (${detail}); it is likely a plain-HTTP ` +
     'server or a captive portal. Check the URL: https:// needs a TLS port, and a plain-HTTP server needs an http:// URL.', true, { host, port, errno: detail });
 }
-
-/** Code of a TLS record that failed its integrity check (bad_record_mac). */
-export const TLS_BAD_RECORD_MAC = 'tls-bad-record-mac';
 
 /**
  * The error for a record whose MAC/AEAD tag did not verify: the bytes were corrupted or altered on the way. Nothing
  * of the record is delivered. Retryable: a flaky link (or a meddling middlebox) may not do it again.
  */
 export function badRecordMacError(host: string, port: number, detail: string): OtaError {
-  return otaError(TLS_BAD_RECORD_MAC, `A TLS record from ${host}:${port} failed its integrity check (${detail}): the data was corrupted or altered ` +
+  return otaError(TRANSPORT_ERRORS.badRecordMac, `A TLS record from ${host}:${port} failed its integrity check (${detail}): the data was corrupted or altered ` +
     'between the server and the device, and was discarded. Retry, resuming from the bytes kept; if it repeats, check the network path for a middlebox.', true, { host, port, errno: detail });
 }

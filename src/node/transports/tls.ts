@@ -2,7 +2,6 @@
 // certificate and host-name verification that no option turns off, specific errors classified by alert number and
 // verify result.
 import { X509Certificate, createHash } from 'node:crypto';
-
 import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type DetailedPeerCertificate, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Connection, ConnectionInfo, ConnectOptions, Transport } from '../../http/transport.js';
 import { isOtaError, otaError, type OtaError } from '../../util/errors.js';
