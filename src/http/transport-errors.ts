@@ -50,12 +50,19 @@ function target(host: string, port: number): string {
 }
 
 /**
- * The error for a fatal alert the server sent during the handshake. 112/109 name SNI outright; 40 and 80 are what
- * servers send when they have no certificate for the (missing) name, so they name SNI as the likely cause.
+ * The error for a fatal alert the server sent. During the handshake, 112/109 name SNI outright; 40 and 80 are what
+ * servers send when they have no certificate for the (missing) name, so they name SNI as the likely cause. After it
+ * (`afterHandshake`), only 116 is about this client (TLS 1.3 asks for the client certificate then); any other alert is
+ * the server giving up on a working connection, which a retry may not meet again.
  */
-export function serverAlertError(alert: number, host: string, port: number, sniSent: string | null): OtaError {
+export function serverAlertError(alert: number, host: string, port: number, sniSent: string | null, afterHandshake?: boolean): OtaError {
   const details = { host: host, port: port, alert: alert, alertName: alertName(alert), sni: sniSent };
   const sniText = sniSent !== null ? 'SNI "' + sniSent + '" was sent' : 'no SNI was sent';
+  if (afterHandshake === true && alert !== 116) {
+    return otaError(TRANSPORT_ERRORS.handshakeRefused, 'TLS connection to ' + target(host, port) + ' aborted by the server with alert ' + alert + ' (' +
+      alertName(alert) + ') after the handshake had succeeded: the server failed or gave up mid-connection; retry, resuming from the bytes kept.',
+    true, { host: host, port: port, alert: alert, alertName: alertName(alert), sni: sniSent, afterHandshake: true });
+  }
   if (alert === 112 || alert === 109) {
     return otaError(TRANSPORT_ERRORS.sniRejected, 'TLS handshake with ' + target(host, port) + ' refused by the server with alert ' + alert +
       ' (' + alertName(alert) + '): the server requires SNI naming a host it serves, and ' + sniText +

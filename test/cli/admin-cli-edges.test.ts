@@ -89,6 +89,15 @@ describe('admin commands against a local `ota serve`', () => {
     expect(ftp.err).not.toContain('S3cretPw');
     expect(normalBaseUrl('HTTPS://Example.COM:8443/base/')).toBe('https://example.com:8443/base');
   });
+
+  it('says why a --url other than the served one gets no token from server.json (a wrong scheme), and never sends it', async () => {
+    const other = served.backend.baseUrl.replace('http://', 'https://');
+    const result = await ota('releases', '--url', other);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`no organization token for ${other}: the data directory's server.json holds the token of ${served.backend.baseUrl} only`);
+    expect(result.err).toContain('drop --url');
+    expect(result.err).not.toContain(served.backend.orgToken);
+  });
 });
 
 describe('ota serve, certs export and device run refusing places they cannot use', () => {

@@ -143,7 +143,7 @@ export function mbedTlsFailure(code: number, context: FailureContext): OtaError 
     return error;
   }
   if (code === MBEDTLS.FATAL_ALERT_MESSAGE && context.alertReceived >= 0) {
-    return attach(serverAlertError(context.alertReceived, context.host, context.port, context.sni));
+    return attach(serverAlertError(context.alertReceived, context.host, context.port, context.sni, !context.handshaking));
   }
   if (code === MBEDTLS.CONN_EOF && context.handshaking) {
     return attach(closedDuringHandshakeError(context.host, context.port, context.sni));

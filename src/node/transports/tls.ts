@@ -328,11 +328,10 @@ export class NodeTlsTransport implements Transport {
           sniSent: sni !== null,
         };
         if (verifiedSha !== undefined) info.peerSha256 = verifiedSha;
-        // An alert after the handshake (a TLS 1.3 server refusing the missing client certificate, a server aborting
-        // mid-body) gets the same classification as one during it.
+        // An alert after the handshake: a TLS 1.3 server refusing the missing client certificate, or one aborting mid-body.
         const mapError = (error: NodeJS.ErrnoException): OtaError => {
           const alert = alertFromError(error);
-          if (alert >= 0) return serverAlertError(alert, host, port, sni);
+          if (alert >= 0) return serverAlertError(alert, host, port, sni, true);
           // OpenSSL 3.0 and 3.5 both spell it ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC / ERR_SSL_BAD_RECORD_MAC.
           if (/BAD_RECORD_MAC$/.test(String(error.code))) return badRecordMacError(host, port, String(error.code));
           return socketError(error, host, port);
