@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { readProblem } from '../tools/file-checks.js';
+import { trustedRootsProblem } from '../node/transports/trusted-roots.js';
 
 // PEM bundles to the DER list a device transport trusts, checked up front: a file that holds no certificate would
 // otherwise fail much later, at the first TLS handshake, as "no roots", and be retried with backoff.
@@ -43,5 +44,11 @@ export function loadCaFile(path: string, flag: string): Uint8Array[] {
       throw new UsageError(`--${flag} ${path}: certificate ${i + 1} of ${ders.length} is not a valid X.509 certificate (bad base64 or DER); pass ${what}`);
     }
   });
+  // A server's chain file (leaf + intermediates) passed by mistake: the transports would refuse it at every connect.
+  const notRoot = trustedRootsProblem(ders);
+  if (notRoot !== null) {
+    const index = (notRoot.details as { index: number }).index;
+    throw new UsageError(`--${flag} ${path}: certificate ${index + 1} of ${ders.length} ${notRoot.message.replace(/^Trusted root #\d+ /, '')}`);
+  }
   return ders;
 }

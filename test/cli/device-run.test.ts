@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend } from '../../src/backend/index.js';
 import type { Backend } from '../../src/backend/index.js';
 import { buildFirmwareImage } from '../../hal/sim/firmware-image.js';
+import { testPki } from '../../src/tools/pki.js';
 import { main, processIo } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/command.js';
 import { deviceRunHooks } from '../../src/cli/commands/device-run.js';
@@ -67,7 +68,9 @@ describe('ota device run: flags are checked before anything is created', () => {
   const publicPem = join(base, 'pub.pem');
   const badKey = join(base, 'key.txt');
   const aFile = join(base, 'a-file');
+  const chainPem = join(base, 'chain.pem');
   beforeAll(() => {
+    writeFileSync(chainPem, testPki('ecdsa').leaf.chainPem);
     writeFileSync(notPem, 'hello, not a certificate\n');
     writeFileSync(publicPem, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(badKey, 'not a key');
@@ -78,6 +81,7 @@ describe('ota device run: flags are checked before anything is created', () => {
     ['missing --ca file', ['--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca\.pem does not exist; pass the path of a PEM file of CA certificates/],
     ['--ca without a certificate', ['--ca', notPem], /--ca .*bad\.pem holds no PEM certificate; pass a PEM file of CA certificates/],
     ['--ca holding a public key', ['--ca', publicPem], /--ca .*pub\.pem holds a PUBLIC KEY, not a certificate/],
+    ['--ca holding a server chain', ['--ca', chainPem], /--ca .*chain\.pem: certificate 1 of 2 \(CN=localhost[^)]*\) is not a root: it is issued by .*Intermediate.*put the root that issued it in the bundle/],
     ['missing --key file', ['--key', '/nonexistent/key.pem'], /--key \/nonexistent\/key\.pem does not exist/],
     ['unreadable --key', ['--key', badKey], /--key .*key\.txt: .*Pass an Ed25519 public key PEM or an HMAC key file/],
     ['40-character --factory-version', ['--factory-version', 'v'.repeat(40)], /--factory-version must be the factory image version: 1 to 32 printable/],

@@ -14,6 +14,7 @@ import type { Connection, Transport } from '../../src/http/transport.js';
 import { MbedTlsTransport } from '../../src/node/transports/mbedtls.js';
 import { NodeTlsTransport } from '../../src/node/transports/tls.js';
 import { KEY_USAGE, keyUsageBits, keyUsageProblem } from '../../src/node/transports/key-usage.js';
+import { testPki } from '../../src/tools/pki.js';
 import { ensureMbedTlsBuilt, rejection, startServer, type TestServer } from '../mbedtls/helpers.js';
 
 const NAME = 'localhost';
@@ -387,7 +388,8 @@ describe('mbedTLS: truncation', () => {
       const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
       try {
-        const error = await rejection(new MbedTlsTransport().connect({ host: NAME, port: server.port, tls: true, ca: [new Uint8Array(leaf.der)], timeoutMs: 5000 }));
+        // A root that did not issue this chain: only verification can refuse the server.
+        const error = await rejection(new MbedTlsTransport().connect({ host: NAME, port: server.port, tls: true, ca: [testPki('ecdsa').otherRoot.certDer], timeoutMs: 5000 }));
         expect(error.code).toBe('tls-unknown-ca');
       } finally {
         if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;

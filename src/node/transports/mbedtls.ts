@@ -12,6 +12,7 @@ import { MbedTlsSession } from '../mbedtls/session.js';
 import { MbedTlsEngine, loadMbedTlsModule, mbedTlsWasmPath } from '../mbedtls/wasm.js';
 import { connectError, connectTimeoutError } from './connect-errors.js';
 import { serverName } from './server-name.js';
+import { trustedRootsProblem } from './trusted-roots.js';
 
 export type { MbedTlsTransportOptions } from '../mbedtls/options.js';
 
@@ -69,6 +70,8 @@ export class MbedTlsTransport implements Transport {
     if (!ca || ca.length === 0) {
       return Promise.reject(otaError(TRANSPORT_ERRORS.noRoots, `No trusted roots given for ${host}:${port}; pass the device bundle as ca (mbedTLS trusts nothing else).`, false));
     }
+    const rootsProblem = trustedRootsProblem(ca);
+    if (rootsProblem !== null) return Promise.reject(rootsProblem);
     // mbedtls_ssl_set_hostname is always called, with the name serverName() picks; an IP literal is verified against
     // the certificate's IP SANs but, as with node:tls, never sent as SNI.
     const name = serverName(options);

@@ -10,6 +10,7 @@ import {
 } from '../../http/transport-errors.js';
 import { keyUsageProblem } from './key-usage.js';
 import { serverName } from './server-name.js';
+import { trustedRootsProblem } from './trusted-roots.js';
 import { badRecordMacError, connectError, connectTimeoutError, notTlsError } from './connect-errors.js';
 import { DEFAULT_READ_AHEAD, READ_CHUNK, ReadPool, SocketConnection, socketError } from './socket-connection.js';
 
@@ -173,15 +174,9 @@ export class NodeTlsTransport implements Transport {
     if (!context) {
       // OpenSSL skips a root it cannot parse without a word, and the connection would then fail as "unknown CA",
       // blaming the server for a broken bundle (mbedTLS refuses it the same way).
-      const pems: string[] = [];
-      for (let i = 0; i < ca.length; i++) {
-        try {
-          pems.push(derToPem(new Uint8Array(new X509Certificate(ca[i]).raw)));
-        } catch (error) {
-          throw otaError('tls-bad-root', `Trusted root #${i} (${ca[i].length} bytes) is not an X.509 certificate; the device bundle must hold DER certificates.`, false,
-            { index: i, bytes: ca[i].length }, error);
-        }
-      }
+      const problem = trustedRootsProblem(ca);
+      if (problem !== null) throw problem;
+      const pems = ca.map((der) => derToPem(new Uint8Array(new X509Certificate(der).raw)));
       // `ca` replaces OpenSSL's and Node's default stores: the device trusts exactly its bundle.
       context = createSecureContext({ ca: pems, minVersion: this.options.minVersion ?? 'TLSv1.2', maxVersion: this.options.maxVersion ?? 'TLSv1.3' });
       this.contexts[key] = context;
