@@ -1,7 +1,7 @@
 // Drives an MbedTlsSession over a TCP socket: received ciphertext is queued (the socket pauses past `readAhead`),
 // fed to the session as it has room, and whatever the session produces is written to the socket. Reads pull, so a
 // slow reader slows the server through TCP flow control; writes wait for 'drain' when the socket is full.
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Connection, ConnectionInfo } from '../../http/transport.js';
 import type { PeerFacts } from '../../http/transport-errors.js';
@@ -225,7 +225,8 @@ export class MbedTlsConnection implements Connection {
       maxInRecord: this.session.maxInRecord(),
       sniSent: this.target.sni !== null,
     };
-    if (chain.length > 0) info.peerSha256 = new X509Certificate(chain[0]).fingerprint256.replace(/:/g, '').toLowerCase();
+    // The same digest as node:tls reports: SHA-256 of the leaf's DER, lower-case hex.
+    if (chain.length > 0) info.peerSha256 = createHash('sha256').update(chain[0]).digest('hex');
     return info;
   }
 
