@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, open, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Encoder, Tag } from 'cbor-x';
 import type { Options } from 'cbor-x';
 import type { ImagePart, ImageTarget, ImageWriter } from '../../hal/image-target.js';
@@ -32,23 +35,32 @@ export const OTA_CBOR: Options = {
   useRecords: false, mapsAsObjects: false, tagUint8Array: false, variableMapSize: true, pack: false, bundleStrings: false,
 };
 
-/** One image to pack. */
-export interface BundlePartInput {
+/** A part as the manifest names it, without its bytes. */
+export interface BundlePartSpec {
   softwareType: string;
   version: string;
-  data: Uint8Array;
   /** Activation order; by default dependencies first, then the order given. */
   order?: number;
   requires?: Requirement[];
 }
 
-/** What a bundle says. */
-export interface BundleInput {
+/** One image to pack, in memory. */
+export interface BundlePartInput extends BundlePartSpec {
+  data: Uint8Array;
+}
+
+/** What a bundle's manifest says, apart from the parts' digests. */
+export interface BundleManifestInput {
   /** Anti-rollback counter, 0..2^32-1 (e.g. Unix seconds). */
   sequence: number;
   releaseVersion: string;
   hardwareVersions: string[];
   /** In stream order. */
+  parts: BundlePartSpec[];
+}
+
+/** What a bundle says, with the parts' bytes in memory. */
+export interface BundleInput extends BundleManifestInput {
   parts: BundlePartInput[];
 }
 
@@ -79,7 +91,7 @@ function checkText(value: string, what: string): void {
  * whose version is below the minimum (the device takes the bundle's version as what will run: `requires-unmet`).
  * `ota bundle create` runs it; `createBundle` does not, so tests can still build such bundles for the device to refuse.
  */
-export function checkRequirements(parts: BundlePartInput[]): void {
+export function checkRequirements(parts: BundlePartSpec[]): void {
   for (const part of parts) {
     for (const need of part.requires ?? []) {
       if (need.softwareType === part.softwareType) {
@@ -88,8 +100,11 @@ export function checkRequirements(parts: BundlePartInput[]): void {
       }
       const bundled = parts.find((p) => p.softwareType === need.softwareType);
       if (bundled !== undefined && compareVersions(bundled.version, need.minVersion) < 0) {
+        // Memfault's order, not semver: a suffix after the version ("+g1a2b", "-rc1") marks a pre-release, lower than the plain one.
+        const suffixed = bundled.version.startsWith(need.minVersion) && bundled.version.length > need.minVersion.length
+          ? ` (versions compare in Memfault's order, where ${bundled.version} sorts before ${need.minVersion}: a suffix such as build metadata marks a pre-release)` : '';
         throw otaError('bundle-input-invalid', `part "${part.softwareType}" requires "${need.softwareType}" >= ${need.minVersion}, but this bundle's ` +
-          `"${need.softwareType}" part is ${bundled.version}, so every device would refuse the bundle (requires-unmet); ` +
+          `"${need.softwareType}" part is ${bundled.version}${suffixed}, so every device would refuse the bundle (requires-unmet); ` +
           `raise that part's version or lower the requirement`, false);
       }
     }
@@ -97,7 +112,7 @@ export function checkRequirements(parts: BundlePartInput[]): void {
 }
 
 /** Activation orders: explicit ones kept; otherwise parts that others require come first, ties in the given order. */
-function defaultOrders(parts: BundlePartInput[]): number[] {
+function defaultOrders(parts: BundlePartSpec[]): number[] {
   if (parts.every((p) => p.order !== undefined)) return parts.map((p) => p.order as number);
   if (parts.some((p) => p.order !== undefined)) {
     throw otaError('bundle-input-invalid', 'give an activation order to every part or to none', false);
@@ -119,8 +134,25 @@ function defaultOrders(parts: BundlePartInput[]): number[] {
   return orders;
 }
 
+/** What the manifest records of a part's bytes. */
+export interface PartDigest {
+  size: number;
+  sha256: Uint8Array;
+  crc32: number;
+}
+
+/** The size, SHA-256 and CRC-32 of bytes in memory. */
+export function digestBytes(data: Uint8Array): PartDigest {
+  return { size: data.length, sha256: new Uint8Array(createHash('sha256').update(data).digest()), crc32: crc32(data) };
+}
+
 /** Builds the manifest as cbor-x input (Maps with ascending integer keys). */
 export function manifestValue(input: BundleInput): Map<number, unknown> {
+  return manifestFromDigests(input, input.parts.map((part) => digestBytes(part.data)));
+}
+
+/** Checks everything a manifest holds apart from the parts' bytes. */
+function checkManifestInput(input: BundleManifestInput): void {
   if (!Number.isInteger(input.sequence) || input.sequence < 0 || input.sequence > 0xffffffff) {
     throw otaError('bundle-input-invalid', `the sequence must be an integer from 0 to 4294967295, got ${input.sequence}`, false);
   }
@@ -132,19 +164,25 @@ export function manifestValue(input: BundleInput): Map<number, unknown> {
   if (input.parts.length < 1 || input.parts.length > MAX_PARTS) {
     throw otaError('bundle-input-invalid', `a bundle carries 1 to ${MAX_PARTS} parts, got ${input.parts.length}`, false);
   }
+}
+
+/** The manifest for parts described by their digests (the bytes themselves may still be on disk). */
+export function manifestFromDigests(input: BundleManifestInput, digests: PartDigest[]): Map<number, unknown> {
+  checkManifestInput(input);
   const orders = defaultOrders(input.parts);
   const parts = input.parts.map((part, i) => {
     checkText(part.softwareType, 'a software type');
     checkText(part.version, `the version of "${part.softwareType}"`);
-    if (part.data.length < 1 || part.data.length > 0xffffffff) {
-      throw otaError('bundle-input-invalid', `part "${part.softwareType}" must hold 1 byte to 4 GiB`, false);
+    const digest = digests[i];
+    if (digest.size < 1 || digest.size > 0xffffffff) {
+      throw otaError('bundle-input-invalid', `part "${part.softwareType}" must hold 1 byte to 4 GiB, got ${digest.size} bytes`, false);
     }
     const entry = new Map<number, unknown>([
       [P_TYPE, part.softwareType],
       [P_VERSION, part.version],
-      [P_SIZE, part.data.length],
-      [P_SHA256, new Uint8Array(createHash('sha256').update(part.data).digest())],
-      [P_CRC32, crc32(part.data)],
+      [P_SIZE, digest.size],
+      [P_SHA256, digest.sha256],
+      [P_CRC32, digest.crc32],
       [P_ORDER, orders[i]],
     ]);
     const requires = part.requires ?? [];
@@ -166,7 +204,12 @@ export function manifestValue(input: BundleInput): Map<number, unknown> {
 
 /** Encodes and re-reads the manifest with the device's strict reader; returns its bytes and the parsed form. */
 export function encodeManifest(input: BundleInput): { bytes: Uint8Array; manifest: Manifest } {
-  const bytes = encodeCbor(manifestValue(input));
+  return encodeManifestValue(manifestValue(input));
+}
+
+/** Encodes a manifest value and re-reads it with the device's strict reader. */
+function encodeManifestValue(value: Map<number, unknown>): { bytes: Uint8Array; manifest: Manifest } {
+  const bytes = encodeCbor(value);
   const manifest = parseManifest(readCbor(bytes, 0, bytes.length, MANIFEST_LIMITS));
   return { bytes, manifest };
 }
@@ -208,6 +251,143 @@ export function bundleChunks(input: BundleInput, signer: BundleSigner | null): U
   const chunks: Uint8Array[] = [head.preamble, head.header];
   for (const part of input.parts) chunks.push(prefix(part.data.length), part.data);
   return chunks;
+}
+
+/** One image to pack, read from a file while the bundle is written. */
+export interface BundlePartFile extends BundlePartSpec {
+  path: string;
+}
+
+/** What a bundle says, with the parts in files. */
+export interface BundleFileInput extends BundleManifestInput {
+  parts: BundlePartFile[];
+}
+
+/** How far `writeBundleFile` got: bytes of all parts hashed (first pass) or copied into the bundle (second pass). */
+export interface PackProgress {
+  phase: 'hash' | 'write';
+  done: number;
+  total: number;
+}
+
+/** Options of `writeBundleFile`. */
+export interface WriteBundleOptions {
+  /** Replace an existing output (default: refuse with `output-exists`). */
+  overwrite?: boolean;
+  /** Called after every piece read; `total` is the parts' sizes as found before hashing. */
+  onProgress?: (progress: PackProgress) => void;
+  /** Bytes read at a time (default 1 MiB): memory use does not depend on the parts' sizes. */
+  chunkSize?: number;
+}
+
+/** Reads at most `limit` bytes of `path` into `buffer`, one piece at a time; returns how many bytes it read. */
+async function readPieces(path: string, buffer: Uint8Array, limit: number, visit: (piece: Uint8Array) => Promise<void> | void): Promise<number> {
+  const handle = await open(path, 'r');
+  try {
+    let position = 0;
+    while (position < limit) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, limit - position), position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      await visit(buffer.subarray(0, bytesRead));
+    }
+    return position;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes all of `data` (a file handle's write may take less than asked). */
+async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < data.length) at += (await handle.write(data, at, data.length - at)).bytesWritten;
+}
+
+/** Moves the finished temporary file to `output`: atomically, and without replacing a file unless `overwrite`. */
+async function publish(temporary: string, output: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await rename(temporary, output);
+    return;
+  }
+  try {
+    // link() fails with EEXIST instead of replacing: no window in which another writer's file is overwritten.
+    await link(temporary, output);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw otaError('output-exists', `${output} exists; pass --force to overwrite it`, false);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    // A file system without hard links: check, then rename (a small race, as with any exists-then-write).
+    if (await stat(output).then(() => true, () => false)) throw otaError('output-exists', `${output} exists; pass --force to overwrite it`, false);
+    await rename(temporary, output);
+    return;
+  }
+  await rm(temporary, { force: true });
+}
+
+/**
+ * Packs a bundle from part files into `output` with memory independent of the parts' sizes: a first pass hashes each
+ * part (SHA-256, CRC-32, size), the header is made and checked by the device's strict reader, and a second pass copies
+ * the parts into a temporary file beside `output`, hashing them again: a part that changed in between is refused
+ * (`bundle-input-changed`) instead of shipping bytes that do not match their signed digest. The output appears only
+ * complete (rename or link); on any failure nothing is left behind.
+ */
+export async function writeBundleFile(input: BundleFileInput, signer: BundleSigner | null, output: string, options: WriteBundleOptions = {}): Promise<{ length: number; sizes: number[] }> {
+  checkManifestInput(input);
+  const buffer = new Uint8Array(options.chunkSize ?? 1024 * 1024);
+  const report = options.onProgress ?? (() => undefined);
+  const sizes = await Promise.all(input.parts.map(async (part) => (await stat(part.path)).size));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const digests: PartDigest[] = [];
+  let done = 0;
+  for (const part of input.parts) {
+    const hash = createHash('sha256');
+    let crc = 0;
+    // One byte past the 4 GiB limit is enough to refuse it.
+    const size = await readPieces(part.path, buffer, 0x100000000, (piece) => {
+      hash.update(piece);
+      crc = crc32Update(crc, piece, 0, piece.length);
+      done += piece.length;
+      report({ phase: 'hash', done, total });
+    });
+    digests.push({ size, sha256: new Uint8Array(hash.digest()), crc32: crc });
+  }
+  const manifest = encodeManifestValue(manifestFromDigests(input, digests));
+  const head = encodeHeader(manifest.bytes, signer);
+  // Beside the output (same file system, so the final rename/link is atomic); the name is cut to stay under NAME_MAX.
+  const temporary = join(dirname(output), `.${basename(output).slice(0, 120)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temporary, 'wx');
+  let closed = false;
+  try {
+    await writeAll(handle, head.preamble);
+    await writeAll(handle, head.header);
+    let length = head.preamble.length + head.header.length;
+    done = 0;
+    for (const [i, part] of input.parts.entries()) {
+      await writeAll(handle, prefix(digests[i].size));
+      const hash = createHash('sha256');
+      const size = await readPieces(part.path, buffer, digests[i].size + 1, async (piece) => {
+        hash.update(piece);
+        await writeAll(handle, piece);
+        done += piece.length;
+        report({ phase: 'write', done, total });
+      });
+      if (size !== digests[i].size || !Buffer.from(hash.digest()).equals(Buffer.from(digests[i].sha256))) {
+        throw otaError('bundle-input-changed', `part "${part.softwareType}" (${part.path}) changed while the bundle was written ` +
+          `(${digests[i].size} bytes when hashed, ${size === digests[i].size + 1 ? 'more' : size} bytes now${size === digests[i].size ? ', other bytes' : ''}); ` +
+          'make the bundle again once the build has finished writing it', false, { softwareType: part.softwareType });
+      }
+      length += PART_PREFIX_SIZE + size;
+    }
+    await handle.sync();
+    closed = true;
+    await handle.close();
+    await publish(temporary, output, options.overwrite === true);
+    return { length, sizes: digests.map((d) => d.size) };
+  } catch (error) {
+    if (!closed) await handle.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** What a full verification found. */

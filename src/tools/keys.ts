@@ -1,5 +1,6 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { BundleSigner } from './bundle.js';
 import { hmacVerifier, COSE_ALG_HMAC_256_256 } from '../integrity/hmac.js';
 import type { SignatureVerifier } from '../integrity/verifier.js';
@@ -60,7 +61,8 @@ export function hmacKeyId(key: Uint8Array): Uint8Array {
 export function ed25519Signer(privateKey: KeyObject | string, alg: number = COSE_ALG_ED25519): BundleSigner {
   const key = typeof privateKey === 'string' ? privateKeyFromText(privateKey) : privateKey;
   if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private') {
-    throw otaError('key-invalid', 'The signing key must be an Ed25519 private key in PEM (make one with "ota keys generate").', false);
+    throw otaError('key-invalid', `This PEM holds an ${key.asymmetricKeyType ?? 'unknown'} ${key.type} key; the signing key must be an Ed25519 ` +
+      'private key (make one with "ota keys generate").', false);
   }
   return {
     structure: 'Signature1', alg, keyId: ed25519KeyId(rawEd25519PublicKey(key)),
@@ -114,4 +116,71 @@ export function verifierFromKeyText(text: string): SignatureVerifier {
   }
   const secret = parseHmacKey(text);
   return hmacVerifier(nodeHashes, secret, hmacKeyId(secret));
+}
+
+/**
+ * True when a value given for a key *file* is key material itself (a PEM block, several lines, or 32+ hex digits):
+ * `--hmac-key "$KEY"` instead of a path. Such a value must never be echoed in a "does not exist" message.
+ */
+export function looksLikeKeyMaterial(value: string): boolean {
+  return isPem(value) || value.includes('\n') || /^\s*(0x)?[0-9a-fA-F]{32,}\s*$/.test(value);
+}
+
+/** The usage message for a key flag whose value is the key itself (the value is not repeated). */
+export function keyMaterialMessage(flag: string): string {
+  return `${flag} takes the path of a key file, but the value given looks like a key itself (not shown): write the key to a file ` +
+    `readable only by you (chmod 600) and pass its path`;
+}
+
+/**
+ * A warning when a secret key file (a private PEM or an HMAC key; not a public PEM; a regular file) can be read by users other than
+ * its owner, or null. Not a refusal: CI secret stores often write files with the default umask.
+ */
+export function looseKeyWarning(flag: string, path: string, text: string): string | null {
+  if (process.platform === 'win32' || (isPem(text) && !text.includes('PRIVATE KEY'))) return null;
+  const info = statSync(path);
+  // Only a key at rest: a pipe (--hmac-key <(...)) holds nothing once read.
+  if (!info.isFile()) return null;
+  const mode = info.mode & 0o777;
+  if ((mode & 0o077) === 0) return null;
+  return `warning: ${flag} ${path} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); ` +
+    `it is a secret: chmod 600 ${path}`;
+}
+
+/**
+ * True when the first bytes of a file (`head`, up to 4 KiB) of `size` bytes are a secret key rather than firmware: a
+ * private key PEM (PKCS#8, SEC1, PKCS#1, OpenSSH, encrypted) or an HMAC key file (hex digits only). Used to refuse
+ * publishing a key as an OTA payload.
+ */
+export function looksLikeSecretKeyFile(head: Uint8Array, size: number): boolean {
+  const text = Buffer.from(head).toString('latin1');
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) return true;
+  return size <= 1024 && head.length === size && /^\s*(0x)?[0-9a-fA-F]{32,}\s*$/.test(text);
+}
+
+/** Largest key file read: PEM keys and HMAC key files are a few hundred bytes. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a key file as text, at most `MAX_KEY_FILE_BYTES`: a pipe works (`--hmac-key <(vault read ...)`), while a
+ * firmware image or an endless device (`/dev/zero`) given as the key is refused with `key-invalid` instead of being
+ * read for ever.
+ */
+export function readKeyFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > MAX_KEY_FILE_BYTES) {
+      throw otaError('key-invalid', `The file is larger than ${MAX_KEY_FILE_BYTES / 1024} KiB, so it is not a key (a PEM key or an HMAC key file is a few hundred bytes).`, false);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }

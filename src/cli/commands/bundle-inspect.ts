@@ -57,6 +57,14 @@ export async function describeBundle(path: string): Promise<Record<string, unkno
   }
 }
 
+/** What a file whose length differs from its header's says about itself. */
+function lengthNote(fileLength: number, bundleLength: number): string {
+  if (fileLength === bundleLength) return '';
+  return fileLength < bundleLength
+    ? ` (but the file is ${fileLength} bytes: truncated; every device refuses it, see "ota bundle verify")`
+    : ` (but the file is ${fileLength} bytes: ${fileLength - bundleLength} bytes after the bundle; every device refuses it, see "ota bundle verify")`;
+}
+
 /** `ota bundle inspect`: shows a bundle's manifest and layout. */
 export const bundleInspectCommand: Command = {
   name: 'bundle inspect',
@@ -75,7 +83,7 @@ export const bundleInspectCommand: Command = {
     }
     const parts = info.parts as Record<string, unknown>[];
     io.out(`${info.file}: ${info.kind}${info.alg !== null ? ` alg ${info.alg}` : ''}${info.keyId ? ` kid ${info.keyId}` : ''}, ` +
-      `${info.bundleLength} bytes${info.fileLength !== info.bundleLength ? ` (file is ${info.fileLength} bytes!)` : ''}\n` +
+      `${info.bundleLength} bytes${lengthNote(info.fileLength as number, info.bundleLength as number)}\n` +
       `  release ${info.releaseVersion}, sequence ${info.sequence}, hardware ${(info.hardwareVersions as string[]).join(', ')}\n` +
       `  header ${info.headerLength} bytes, digest ${info.headerDigest}\n` +
       parts.map((p) => `  part ${p.softwareType} ${p.version}: ${p.size} bytes at ${p.offset}, order ${p.order}, crc32 ${p.crc32}, ` +

@@ -42,16 +42,25 @@ export const keysGenerateCommand: Command = {
   summary: 'Make a bundle signing key: an Ed25519 PEM pair, or an HMAC-SHA256 key',
   usage: '-o NAME [--type ed25519|hmac] [--force]',
   options: {
-    output: { kind: 'string', short: 'o', valueName: 'NAME', description: 'ed25519: writes NAME.pem and NAME.pub.pem; hmac: writes NAME' },
+    output: { kind: 'string', short: 'o', valueName: 'NAME', description: 'ed25519: writes NAME.pem and NAME.pub.pem (-o NAME.pem does the same); hmac: writes NAME' },
     type: { kind: 'string', valueName: 'ed25519|hmac', description: 'Key type (default ed25519)' },
     force: { kind: 'boolean', description: 'Overwrite existing files' },
   },
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-    const name = resolve(io.cwd, requireOption(args, 'output'));
+    const given = requireOption(args, 'output');
     const type = stringOption(args, 'type') ?? 'ed25519';
     const force = args.options.force === true;
+    if (given === '-') throw new UsageError('-o - (standard output) is not supported: a secret key printed there ends up in logs; name a file, e.g. -o signing');
+    if (/[/\\]$/.test(given)) {
+      throw new UsageError(`-o ${given} names a directory; give a file name inside it, e.g. -o ${given}signing (writes ${given}signing.pem and ${given}signing.pub.pem for ed25519)`);
+    }
     if (type === 'ed25519') {
+      // -o signing.pem means the private key file, not signing.pem.pem; a private key named *.pub.pem invites leaking it.
+      if (given.endsWith('.pub.pem')) {
+        throw new UsageError(`-o ${given}: NAME.pub.pem is the public key's file; give NAME (or NAME.pem) and both NAME.pem and NAME.pub.pem are written`);
+      }
+      const name = resolve(io.cwd, given.endsWith('.pem') ? given.slice(0, -'.pem'.length) : given);
       const pair = generateEd25519();
       await writeKeyFiles([
         { path: `${name}.pem`, text: pair.privatePem, mode: 0o600 },
@@ -62,6 +71,7 @@ export const keysGenerateCommand: Command = {
       return EXIT_OK;
     }
     if (type === 'hmac') {
+      const name = resolve(io.cwd, given);
       const key = generateHmacKey();
       await writeKeyFiles([{ path: name, text: formatHmacKey(key), mode: 0o600 }], force);
       io.out(`Wrote ${name} (HMAC-SHA256 key, 32 bytes; keep it secret, one per device); kid ${toHex(hmacKeyId(key))}\n`);

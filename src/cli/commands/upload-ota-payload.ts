@@ -1,4 +1,7 @@
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { verifyBundle } from '../../tools/bundle.js';
+import { isOtaError } from '../../util/errors.js';
+import { looksLikeSecretKeyFile } from '../../tools/keys.js';
 import { open } from 'node:fs/promises';
 import { describeBundle } from './bundle-inspect.js';
 import { readProblem } from '../../tools/file-checks.js';
@@ -27,7 +30,23 @@ async function checkBundleAgainstFlags(file: string, hardwareVersion: string, so
   try {
     info = await describeBundle(file);
   } catch (error) {
-    throw new UsageError(`payload FILE ${file} starts like an OTA bundle but its header cannot be read (${(error as Error).message}); check it with \`ota bundle inspect\``);
+    throw new UsageError(`payload FILE ${file} starts like an OTA bundle but its header cannot be read (${(error as Error).message}); check it with \`ota bundle verify\``);
+  }
+  // A bundle whose length is not the one its header gives is refused by every device (truncated: retried for ever as
+  // bundle-truncated; extra bytes: trailing-bytes): do not publish it.
+  if (info.fileLength !== info.bundleLength) {
+    const fileLength = info.fileLength as number;
+    const bundleLength = info.bundleLength as number;
+    throw new UsageError(`payload FILE ${file} is ${fileLength} bytes but its header describes a bundle of ${bundleLength} bytes ` +
+      `(${fileLength < bundleLength ? 'truncated' : `${fileLength - bundleLength} bytes after its last part`}); every device would refuse it: ` +
+      'make it again with `ota bundle create` and check it with `ota bundle verify`');
+  }
+  // Every part's framing, CRC-32 and SHA-256 as a device checks them (the signature needs the device's key: verify).
+  try {
+    await verifyBundle(createReadStream(file, { highWaterMark: 1024 * 1024 }), []);
+  } catch (error) {
+    throw new UsageError(`payload FILE ${file} is a damaged OTA bundle that every device would refuse (${(error as Error).message}` +
+      `${isOtaError(error) ? ` [${error.code}]` : ''}); make it again with \`ota bundle create\` and check it with \`ota bundle verify\``);
   }
   const release = info.releaseVersion as string;
   const hardware = info.hardwareVersions as string[];
@@ -36,11 +55,26 @@ async function checkBundleAgainstFlags(file: string, hardwareVersion: string, so
   if (release !== softwareVersion) problems.push(`--software-version ${softwareVersion} but the bundle is release ${release}`);
   if (!hardware.includes(hardwareVersion)) problems.push(`--hardware-version ${hardwareVersion} but the bundle is for ${hardware.join(', ')}`);
   if (problems.length > 0) {
-    throw new UsageError(`payload FILE ${file} is an OTA bundle whose signed manifest disagrees with the flags: ${problems.join('; ')}. ` +
+    throw new UsageError(`payload FILE ${file} is an OTA bundle whose signed manifest disagrees with the flags: ${problems.join('; ')}; ` +
       'the backend would offer it under a release and hardware version it does not install (a device of another hardware version refuses it); pass the bundle\'s values, or rebuild it with `ota bundle create`');
   }
   if (!types.includes(softwareType)) {
     io.err(`note: the bundle carries ${types.join(', ')}; --software-type ${softwareType} is none of them (fine only if devices of that software type take these parts)\n`);
+  }
+}
+
+/** A private key or HMAC key given as the payload (a tab-completion slip) would be served to every device: refused. */
+async function refuseSecretKey(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const head = new Uint8Array(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (looksLikeSecretKeyFile(head.subarray(0, bytesRead), (await handle.stat()).size)) {
+      throw new UsageError(`payload FILE ${file} is a secret key (a private key PEM or an HMAC key), not firmware; uploading it would ` +
+        'publish it to every device: name the firmware image or bundle');
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -73,6 +107,7 @@ export const uploadOtaPayloadCommand: Command = {
     const problem = readProblem(file);
     if (problem !== null) throw new UsageError(`payload FILE: ${problem}`);
     if (statSync(file).size === 0) throw new UsageError(`payload FILE: ${file} is empty (0 bytes); a payload holds at least one byte: check the build output`);
+    await refuseSecretKey(file);
     await checkBundleAgainstFlags(file, hardwareVersion, softwareType, softwareVersion, io);
     const extraInfo: { [key: string]: string } = {};
     for (const pair of listOption(args, 'extra-metadata')) {
