@@ -16,4 +16,5 @@ export * from './wifi/link-client.js';
 export * from './wifi/protocol.js';
 export * from './wifi/serial-link.js';
 export * from './wifi/two-mcu-device.js';
+export * from './wifi/unreachable-target.js';
 export * from './wifi/wifi-target.js';

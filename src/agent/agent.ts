@@ -294,9 +294,12 @@ export function createAgent(options: AgentOptions): Agent {
     return cycle;
   }
 
-  function loop(gen: number, first: boolean): Promise<void> {
-    return load().then(function (state) {
-      if (gen !== generation) return undefined;
+  // One poll step: wait, run a cycle, then start the next step. It never returns the next step's promise: a chain of
+  // every cycle's promise, each resolved with the next, would keep one link per cycle alive for as long as polling
+  // runs (about 300 bytes per check, months of polling in a fleet simulation). `end` is called once polling ends.
+  function loop(gen: number, first: boolean, end: () => void): void {
+    load().then(function (state) {
+      if (gen !== generation) return end();
       const now = options.clock.now();
       let delay = 0;
       if (state.phase === 'idle' || state.phase === 'backoff') {
@@ -309,14 +312,15 @@ export function createAgent(options: AgentOptions): Agent {
       // off in RAM instead.
       if (unjournaled > 0 && delay <= 0) delay = backoffDelay(policy, unjournaled, 0, options.random);
       return (delay > 0 ? pause(options.clock, delay, function (stop) { wake = stop; }) : Promise.resolve(true)).then(function () {
-        if (gen !== generation) return undefined;
+        if (gen !== generation) return end();
         return runOnce().then(function (result) {
-          if (result.outcome === 'rebooting' || result.outcome === 'halted') return undefined;
+          if (result.outcome === 'rebooting' || result.outcome === 'halted') return end();
           unjournaled = result.outcome === 'failed' ? unjournaled + 1 : 0;
-          return loop(gen, false);
+          loop(gen, false, end);
+          return undefined;
         });
       });
-    });
+    }).then(undefined, end);
   }
 
   return {
@@ -326,7 +330,7 @@ export function createAgent(options: AgentOptions): Agent {
       polling = true;
       const gen = ++generation;
       const end = function (): void { if (gen === generation) polling = false; };
-      loop(gen, true).then(end, end);
+      loop(gen, true, end);
     },
     stop: function (): Promise<void> {
       stopped = true;

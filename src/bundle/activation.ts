@@ -17,7 +17,10 @@ import { isOtaError, otaError } from '../util/errors.js';
 
 /** A target that can boot its staged image now, check it runs, and confirm it (e.g. the WiFi co-processor). */
 export interface ImmediateSwitch {
-  /** Reboots into the pending image; resolves once it runs `version` and is confirmed, rejects otherwise. */
+  /**
+   * Reboots into the pending image; resolves once it runs `version` and is confirmed, rejects otherwise (with
+   * `details.reverted` true when the target's bootloader refused the image: the release is then rolled back).
+   */
   switchNow(version: string): Promise<void>;
 }
 

@@ -1,17 +1,47 @@
-import { lockDirectory } from '../tools/dir-lock.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEVICE_LOCK_HOLDER } from '../node/sim-device.js';
+import { lockDirectory, processAlive, processStartTime } from '../tools/dir-lock.js';
 import { isOtaError } from '../util/errors.js';
 import { UsageError } from './args.js';
 
 // DIR/lock of `ota device run`: two processes on one flash would corrupt it. The directory lock the backend uses
-// too (a lock of a dead process is stale and taken over); here a held lock is a usage error (exit 2).
+// too (a lock of a dead process is stale and taken over), and the one a SimDevice with `dir` takes, so a program's
+// SimDevice and the command keep off each other's directory; here a held lock is a usage error (exit 2).
 
 /** Takes DIR/lock for this process (DIR must exist) and returns a function that releases it. */
 export function takeDeviceLock(dir: string): () => void {
   try {
-    const lock = lockDirectory(dir, '"ota device run"');
+    const lock = lockDirectory(dir, DEVICE_LOCK_HOLDER);
     return () => { lock.release(); };
   } catch (error) {
     if (isOtaError(error) && error.code === 'dir-locked') throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** Who holds (or last held) DIR/lock: its pid, and whether that process still runs; null when nothing holds it. */
+export interface DeviceLockHolder {
+  pid: number;
+  running: boolean;
+}
+
+/**
+ * Reads DIR/lock without taking it. A lock whose process is gone was left by a run that never stopped cleanly (a kill -9,
+ * a crash, a power cut of the host): the device was cut off mid-cycle, and its journal says where it resumes.
+ */
+export function deviceLockHolder(dir: string): DeviceLockHolder | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'lock'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  const match = /^([0-9]{1,10})(?: ([0-9]{1,20}))?$/.exec(text);
+  if (match === null) return { pid: 0, running: false };
+  const pid = Number(match[1]);
+  // The same test as the lock's own: a pid that now belongs to a process started later is not the holder.
+  const start = match[2] === undefined ? null : processStartTime(pid);
+  const running = processAlive(pid) && (start === null || start === match[2]);
+  return { pid, running };
 }

@@ -9,6 +9,8 @@ import { SimFlash } from '../../hal/sim/sim-flash.js';
 import { WifiCoprocessor } from '../../hal/sim/wifi/coprocessor.js';
 import { SerialLink } from '../../hal/sim/wifi/serial-link.js';
 import { WifiTarget } from '../../hal/sim/wifi/wifi-target.js';
+import { UnreachableWifiTarget } from '../../hal/sim/wifi/unreachable-target.js';
+import type { LinkFaults } from '../../hal/sim/wifi/serial-link.js';
 import { createAgent } from '../agent/agent.js';
 import type { Agent, AgentNetwork, CycleResult } from '../agent/agent.js';
 import type { AgentEvent } from '../agent/events.js';
@@ -26,13 +28,17 @@ import type { Transport } from '../http/transport.js';
 import type { Clock, Random } from '../util/clock.js';
 import { nativeBytesEqual } from './native-bytes.js';
 import { FileFlash } from './file-flash.js';
+import type { FileFlashOptions } from './file-flash.js';
+import { lockDirectory } from '../tools/dir-lock.js';
+import type { DirLock } from '../tools/dir-lock.js';
 import { systemClock } from './clock.js';
 import { nodeHashes } from './crypto.js';
 import type { HashFactory } from '../integrity/hash.js';
 import { NodeTlsTransport } from './transports/tls.js';
 import { TcpTransport } from './transports/tcp.js';
 import { InterruptibleTransport } from './interruptible-transport.js';
-import { isOtaError, otaError } from '../util/errors.js';
+import { isOtaError, otaError, toOtaError } from '../util/errors.js';
+import type { OtaError } from '../util/errors.js';
 import { makeDirectories } from '../tools/make-directories.js';
 
 // A simulated device for Node: the main MCU (bootloader, A/B banks, the agent's journal area) and the WiFi
@@ -69,6 +75,9 @@ export function slotBytesOfFlashFile(fileBytes: number, mcu: 'main' | 'wifi'): n
   return slots / 2;
 }
 
+/** How a held device directory's lock names its holder (SimDevice and `ota device run` share DIR/lock). */
+export const DEVICE_LOCK_HOLDER = 'simulated device (a SimDevice, or "ota device run")';
+
 /** What one MCU's flash holds: nothing (all erased), a valid boot record, or data without one (corrupt, or foreign). */
 export type FlashContents = 'blank' | 'provisioned' | 'unrecognized';
 
@@ -76,6 +85,14 @@ export type FlashContents = 'blank' | 'provisioned' | 'unrecognized';
 export interface SimDeviceOptions {
   /** Directory for file-backed flash (main.flash, wifi.flash); in-memory SimFlash when absent. */
   dir?: string;
+  /**
+   * Take `dir`/lock while the device is open (default true with `dir`): a second SimDevice or `ota device run` on the
+   * same directory, in this process or another, is refused with `dir-locked` (two agents on one flash corrupt it).
+   * false only for a reader that holds the lock itself or never writes (`ota device status`).
+   */
+  lock?: boolean;
+  /** Options of the file-backed flashes made for `dir` (e.g. `wearLimit`: erases a sector may take over its life). */
+  fileFlash?: FileFlashOptions;
   /** Explicit flash parts (sweeps pass SimFlash with armed power cuts). */
   mainFlash?: Flash & { powerCycle?: () => void };
   wifiFlash?: Flash & { powerCycle?: () => void };
@@ -91,6 +108,8 @@ export interface SimDeviceOptions {
   wifiType?: string;
   /** Serial link speed (default 2 000 000 baud, so a simulated transfer stays short in real time). */
   baud?: number;
+  /** Faults of the serial link to the co-processor (each power-on's new link; see `SimDevice.wifiLinkFaults`). */
+  wifiLinkFaults?: LinkFaults;
   api: { baseUrl: string; projectKey: string };
   /** Trusted roots (DER) for HTTPS. */
   ca?: Uint8Array[];
@@ -98,6 +117,12 @@ export interface SimDeviceOptions {
   network?: AgentNetwork;
   transport?: Transport;
   clock?: Clock;
+  /**
+   * Clock of the device's own HTTP client: its connect, idle and request timeouts (default `clock`). A fleet on a
+   * VirtualClock polling a real backend passes `systemClock` here, so advancing virtual time to the next poll never
+   * times out bytes still on their way over real sockets.
+   */
+  networkClock?: Clock;
   random?: Random;
   policy?: { [K in keyof Policy]?: Policy[K] };
   /** Bundle trust (default: unsigned bundles and raw images accepted, for development). */
@@ -117,6 +142,11 @@ export interface SimDeviceOptions {
 export interface DeviceBoot {
   main: BootResult;
   wifi: BootResult | null;
+  /**
+   * Why the co-processor does not answer (no bootable image, a dead link), or null. The agent then holds an
+   * UnreachableWifiTarget, whose every operation fails with a retryable `wifi-unreachable`.
+   */
+  wifiError: OtaError | null;
   /** Extra boots because the image crashed on boot. */
   crashes: number;
 }
@@ -159,6 +189,22 @@ async function contentsOf(flash: Flash, record: () => Promise<unknown>): Promise
   return (await allErased(flash)) ? 'blank' : 'unrecognized';
 }
 
+/**
+ * A flash file of another size than the geometry asked for, when its size is one this simulator makes: names the slot
+ * size it was provisioned with and the option that opens it (a wear record that says it was cut gets no such hint).
+ */
+function withSlotHint(error: unknown): unknown {
+  if (!isOtaError(error) || error.code !== 'flash-file-size' || error.details === undefined) return error;
+  const { path, actual, made } = error.details as { path: string; actual: number; made?: number };
+  if (made !== undefined && made !== actual) return error;
+  const mcu = path.endsWith('wifi.flash') ? 'wifi' : 'main';
+  const slot = slotBytesOfFlashFile(actual, mcu);
+  if (slot === null || slot % MAIN_SECTOR_SIZE !== 0) return error;
+  const option = mcu === 'wifi' ? 'wifiGeometry: wifiGeometryFor' : 'mainGeometry: mainGeometryFor';
+  return otaError(error.code, `${error.message} It was provisioned with ${slot}-byte slots: pass ${option}(${slot}) (or ` +
+    `slotBytesOfFlashFile(size, '${mcu}')) to open it.`, false, { ...error.details, slotBytes: slot }, error);
+}
+
 function mainLayout(geometry: FlashGeometry): LayoutSpec {
   const n = geometry.sectors.length;
   const half = 4 + Math.floor((n - 4) / 2);
@@ -177,6 +223,8 @@ export class SimDevice {
   agent: Agent | null = null;
   targets: ImageTarget[] = [];
   lastBoot: DeviceBoot | null = null;
+  /** Faults of the serial link to the co-processor, applied from the next power-on (a dead link: `{ dropRate: 1 }`). */
+  wifiLinkFaults: LinkFaults;
   private readonly options: SimDeviceOptions;
   private linkSeed = 1;
   private client: HttpClient | null = null;
@@ -186,21 +234,37 @@ export class SimDevice {
   private stopRequested = false;
   private readonly hashes: HashFactory;
   private polling = false;
+  private lock: DirLock | null = null;
 
-  /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given. */
+  /** See SimDeviceOptions. Opens (or creates) the flash files when `dir` is given, after taking its lock. */
   constructor(options: SimDeviceOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.softwareType = options.softwareType ?? 'main-fw';
     this.hashes = options.hashes ?? nodeHashes;
+    this.wifiLinkFaults = options.wifiLinkFaults ?? {};
     const mainGeometry = options.mainGeometry ?? mainGeometryFor(DEFAULT_MAIN_SLOT_BYTES);
     const wifiGeometry = options.wifiGeometry ?? wifiGeometryFor(DEFAULT_WIFI_SLOT_BYTES);
     if (options.dir !== undefined) makeDirectories(options.dir);
-    this.mainFlash = options.mainFlash ?? (options.dir !== undefined ? FileFlash.open(join(options.dir, 'main.flash'), mainGeometry)
-      : new SimFlash(mainGeometry));
+    const dir = options.dir;
     const withWifi = options.wifi ?? true;
-    this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (options.dir !== undefined
-      ? FileFlash.open(join(options.dir, 'wifi.flash'), wifiGeometry) : new SimFlash(wifiGeometry));
+    const files = dir !== undefined && (options.mainFlash === undefined || (withWifi && options.wifiFlash === undefined));
+    if (files && options.lock !== false) this.lock = lockDirectory(dir, DEVICE_LOCK_HOLDER);
+    const opened: FileFlash[] = [];
+    const open = (name: string, geometry: FlashGeometry): FileFlash => {
+      const flash = FileFlash.open(join(dir as string, name), geometry, options.fileFlash);
+      opened.push(flash);
+      return flash;
+    };
+    try {
+      this.mainFlash = options.mainFlash ?? (dir !== undefined ? open('main.flash', mainGeometry) : new SimFlash(mainGeometry));
+      this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (dir !== undefined ? open('wifi.flash', wifiGeometry) : new SimFlash(wifiGeometry));
+    } catch (error) {
+      // A flash file refused (another size, a wear record that is none): nothing stays open or locked.
+      for (const flash of opened) flash.close();
+      this.releaseLock();
+      throw withSlotHint(error);
+    }
     this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: this.hashes, layout: mainLayout(this.mainFlash.geometry),
       readChunk: options.readChunk ?? 16384, equal: nativeBytesEqual });
     const sectors = this.mainFlash.geometry.sectors;
@@ -286,17 +350,29 @@ export class SimDevice {
       main = await this.main.boot();
     }
     let wifi: BootResult | null = null;
+    let wifiError: OtaError | null = null;
     this.targets = [this.main.target()];
     if (this.wifi !== null) {
-      const link = new SerialLink({ clock: this.clock, baud: this.options.baud ?? 2_000_000, seed: this.linkSeed++ });
-      this.wifi.attach(link.ports[1]);
+      const wifiType = this.options.wifiType ?? 'wifi-fw';
+      const link = new SerialLink({ clock: this.clock, baud: this.options.baud ?? 2_000_000, seed: this.linkSeed++, faults: this.wifiLinkFaults });
+      this.wifi.attach(link.ports[1], this.clock);
       wifi = await this.wifi.powerOn();
-      if (wifi !== null) {
-        this.targets.push(await WifiTarget.connect({ port: link.ports[0], clock: this.clock, baud: this.options.baud ?? 2_000_000,
-          chunkSize: 960, softwareType: this.options.wifiType ?? 'wifi-fw' }));
+      let target: ImageTarget | null = null;
+      if (wifi === null) {
+        wifiError = toOtaError(this.wifi.bootError, 'wifi-boot-failed', false);
+      } else {
+        // A co-processor that does not answer must not stop the main MCU from booting and running its agent.
+        target = await WifiTarget.connect({ port: link.ports[0], clock: this.clock, baud: this.options.baud ?? 2_000_000,
+          chunkSize: 960, softwareType: wifiType }).catch((error: unknown) => {
+          if (isOtaError(error) && error.code === 'power-cut') throw error;
+          wifiError = toOtaError(error, 'wifi-unreachable', true);
+          return null;
+        });
       }
+      // Still mapped while it does not answer: a release with a WiFi part then waits (retryable) instead of being refused.
+      this.targets.push(target ?? new UnreachableWifiTarget(wifiType, this.wifi.device.target().capacity(), wifiError));
     }
-    this.lastBoot = { main, wifi, crashes };
+    this.lastBoot = { main, wifi, wifiError, crashes };
     this.agent = this.makeAgent(main);
     return this.lastBoot;
   }
@@ -346,7 +422,10 @@ export class SimDevice {
     };
   }
 
-  /** Stops the agent and closes files and connections; a cycle still in flight fails at its next flash access. */
+  /**
+   * Stops the agent and closes files and connections, and releases `dir`'s lock; a cycle still in flight fails at its
+   * next flash access.
+   */
   close(): void {
     this.polling = false;
     if (this.agent !== null) void this.agent.stop();
@@ -355,6 +434,12 @@ export class SimDevice {
       const closable = flash as unknown as { close?: () => void };
       if (closable !== null && typeof closable.close === 'function') closable.close();
     }
+    this.releaseLock();
+  }
+
+  private releaseLock(): void {
+    if (this.lock !== null) this.lock.release();
+    this.lock = null;
   }
 
   private network(): AgentNetwork {
@@ -363,7 +448,7 @@ export class SimDevice {
       const transport = new InterruptibleTransport(this.options.transport ?? new NodeTlsTransport({ ca: this.options.ca }));
       const plainTransport = new InterruptibleTransport(new TcpTransport());
       this.transports = [transport, plainTransport];
-      this.client = new HttpClient({ transport, plainTransport, clock: this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize,
+      this.client = new HttpClient({ transport, plainTransport, clock: this.options.networkClock ?? this.clock, ca: this.options.ca, bufferSize: this.options.bufferSize,
         idleTimeoutMs: this.options.idleTimeoutMs });
     }
     return networkOverHttp(this.client);

@@ -15,6 +15,8 @@ export interface LinkClientOptions {
   timeoutMs: number;
   /** Retransmissions before giving up (default 8). */
   retries?: number;
+  /** Longest time a request may keep the co-processor busy (BUSY answers) before giving up (default 60 000 ms). */
+  busyLimitMs?: number;
 }
 
 /** Counters for tests and diagnostics. */
@@ -23,11 +25,15 @@ export interface LinkClientStats {
   retransmissions: number;
   timeouts: number;
   badFrames: number;
+  /** BUSY answers: the co-processor was still executing the request when its retransmission arrived. */
+  busy: number;
 }
 
 /** Sends requests to the co-processor and waits for their responses. */
 export class LinkClient {
-  readonly stats: LinkClientStats = { requests: 0, retransmissions: 0, timeouts: 0, badFrames: 0 };
+  readonly stats: LinkClientStats = { requests: 0, retransmissions: 0, timeouts: 0, badFrames: 0, busy: 0 };
+  /** See LinkClientOptions.busyLimitMs. */
+  busyLimitMs: number;
   private readonly deframer = new Deframer();
   private seq = 0;
   private waiting: { seq: number; resolve: (r: Response) => void } | null = null;
@@ -35,6 +41,7 @@ export class LinkClient {
 
   /** Listens on `port` for responses. */
   constructor(private readonly port: LinkPort, private readonly options: LinkClientOptions) {
+    this.busyLimitMs = options.busyLimitMs ?? 60_000;
     port.onReceive((bytes) => {
       for (const frame of this.deframer.push(bytes)) {
         const response = decodeResponse(frame);
@@ -59,16 +66,38 @@ export class LinkClient {
       this.stats.requests++;
       const frame = encodeFrame(encodeRequest(kind, seq, body));
       const retries = this.options.retries ?? 8;
-      for (let attempt = 0; attempt <= retries; attempt++) {
-        if (attempt > 0) this.stats.retransmissions++;
+      const clock = this.options.clock;
+      let busySince = -1;
+      let send = true;
+      let sent = false;
+      for (let attempt = 0; attempt <= retries;) {
         const answer = new Promise<Response | null>((resolve) => {
           this.waiting = { seq, resolve };
-          void this.options.clock.sleep(this.options.timeoutMs).then(() => resolve(null));
+          void clock.sleep(this.options.timeoutMs).then(() => resolve(null));
         });
-        await this.port.send(frame);
+        if (send) {
+          if (sent) this.stats.retransmissions++;
+          sent = true;
+          await this.port.send(frame);
+        }
         const response = await answer;
+        if (response !== null && response.busy) {
+          // Alive and still executing it (a flash erase): wait for the real answer without resending or spending a try.
+          this.stats.busy++;
+          if (busySince < 0) busySince = clock.now();
+          if (clock.now() - busySince > this.busyLimitMs) {
+            this.waiting = null;
+            throw otaError('wifi-busy', `The WiFi co-processor answers but has been busy with ${what} for more than ` +
+              `${this.busyLimitMs} ms; it may be stuck (reset it). The running WiFi image is unchanged.`, true, { command: what });
+          }
+          send = false;
+          continue;
+        }
         if (response === null) {
           this.stats.timeouts++;
+          // Silent after saying it was busy: ask again, without spending a try (it answered a moment ago).
+          if (send) attempt++;
+          send = true;
           continue;
         }
         if (response.kind !== kind) throw otaError('link-protocol', `The co-processor answered ${what} with command ${response.kind}.`, true);

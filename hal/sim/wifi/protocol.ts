@@ -7,7 +7,9 @@ import { otaError } from '../../../src/util/errors.js';
 // and the co-processor answers a repeated sequence from its cache without running the command twice.
 //
 // request : kind u8 | seq u8 | body
-// response: kind|0x80 u8 | seq u8 | status u8 (0 ok, 1 error) | body; an error body is retryable u8 | code (ASCII)
+// response: kind|0x80 u8 | seq u8 | status u8 (0 ok, 1 error, 2 busy) | body; an error body is retryable u8 | code (ASCII)
+// A busy response (no body) answers a retransmission of the request the co-processor is still executing (a flash
+// erase can take longer than the requester's timeout): it is alive, the real answer follows.
 // All integers are little-endian.
 
 /** Request kinds. */
@@ -21,6 +23,8 @@ export const Cmd = {
   REBOOT: 7,
   /** Records a verified release's bundle sequence with the staged image: u32 sequence | version (length-prefixed); answers u8 1 if recorded. */
   TAG: 8,
+  /** Rejects the running trial (or the pending image): the confirmed image boots at the next reset. */
+  REVERT: 9,
 } as const;
 
 /** What the co-processor says about itself. */
@@ -54,6 +58,8 @@ export interface Response {
   kind: number;
   seq: number;
   ok: boolean;
+  /** True for a BUSY answer: still executing this request; the real answer follows. */
+  busy: boolean;
   body: Uint8Array;
 }
 
@@ -82,6 +88,11 @@ export function okResponse(kind: number, seq: number, body: Uint8Array): Uint8Ar
   return out;
 }
 
+/** Encodes a BUSY response: the request with this sequence number is still executing. */
+export function busyResponse(kind: number, seq: number): Uint8Array {
+  return Uint8Array.of(kind | 0x80, seq & 0xff, 2);
+}
+
 /** Encodes an error response carrying an OtaError's code and retryable flag. */
 export function errorResponse(kind: number, seq: number, error: OtaError): Uint8Array {
   const code = asciiToBytes(error.code.slice(0, 64));
@@ -97,13 +108,21 @@ export function errorResponse(kind: number, seq: number, error: OtaError): Uint8
 /** Decodes a response, or null when it is not one. */
 export function decodeResponse(bytes: Uint8Array): Response | null {
   if (bytes.length < 3 || (bytes[0] & 0x80) === 0) return null;
-  return { kind: bytes[0] & 0x7f, seq: bytes[1], ok: bytes[2] === 0, body: bytes.subarray(3) };
+  return { kind: bytes[0] & 0x7f, seq: bytes[1], ok: bytes[2] === 0, busy: bytes[2] === 2, body: bytes.subarray(3) };
 }
+
+/** What the main MCU can add to a co-processor's error code (only the code and retryable flag cross the link). */
+const HINTS: { [code: string]: string } = {
+  'wifi-no-image-open': 'it has no image open, so it restarted since BEGIN (a reset or brown-out of the co-processor alone). ' +
+    'The partial image in its inactive bank is never activated and nothing was activated; the next cycle sends the image again',
+  'wifi-command-unknown': 'its firmware does not know this command; it runs an older update protocol than the main MCU expects',
+};
 
 /** The OtaError an error response carries. */
 export function responseError(response: Response, what: string): OtaError {
   const code = response.body.length > 1 ? bytesToAscii(response.body, 1, response.body.length) : 'wifi-error';
-  return otaError(code, `The WiFi co-processor refused ${what} (${code}).`, response.body[0] === 1, { command: what });
+  const hint = Object.prototype.hasOwnProperty.call(HINTS, code) ? `: ${HINTS[code]}` : '';
+  return otaError(code, `The WiFi co-processor refused ${what} (${code})${hint}.`, response.body[0] === 1, { command: what });
 }
 
 function view(bytes: Uint8Array): DataView {

@@ -80,7 +80,7 @@ export class TwoMcuDevice {
   async powerOn(clock: VirtualClock): Promise<TwoMcuBoot> {
     const link = new SerialLink({ clock, baud: this.options.baud, seed: this.seed++, faults: this.options.linkFaults });
     const main = await this.main.boot();
-    this.wifi.attach(link.ports[1]);
+    this.wifi.attach(link.ports[1], clock);
     const wifi = await this.wifi.powerOn();
     let wifiTarget: WifiTarget | null = null;
     if (wifi !== null) {

@@ -24,6 +24,8 @@ export interface WifiTargetOptions {
   timeoutMs?: number;
   /** Retransmissions per request (default 8). */
   retries?: number;
+  /** Longest a request may keep the co-processor busy, answering BUSY, before it fails `wifi-busy` (default 60 s). */
+  busyLimitMs?: number;
   /** Software type (default "wifi-fw"). */
   softwareType?: string;
   /** Polls of INFO after a REBOOT before giving up (default 20). */
@@ -51,7 +53,7 @@ export class WifiTarget implements ImageTarget {
     // A frame can double in size when escaped; allow both directions plus processing time.
     const frameMs = ((2 * (chunk + 16) + 2) * 10 * 1000) / baud;
     const client = new LinkClient(options.port, { clock: options.clock, timeoutMs: options.timeoutMs ?? 2 * frameMs + 20,
-      retries: options.retries });
+      retries: options.retries, busyLimitMs: options.busyLimitMs });
     const info = decodeInfo(await client.request(Cmd.INFO, new Uint8Array(0), 'INFO'));
     const softwareType = options.softwareType ?? 'wifi-fw';
     if (info.softwareType !== softwareType) {
@@ -128,6 +130,15 @@ export class WifiTarget implements ImageTarget {
   }
 
   /**
+   * Rejects the co-processor's running trial (or its pending image), so its confirmed image boots at the next reset:
+   * the agent reverts a failed release on both MCUs at once instead of waiting for the co-processor's bootloader to
+   * spend its attempts while the old main image runs beside a WiFi image that may require the new one.
+   */
+  async revert(): Promise<void> {
+    await this.client.request(Cmd.REVERT, new Uint8Array(0), 'REVERT');
+  }
+
+  /**
    * ImmediateSwitch: reboots the co-processor into its pending image, checks it runs `version` as a trial, and
    * confirms it, so a main image that requires it is never activated beside a WiFi image that could still revert.
    */
@@ -135,7 +146,8 @@ export class WifiTarget implements ImageTarget {
     const status = await this.reboot();
     if (status.runningVersion !== version || !status.trial) {
       throw otaError('wifi-switch-failed', `After its reboot the co-processor runs ${status.runningVersion ?? 'nothing'}` +
-        `${status.trial ? ' (trial)' : ''}, not ${version} as a trial: its bootloader refused the new image. The old image runs.`, false);
+        `${status.trial ? ' (trial)' : ''}, not ${version} as a trial: its bootloader refused the new image (it crashed at every boot ` +
+        'attempt or failed verification). The old image runs.', false, { reverted: true, version, running: status.runningVersion });
     }
     await this.confirm();
   }

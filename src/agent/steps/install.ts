@@ -1,11 +1,12 @@
 import type { TargetStatus } from '../../../hal/image-target.js';
 import { otaError, toOtaError } from '../../util/errors.js';
+import type { OtaError } from '../../util/errors.js';
 import type { AgentContext } from '../context.js';
 import type { AgentState, ReleasePlan, TrialState } from '../state.js';
 import { activateRelease } from '../../bundle/activation.js';
 import type { StagedPart } from '../../bundle/unpacker.js';
 import { cloneState } from '../state.js';
-import { allStatus, anyTrial, eachTarget, fail, primaryStatus, revertAndReboot } from './common.js';
+import { allStatus, anyTrial, eachTarget, fail, primaryStatus, reportError, revertAndReboot } from './common.js';
 import { targetFor } from '../../bundle/device-check.js';
 
 // staged: the verified release is activated (each part marked pending, in the manifest's order), then the
@@ -90,9 +91,18 @@ export function staged(ctx: AgentContext, input: AgentState): Promise<AgentState
     }, function (error: unknown) {
       ctx.live = null;
       state.download = null;
+      const failure = toOtaError(error, 'activation-failed', true);
+      const cause = failure.cause as OtaError | null | undefined;
+      if (cause && cause.details && cause.details.reverted) {
+        // A part's bootloader refused its image in switchNow (details.reverted): rolled back and given up, as a reverted trial is.
+        reportError(ctx, failure);
+        state.lastError = 'trial-reverted';
+        state.phase = 'rolled-back';
+        return state;
+      }
       // Nothing is pending beyond a compatible prefix (activateRelease stops at the failing part): no trial to follow.
       state.trial = null;
-      return fail(ctx, state, toOtaError(error, 'activation-failed', true));
+      return fail(ctx, state, failure);
     });
   });
 }

@@ -8,7 +8,7 @@ import {
 import type { TrustPolicy } from '../../bundle/header.js';
 import { verifierFromKeyText } from '../../tools/keys.js';
 import { makeDirectories } from '../../tools/make-directories.js';
-import { otaError } from '../../util/errors.js';
+import { isOtaError, otaError } from '../../util/errors.js';
 import { normalBaseUrl, serverRecordOf } from '../admin-client.js';
 import { loadCaFile, readOptionFile } from '../device-ca.js';
 import { takeDeviceLock } from '../device-lock.js';
@@ -21,6 +21,7 @@ import { STOP_EXIT_CODES, onStopRequest } from '../stop-request.js';
 import type { StopReason } from '../stop-request.js';
 import { isUnreachable } from '../unreachable.js';
 import { systemClock } from '../../node/clock.js';
+import { FileFlash } from '../../node/file-flash.js';
 
 // `ota device run`: a simulated device whose flash lives in DIR. Killing the process is a power loss; running the
 // command again resumes. Prints each agent event and a progress bar; exits non-zero with the reason on failure.
@@ -214,6 +215,18 @@ function sleepUntil(at: number, stopped: () => boolean, setWake: (wake: (() => v
   }).then(() => { setWake(null); });
 }
 
+/** Runs `open`; a flash file refused as damaged (cut, grown, a wear record that is none) also names --reprovision. */
+function damagedFlashHint<T>(open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (isOtaError(error) && (error.code === 'flash-file-size' || error.code === 'flash-wear-invalid')) {
+      throw otaError(error.code, `${error.message} Or pass --reprovision to erase main, WiFi and journal and start over.`, false, error.details, error);
+    }
+    throw error;
+  }
+}
+
 /** `ota device run`. */
 export const deviceRunCommand: Command = {
   name: 'device run',
@@ -281,12 +294,16 @@ export const deviceRunCommand: Command = {
     });
     const work = async (): Promise<number> => {
       if (plan.reprovision) {
-        rmSync(join(plan.dir, 'main.flash'), { force: true });
-        rmSync(join(plan.dir, 'wifi.flash'), { force: true });
+        // The wear records go with their files: a re-made flash file is a new part (FileFlash.open starts its record).
+        for (const name of ['main.flash', 'wifi.flash']) {
+          rmSync(join(plan.dir, name), { force: true });
+          rmSync(FileFlash.wearPathOf(join(plan.dir, name)), { force: true });
+        }
         io.out(`reprovisioning ${plan.dir}: main, WiFi and journal erased\n`);
       }
-      device = new SimDevice({
-        dir: plan.dir, serial: plan.serial, hardwareVersion: plan.hardwareVersion, softwareType: plan.softwareType, wifi: plan.wifi,
+      device = damagedFlashHint(() => new SimDevice({
+        // DIR/lock is held since before the reprovisioning above: the device does not take it a second time.
+        dir: plan.dir, lock: false, serial: plan.serial, hardwareVersion: plan.hardwareVersion, softwareType: plan.softwareType, wifi: plan.wifi,
         mainGeometry: mainGeometryFor(plan.mainSlotBytes), wifiGeometry: wifiGeometryFor(plan.wifiSlotBytes),
         api: { baseUrl: plan.url, projectKey: plan.projectKey }, ca: plan.ca, trust: plan.trust,
         policy: {
@@ -294,10 +311,11 @@ export const deviceRunCommand: Command = {
           ...(plan.healthDeadline !== undefined ? { healthDeadlineMs: plan.healthDeadline * 1000 } : {}),
         },
         onEvent: (event) => { narrator.onEvent(event); },
-      });
+      }));
       await provisionIfBlank(device, plan, io);
       const boot = await device.boot();
-      io.out(`booted ${plan.softwareType} ${boot.main.version}${boot.main.trial ? ' (trial)' : ''}${boot.wifi ? `, wifi-fw ${boot.wifi.version}` : ''}\n`);
+      io.out(`booted ${plan.softwareType} ${boot.main.version}${boot.main.trial ? ' (trial)' : ''}${boot.wifi ? `, wifi-fw ${boot.wifi.version}${boot.wifi.trial ? ' (trial)' : ''}` : ''}` +
+        `${boot.wifiError ? `; the WiFi co-processor does not answer (${boot.wifiError.code}): updates wait until it does` : ''}\n`);
       for (;;) {
         if (stopping !== null) return STOP_EXIT_CODES[stopping];
         narrator.newCycle();

@@ -6,6 +6,8 @@ import { requireOption } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js';
 import { formatBytes } from '../progress.js';
+import { deviceLockHolder } from '../device-lock.js';
+import type { DeviceLockHolder } from '../device-lock.js';
 
 // `ota device status`: what a simulated device's flash holds, read without booting it: both MCUs' slots, the
 // running versions and trial flags, and the agent's journal.
@@ -46,6 +48,23 @@ function unrecognized(dir: string, contents: { main: FlashContents; wifi: FlashC
     `run "ota device run --dir ${dir} --reprovision …" (erases main, WiFi and journal together); to keep it, restore the flash files from a copy.`;
 }
 
+/**
+ * Whether anything runs the device now, in words: a live holder of DIR/lock means the status is a snapshot of a device
+ * that is mid-cycle; a lock left by a process that is gone means that run was cut off (kill -9, a crash) where the
+ * journal says. Without this line a killed download and a running one read the same.
+ */
+function runnerLine(dir: string, holder: DeviceLockHolder | null, downloading: boolean): string {
+  if (holder === null) return 'device: not running (no process holds DIR/lock)';
+  if (holder.running) {
+    return `device: running in pid ${holder.pid} (it holds ${dir}/lock); this is a snapshot, the agent goes on` +
+      (downloading ? ' downloading' : '');
+  }
+  const who = holder.pid > 0 ? `pid ${holder.pid}` : 'a process';
+  return `device: not running; ${who} left ${dir}/lock without stopping cleanly (killed, crashed or its host lost power)` +
+    (downloading ? ': its download was cut off, and the next run resumes from the journal as below' : '') +
+    '; the next run takes the lock over';
+}
+
 /** `ota device status`. */
 export const deviceStatusCommand: Command = {
   name: 'device status',
@@ -69,7 +88,8 @@ export const deviceStatusCommand: Command = {
       io.err(`ota device status: ${dir} holds flash files of a size this simulator never makes; it is not a device directory\n`);
       return EXIT_FAILURE;
     }
-    const device = new SimDevice({ dir, serial: 'status', hardwareVersion: 'status', wifi: existsSync(wifiPath),
+    // Read only, and meant to work while `ota device run` holds DIR/lock: the lock is not taken.
+    const device = new SimDevice({ dir, lock: false, serial: 'status', hardwareVersion: 'status', wifi: existsSync(wifiPath),
       mainGeometry: mainGeometryFor(mainSlot), wifiGeometry: wifiSlot !== null ? wifiGeometryFor(wifiSlot) : undefined,
       api: { baseUrl: 'http://127.0.0.1', projectKey: 'unused' } });
     try {
@@ -85,11 +105,15 @@ export const deviceStatusCommand: Command = {
         }
         return EXIT_FAILURE;
       }
+      const holder = deviceLockHolder(dir);
+      const downloading = status.agent !== null && status.agent.phase === 'downloading';
       if (args.options.json === true) {
         // A journaled payload URL is a signed link, a credential for hours: its query (the token) is not printed.
-        io.out(JSON.stringify(status, (key, value: unknown) => key === 'url' && typeof value === 'string' ? value.split('?')[0] : value, 2) + '\n');
+        const runner = holder === null ? { running: false, pid: null, stale: false } : { running: holder.running, pid: holder.pid, stale: !holder.running };
+        io.out(JSON.stringify({ ...status, runner }, (key, value: unknown) => key === 'url' && typeof value === 'string' ? value.split('?')[0] : value, 2) + '\n');
         return EXIT_OK;
       }
+      io.out(runnerLine(dir, holder, downloading) + '\n');
       for (const mcu of [status.main, status.wifi]) {
         if (mcu === null) continue;
         io.out(`${mcu.softwareType}: running ${mcu.running ?? 'nothing'}${mcu.trial ? ' (unconfirmed trial)' : ''}\n`);
@@ -108,8 +132,10 @@ export const deviceStatusCommand: Command = {
           io.out(`agent: ${agent.phase}${agent.lastError ? `, last error ${agent.lastError}` : ''}${agent.failures > 0 ? `, ${agent.failures} failures in a row` : ''}\n`);
         }
         if (agent.release !== null) {
-          io.out(`  release ${agent.release.version ?? agent.release.id}, ${agent.release.size >= 0 ? formatBytes(agent.release.size) : 'size unknown'}, ` +
-            `attempt ${agent.release.attempts}\n`);
+          // `attempts` counts cycles that made no progress (maxAttemptsPerRelease), reset whenever one does: not "attempt 0".
+          const attempts = agent.release.attempts;
+          io.out(`  release ${agent.release.version ?? agent.release.id}, ${agent.release.size >= 0 ? formatBytes(agent.release.size) : 'size unknown'}` +
+            `${attempts > 0 ? `, ${attempts} attempt${attempts === 1 ? '' : 's'} without progress` : ''}\n`);
         }
         if (agent.download !== null) {
           io.out(`  download: ${formatBytes(agent.download.offset)} durable${agent.release && agent.release.size > 0 ? ` of ${formatBytes(agent.release.size)}` : ''}` +
