@@ -105,6 +105,18 @@ describe('ota device run / ota device status', () => {
     expect(await main(['device', 'status', '--dir', join(dir, 'nothing')], missing)).toBe(1);
   });
 
+  it('an http:// URL at the HTTPS port fails with a hint to use https://, not only "closed without a response"', async () => {
+    backend = await startBackend({});
+    const plain = backend.baseUrl.replace('https://', 'http://');
+    const io = capture();
+    const code = await main(['device', 'run', '--dir', tempDir(), '--serial', 'SN-PLAIN', '--hardware-version', 'evt', '--software-type', 'main-fw',
+      '--url', plain, '--project-key', backend.projectKey, '--once', '--no-wifi'], io);
+    expect(code).not.toBe(0);
+    const err = io.stderr.join('');
+    expect(err).toMatch(/\[(http-no-response|connection-reset)\]/);
+    expect(err).toContain(`hint: ${plain} is plain HTTP; if that port serves HTTPS (as \`ota serve\` does without --http), use ${backend.baseUrl} with --ca`);
+  });
+
   it('killing the process mid-download is a power loss; running again resumes with a Range request', async () => {
     backend = await startBackend({});
     const size = 200_000;

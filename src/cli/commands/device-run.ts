@@ -205,6 +205,15 @@ function cleartextWarning(url: string): string | null {
     'request, readable by anyone on the network path; use an https:// URL (with --ca for a private CA) outside a local test setup\n';
 }
 
+/**
+ * A hint for a plain-HTTP URL whose server hung up without an answer: a TLS port (`ota serve` without --http) drops
+ * a plaintext request that way, and the bare error does not say so.
+ */
+function plainToTlsHint(url: string, error: { code: string } | null | undefined): string {
+  if (!url.startsWith('http://') || !error || (error.code !== 'http-no-response' && error.code !== 'connection-reset')) return '';
+  return `hint: ${url} is plain HTTP; if that port serves HTTPS (as \`ota serve\` does without --http), use ${url.replace(/^http:/, 'https:')} with --ca\n`;
+}
+
 /** Waits until `at` (clock ms), or until the function handed to `setWake` is called (a stop request). */
 function sleepUntil(at: number, stopped: () => boolean, setWake: (wake: (() => void) | null) => void): Promise<void> {
   if (stopped()) return Promise.resolve();
@@ -332,7 +341,7 @@ export const deviceRunCommand: Command = {
         }
         if (result.outcome === 'halted' || (plan.once && (result.outcome === 'failed' || result.outcome === 'rolled-back'))) {
           const reason = result.error ? `${result.error.message} [${result.error.code}]` : result.outcome;
-          io.err(`ota device run: ${reason}\n`);
+          io.err(`ota device run: ${reason}\n${plainToTlsHint(plan.url, result.error)}`);
           return isUnreachable(result.error) ? EXIT_UNAVAILABLE : EXIT_FAILURE;
         }
         if (plan.once) return EXIT_OK;
