@@ -53,6 +53,21 @@ export function sectorIndexAt(geometry: FlashGeometry, offset: number): number {
   return -1;
 }
 
+/** Indices of the sectors covering exactly [offset, offset + length) (an erase's range), or null when it splits one. */
+export function sectorsCovering(geometry: FlashGeometry, offset: number, length: number): number[] | null {
+  const out: number[] = [];
+  const sectors = geometry.sectors;
+  let at = offset;
+  const first = sectorIndexAt(geometry, offset);
+  if (first < 0) return null;
+  for (let i = first; i < sectors.length && at < offset + length; i++) {
+    if (sectors[i].offset !== at) return null;
+    out.push(i);
+    at += sectors[i].size;
+  }
+  return at === offset + length && length > 0 ? out : null;
+}
+
 /** The sector containing `offset`, or null when outside. */
 export function sectorAt(geometry: FlashGeometry, offset: number): FlashSector | null {
   const index = sectorIndexAt(geometry, offset);

@@ -1,5 +1,5 @@
 import type { Flash, FlashGeometry, FlashSector } from '../flash.js';
-import { flashSize, sectorIndexAt } from '../flash.js';
+import { flashSize, sectorIndexAt, sectorsCovering } from '../flash.js';
 import type { OtaError } from '../../src/util/errors.js';
 import { otaError } from '../../src/util/errors.js';
 import type { Random } from '../../src/util/clock.js';
@@ -159,7 +159,7 @@ export class SimFlash implements Flash {
   erase(offset: number, length: number): Promise<void> {
     const bad = this.precheck('erase', offset, length, false);
     if (bad !== null) return Promise.reject(bad);
-    const sectors = this.sectorsExactly(offset, length);
+    const sectors = sectorsCovering(this.geometry, offset, length);
     if (sectors === null) return Promise.reject(this.unalignedErase(offset, length));
     for (const index of sectors) {
       if (this.wear.count(index) >= this.faults.wearLimit) {
@@ -432,21 +432,6 @@ export class SimFlash implements Flash {
       if (this.programmedEnd[i] > Math.max(start, sectors[i].offset)) return false;
     }
     return true;
-  }
-
-  /** Indices of the sectors covering exactly [offset, offset + length), or null. */
-  private sectorsExactly(offset: number, length: number): number[] | null {
-    const out: number[] = [];
-    const sectors = this.geometry.sectors;
-    let at = offset;
-    const first = sectorIndexAt(this.geometry, offset);
-    if (first < 0) return null;
-    for (let i = first; i < sectors.length && at < offset + length; i++) {
-      if (sectors[i].offset !== at) return null;
-      out.push(i);
-      at += sectors[i].size;
-    }
-    return at === offset + length && length > 0 ? out : null;
   }
 }
 

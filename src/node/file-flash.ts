@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import type { Flash, FlashGeometry, FlashSector } from '../../hal/flash.js';
-import { flashSize, sectorIndexAt } from '../../hal/flash.js';
+import { flashSize, sectorIndexAt, sectorsCovering } from '../../hal/flash.js';
 import { WearCounter, wornOutError } from '../../hal/sim/wear.js';
 import type { OtaError } from '../util/errors.js';
 import { otaError } from '../util/errors.js';
@@ -222,7 +222,7 @@ export class FileFlash implements Flash {
   erase(offset: number, length: number): Promise<void> {
     const bad = this.check('erase', offset, length, false);
     if (bad !== null) return Promise.reject(bad);
-    const sectors = this.sectorsExactly(offset, length);
+    const sectors = sectorsCovering(this.geometry, offset, length);
     if (sectors === null) return Promise.reject(this.unalignedErase(offset, length));
     const worn = this.wear.firstWorn(sectors, this.wearLimit);
     if (worn >= 0) return Promise.reject(wornOutError(this.geometry, worn, this.wear.count(worn), this.wearLimit));
@@ -340,19 +340,5 @@ export class FileFlash implements Flash {
     const found = length === 0 ? 'has length 0' : `starts in sector ${around(offset)} and ends in sector ${around(offset + length - 1)}`;
     return otaError('flash-erase-unaligned', `Erase of [${offset}, ${offset + length}) must cover whole sectors, but it ${found}; ` +
       'erase from a sector start to a sector end.', false, { offset, length });
-  }
-
-  private sectorsExactly(offset: number, length: number): number[] | null {
-    const out: number[] = [];
-    const sectors = this.geometry.sectors;
-    let at = offset;
-    const first = sectorIndexAt(this.geometry, offset);
-    if (first < 0) return null;
-    for (let i = first; i < sectors.length && at < offset + length; i++) {
-      if (sectors[i].offset !== at) return null;
-      out.push(i);
-      at += sectors[i].size;
-    }
-    return at === offset + length && length > 0 ? out : null;
   }
 }

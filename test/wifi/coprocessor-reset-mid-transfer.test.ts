@@ -1,11 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uniformGeometry } from '../../hal/flash.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
-import type { Backend } from '../../src/backend/index.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { createBundle } from '../../src/tools/bundle.js';
-import { backendWith, fw } from '../e2e/helpers.js';
+import { backendWith, closeAfterEach, fw } from '../e2e/helpers.js';
 
 // The WiFi co-processor resets on its own (brown-out, watchdog) while its part streams over the link; the main MCU
 // keeps running. Its next WRITE finds no image open. Before, the agent reported "The WiFi co-processor refused WRITE
@@ -15,23 +14,16 @@ import { backendWith, fw } from '../e2e/helpers.js';
 const OLD = '0.0.1';
 const NEW = '2.0.0';
 
-let backend: Backend | null = null;
-let device: SimDevice | null = null;
-afterEach(async () => {
-  device?.close();
-  device = null;
-  await backend?.close();
-  backend = null;
-});
+const started = closeAfterEach();
 
 describe('the WiFi co-processor resets alone in the middle of its transfer', () => {
   it('the cycle fails with an error that says the co-processor restarted; the next cycle installs the release', async () => {
-    backend = await backendWith(createBundle({
+    const backend = started.backend(await backendWith(createBundle({
       sequence: 1, releaseVersion: NEW, hardwareVersions: ['evt'], parts: [
         { softwareType: 'wifi-fw', version: NEW, data: fw(NEW, 60_000) },
         { softwareType: 'main-fw', version: NEW, data: fw(NEW, 12_000), requires: [{ softwareType: 'wifi-fw', minVersion: NEW }] },
       ],
-    }, null), NEW, { http: true });
+    }, null), NEW, { http: true }));
     const events: AgentEvent[] = [];
     let reset = false;
     const d: SimDevice = new SimDevice({
@@ -47,7 +39,7 @@ describe('the WiFi co-processor resets alone in the middle of its transfer', () 
         }
       },
     });
-    device = d;
+    started.device(d);
     await d.provision(fw(OLD, 6_000), OLD, fw(OLD, 5_000), OLD);
     await d.boot();
     expect((await d.runOnce()).outcome).toBe('failed');

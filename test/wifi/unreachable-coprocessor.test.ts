@@ -1,11 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uniformGeometry } from '../../hal/flash.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
-import type { Backend } from '../../src/backend/index.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { createBundle } from '../../src/tools/bundle.js';
-import { backendWith, fw } from '../e2e/helpers.js';
+import { backendWith, closeAfterEach, fw } from '../e2e/helpers.js';
 
 // A WiFi co-processor that does not answer at power-on (a dead serial link, or no bootable image of its own). Before
 // the fix, a dead link made SimDevice.boot() reject (the main MCU never started its agent), and a co-processor with
@@ -17,30 +16,23 @@ import { backendWith, fw } from '../e2e/helpers.js';
 const OLD = '0.0.1';
 const NEW = '2.0.0';
 
-let backend: Backend | null = null;
-let device: SimDevice | null = null;
-afterEach(async () => {
-  device?.close();
-  device = null;
-  await backend?.close();
-  backend = null;
-});
+const started = closeAfterEach();
 
 async function rig(serial: string): Promise<{ device: SimDevice; wifi: SimFlash; events: AgentEvent[] }> {
-  backend = await backendWith(createBundle({
+  const backend = started.backend(await backendWith(createBundle({
     sequence: 1, releaseVersion: NEW, hardwareVersions: ['evt'], parts: [
       { softwareType: 'wifi-fw', version: NEW, data: fw(NEW, 9_000) },
       { softwareType: 'main-fw', version: NEW, data: fw(NEW, 12_000), requires: [{ softwareType: 'wifi-fw', minVersion: NEW }] },
     ],
-  }, null), NEW, { http: true });
+  }, null), NEW, { http: true }));
   const wifi = new SimFlash(uniformGeometry(4096, 2 + 2 * 4, 4, 0xff));
   const events: AgentEvent[] = [];
-  device = new SimDevice({
+  const device = started.device(new SimDevice({
     serial, hardwareVersion: 'evt', api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
     mainFlash: new SimFlash(uniformGeometry(4096, 4 + 2 * 8, 8, 0xff)), wifiFlash: wifi,
     policy: { healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 1e9 },
     onEvent: (e) => events.push(e),
-  });
+  }));
   await device.provision(fw(OLD, 6_000), OLD, fw(OLD, 5_000), OLD);
   return { device, wifi, events };
 }

@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uniformGeometry } from '../../hal/flash.js';
 import type { FirmwareBehaviour } from '../../hal/sim/firmware-image.js';
 import { SimFlash } from '../../hal/sim/sim-flash.js';
-import type { Backend } from '../../src/backend/index.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { createBundle } from '../../src/tools/bundle.js';
-import { backendWith, fw } from '../e2e/helpers.js';
+import { backendWith, closeAfterEach, fw } from '../e2e/helpers.js';
 
 // A release whose WiFi image requires the new main image (a new link protocol, say): main activates first, both boot
 // as trials. When the main trial fails, the agent reverts every trial it can and reboots. The WiFi target had no
@@ -17,22 +16,15 @@ import { backendWith, fw } from '../e2e/helpers.js';
 const OLD = '0.0.1';
 const NEW = '2.0.0';
 
-let backend: Backend | null = null;
-let device: SimDevice | null = null;
-afterEach(async () => {
-  device?.close();
-  device = null;
-  await backend?.close();
-  backend = null;
-});
+const started = closeAfterEach();
 
-async function run(mainBehaviour: FirmwareBehaviour): Promise<{ boots: string[]; events: AgentEvent[]; outcome: string }> {
-  backend = await backendWith(createBundle({
+async function run(mainBehaviour: FirmwareBehaviour): Promise<{ boots: string[]; events: AgentEvent[]; outcome: string; device: SimDevice }> {
+  const backend = started.backend(await backendWith(createBundle({
     sequence: 1, releaseVersion: NEW, hardwareVersions: ['evt'], parts: [
       { softwareType: 'main-fw', version: NEW, data: fw(NEW, 12_000, mainBehaviour) },
       { softwareType: 'wifi-fw', version: NEW, data: fw(NEW, 9_000), requires: [{ softwareType: 'main-fw', minVersion: NEW }] },
     ],
-  }, null), NEW, { http: true });
+  }, null), NEW, { http: true }));
   const events: AgentEvent[] = [];
   const boots: string[] = [];
   let seen: unknown = null;
@@ -50,21 +42,21 @@ async function run(mainBehaviour: FirmwareBehaviour): Promise<{ boots: string[];
       }
     },
   });
-  device = d;
+  started.device(d);
   await d.provision(fw(OLD, 6_000), OLD, fw(OLD, 5_000), OLD);
   await d.boot();
   const outcome = (await d.runOnce()).outcome;
-  return { boots, events, outcome };
+  return { boots, events, outcome, device: d };
 }
 
 describe('a failed main trial reverts the WiFi trial that requires it, over the link', () => {
   it('self-test never answers: one revert reboot, and old main never runs beside the new WiFi', async () => {
-    const { boots, events, outcome } = await run('never-confirm');
+    const { boots, events, outcome, device } = await run('never-confirm');
     expect(outcome).toBe('rolled-back');
     expect(events.find((e) => e.type === 'rolled-back')).toMatchObject({ version: NEW, reason: 'health-deadline' });
     // (* = trial) factory boot, the trial boot of the release, the boot after the revert.
     expect(boots).toEqual([`${OLD}/${OLD}`, `${NEW}*/${NEW}*`, `${OLD}/${OLD}`]);
-    const status = await device!.status();
+    const status = await device.status();
     expect([status.main.running, status.main.trial, status.wifi?.running, status.wifi?.trial]).toEqual([OLD, false, OLD, false]);
     expect(status.wifi?.slots.find((s) => s.version === NEW)?.state).toBe('rejected');
   });
