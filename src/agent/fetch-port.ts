@@ -33,7 +33,7 @@ export interface FetchRequest {
 
 /**
  * Downloads one payload. Resolves when the body ended (or was cancelled); rejects with an OtaError whose
- * `details.status` carries the HTTP status when the server refused (403/404/410 expired link, 416 range).
+ * `details.status` carries the HTTP status when the server refused (a 4xx for an expired link, 416 for a range).
  */
 export interface PayloadFetcher {
   fetch(request: FetchRequest): Promise<void>;

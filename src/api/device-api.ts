@@ -53,6 +53,13 @@ function joinUrl(base: string, path: string): string {
   return base.charAt(base.length - 1) === '/' ? base.substring(0, base.length - 1) + path : base + path;
 }
 
+/** Percent-encodes as the firmware SDK does: everything but alnum and -_.~ (encodeURIComponent keeps !'()*). */
+function encodeValue(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, function (c: string): string {
+    return '%' + c.charCodeAt(0).toString(16).toUpperCase();
+  });
+}
+
 function trim(text: string): string {
   return text.trim();
 }
@@ -138,10 +145,10 @@ function offerFromJson(text: string): OfferedRelease {
 /** Checks for an update once. Resolves with the result; rejects with a classified OtaError. */
 export function checkForUpdate(http: ApiHttp, config: ApiConfig, device: DeviceQuery, useLatestJson: boolean, timeoutMs: number,
   now: number): Promise<CheckResult> {
-  let query = '?device_serial=' + encodeURIComponent(device.serial) +
-    '&hardware_version=' + encodeURIComponent(device.hardwareVersion) +
-    '&software_type=' + encodeURIComponent(device.softwareType);
-  if (device.currentVersion !== null && device.currentVersion !== '') query += '&current_version=' + encodeURIComponent(device.currentVersion);
+  let query = '?device_serial=' + encodeValue(device.serial) +
+    '&hardware_version=' + encodeValue(device.hardwareVersion) +
+    '&software_type=' + encodeValue(device.softwareType);
+  if (device.currentVersion !== null && device.currentVersion !== '') query += '&current_version=' + encodeValue(device.currentVersion);
   const path = useLatestJson ? '/api/v0/releases/latest' : '/api/v0/releases/latest/url';
   const headers: { [name: string]: string } = { 'Memfault-Project-Key': config.projectKey, 'Accept': useLatestJson ? 'application/json' : 'text/plain' };
   return http.get(joinUrl(config.baseUrl, path + query), headers, MAX_BODY, timeoutMs).then(function (response) {

@@ -51,27 +51,33 @@ export function handleCdn(ctx: BackendContext, req: IncomingMessage, res: Server
   const etagFault = faultOf(pending, 'etag');
   const etag = etagFault ? etagFault.etag ?? `"${sha256.slice(0, 32)}-changed-${etagFault.id}"` : `"${sha256}"`;
   const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000).toUTCString();
+  const validators = ctx.settings.cdnValidators;
   const headers: { [name: string]: string } = {
     'Content-Type': 'application/octet-stream',
     'Accept-Ranges': 'bytes',
-    ETag: etag,
-    'Last-Modified': lastModified,
   };
+  if (validators) {
+    headers.ETag = etag;
+    headers['Last-Modified'] = lastModified;
+  }
   const ignoreRange = faultOf(pending, 'ignore-range') !== undefined;
   const rangeHeader = req.headers.range;
-  const honoured = !ifRangeMatches(req.headers['if-range'] as string | undefined, etag, lastModified) ? { kind: 'none' as const } : parseRange(rangeHeader, info.size);
+  // Without validators of its own, no If-Range can match (RFC 9110 §13.1.5): the whole payload is sent.
+  const ifRange = req.headers['if-range'] as string | undefined;
+  const rangeKept = validators ? ifRangeMatches(ifRange, etag, lastModified) : ifRange === undefined;
+  const honoured = !rangeKept ? { kind: 'none' as const } : parseRange(rangeHeader, info.size);
   const range = ignoreRange ? { kind: 'none' as const } : honoured;
   const file = ctx.payloads.pathOf(sha256);
   const head = req.method === 'HEAD';
   if (range.kind === 'unsatisfiable') {
-    if (etagFault !== undefined) ctx.faults.take('cdn', serial, (rule) => rule.id === etagFault.id);
+    if (etagFault !== undefined && validators) ctx.faults.take('cdn', serial, (rule) => rule.id === etagFault.id);
     headers['Content-Range'] = `bytes */${info.size}`;
     sendError(res, 416, `Range ${JSON.stringify(rangeHeader)} is outside the ${info.size}-byte object`, headers);
     return;
   }
   const start = range.kind === 'range' ? range.start : 0;
   const end = range.kind === 'range' ? range.end : info.size - 1;
-  const acting = actingRules(pending, { start, end, head, ranged: honoured.kind !== 'none', validators: true });
+  const acting = actingRules(pending, { start, end, head, ranged: honoured.kind !== 'none', validators });
   const faults = ctx.faults.take('cdn', serial, (rule) => acting.indexOf(rule.id) >= 0);
   if (range.kind === 'range') {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;

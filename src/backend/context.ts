@@ -11,6 +11,8 @@ export interface BackendSettings {
   dailyRequestLimit: number;
   /** Status for an expired CDN link (the real one is unverified; 403 is what signed-URL CDNs usually send). */
   expiredLinkStatus: number;
+  /** Whether the CDN sends ETag and Last-Modified (the real CDN's are unverified); false: If-Range never keeps a range. */
+  cdnValidators: boolean;
   /** Largest payload upload, bytes. */
   maxUploadBytes: number;
   /** Largest JSON request body of the admin API, bytes. */

@@ -48,6 +48,8 @@ export interface BackendOptions {
   dailyRequestLimit?: number;
   /** Status of an expired payload link. Default 403. */
   expiredLinkStatus?: number;
+  /** Send ETag and Last-Modified on the CDN (unverified on Memfault's; false tests clients without them). Default true. */
+  cdnValidators?: boolean;
   /** Largest payload upload, bytes. Default 512 MiB. */
   maxUploadBytes?: number;
   /** Largest admin JSON body, bytes. Default 1 MiB. */
@@ -175,6 +177,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     urlLifetimeSeconds: options.urlLifetimeSeconds ?? 6 * 3600,
     dailyRequestLimit: options.dailyRequestLimit ?? 100,
     expiredLinkStatus: options.expiredLinkStatus ?? 403,
+    cdnValidators: options.cdnValidators ?? true,
     maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
     maxJsonBytes: options.maxJsonBytes ?? 1024 * 1024,
   };

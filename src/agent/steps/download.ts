@@ -463,8 +463,9 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
         if (status === 416) {
           return restartFromZero(ctx, state, live, 'range-not-satisfiable').then(attempt);
         }
-        // The CDN refused the link (expired, revoked): ask the device API once for a fresh one.
-        if ((status === 403 || status === 404 || status === 410) && !refreshed) {
+        // The CDN refused the link (expired, revoked; which 4xx the real CDN uses is unverified): ask the device API
+        // once for a fresh one. 408 and 429 say "later", not "bad link".
+        if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429 && !refreshed) {
           refreshed = true;
           return reoffer(ctx, state).then(function (other) { return other !== null ? other : attempt(); });
         }
