@@ -16,7 +16,7 @@ export interface EspruinoRunResult {
   hookOrder?: string[];
   hmacValid?: boolean;
   hmacForged?: boolean;
-  stream?: { bytes: number; chunks: number; crc: number; peakQueued: number };
+  stream?: { bytes: number; chunks: number; crc: number };
   warnings?: string[];
   expectedStream?: { bytes: number; crc32: number };
 }

@@ -68,11 +68,14 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
     throw otaError('espruino-md5-omitted', 'policy.useLatestJson asks for releases/latest, whose MD5 this Espruino build cannot ' +
       'check (MD5 is left out); use the default releases/latest/url, or build with OTA_ESPRUINO_MD5=1.', false);
   }
-  const runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+  const runtime = options.runtime || deviceRuntime();
   const trust = espruinoTrust({ hmacKey: options.hmacKey, keyId: options.keyId, allowUnsigned: options.allowUnsigned, runtime: runtime });
-  const clock = options.clock !== undefined ? options.clock : espruinoClock(runtime);
+  const clock = options.clock || espruinoClock(runtime);
   const transport = new EspruinoTransport({ runtime: runtime, onEvent: options.onEvent, maxQueuedBytes: options.maxQueuedBytes });
-  const client = new HttpClient({ transport: transport, clock: clock, bufferSize: options.bufferSize !== undefined ? options.bufferSize : 1024 });
+  // No keep-alive: an idle pooled socket keeps its listeners' scopes (and, over TLS, 32 KB of record buffers) while the
+  // next request opens another, and the API and the payload host differ anyway.
+  const client = new HttpClient({ transport: transport, clock: clock, keepAlive: false,
+    bufferSize: options.bufferSize !== undefined ? options.bufferSize : 1024 });
   const installed = options.installedSequence;
   // Storage apps are kilobytes: at the core's 64 KiB spacing a power cut would never find a checkpoint to resume from.
   const policy: { [key: string]: unknown } = { checkpointBytes: 4096 };
@@ -89,18 +92,18 @@ export function createEspruinoAgent(options: EspruinoAgentOptions): Agent {
     targets: options.targets,
     journal: options.journal,
     clock: clock,
-    random: options.random !== undefined ? options.random : Math.random,
+    random: options.random || Math.random,
     policy: policy as EspruinoAgentOptions['policy'],
     onEvent: options.onEvent,
     selfTest: options.selfTest,
-    reboot: options.reboot !== undefined ? options.reboot : reload,
+    reboot: options.reboot || reload,
     // TLS on Espruino authenticates nothing: only the bundle signature does, so a raw image needs the same opt-in.
     allowUnsigned: trust.allowUnsigned === true,
     formats: [bundleFormat({
       trust: trust,
       hashes: nativeHashes({ runtime: runtime }),
       hardwareVersion: options.device.hardwareVersion,
-      installedSequence: installed !== undefined ? installed : function (): number { return 0; },
+      installedSequence: installed || function (): number { return 0; },
     })],
   });
 }

@@ -25,7 +25,7 @@ export class EspruinoFlash implements Flash {
   private flash: EspruinoFlashModule;
 
   constructor(options: EspruinoFlashOptions) {
-    const runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+    const runtime = options.runtime || deviceRuntime();
     const flash = runtime.require('Flash') as EspruinoFlashModule;
     const start = options.start;
     const end = start + options.length;

@@ -53,8 +53,9 @@ class BufferedSha256 implements Hash {
 
 /** A HashFactory over require("crypto").SHA256; throws `sha256-unavailable` on boards without it (ESP8266). */
 export function nativeHashes(options?: NativeHashOptions): HashFactory {
-  const runtime = options !== undefined && options.runtime !== undefined ? options.runtime : deviceRuntime();
-  const limit = options !== undefined && options.limit !== undefined ? options.limit : NATIVE_HASH_LIMIT;
+  const given = options || {};
+  const runtime = given.runtime || deviceRuntime();
+  const limit = given.limit || NATIVE_HASH_LIMIT;
   const crypto = runtime.require('crypto') as EspruinoCrypto | undefined;
   const sha256 = crypto !== undefined && crypto !== null ? crypto.SHA256 : undefined;
   if (typeof sha256 !== 'function') {

@@ -80,23 +80,8 @@ declare function setTimeout(callback: () => void, ms: number): unknown;
 declare function clearTimeout(handle: unknown): void;
 declare const process: { memory(): EspruinoMemory };
 
-function load(name: string): unknown {
-  return require(name);
-}
-
-function later(callback: () => void, ms: number): unknown {
-  return setTimeout(callback, ms);
-}
-
-function cancel(handle: unknown): void {
-  clearTimeout(handle);
-}
-
-function memory(): EspruinoMemory {
-  return process.memory();
-}
-
 /** The real firmware: the globals E, require, setTimeout, clearTimeout and process.memory(). */
 export function deviceRuntime(): EspruinoRuntime {
-  return { require: load, E: E, setTimeout: later, clearTimeout: cancel, memory: memory };
+  // Espruino's natives ignore `this`, so they work as plain values.
+  return { require: require, E: E, setTimeout: setTimeout, clearTimeout: clearTimeout, memory: process.memory };
 }

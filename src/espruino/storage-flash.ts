@@ -29,7 +29,7 @@ export class StorageFlash implements Flash {
   private size: number;
 
   constructor(options: StorageFlashOptions) {
-    const runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+    const runtime = options.runtime || deviceRuntime();
     this.storage = runtime.require('Storage') as EspruinoStorage;
     this.prefix = options.prefix;
     this.size = options.sectorSize;

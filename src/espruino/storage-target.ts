@@ -55,13 +55,13 @@ export class StorageFileTarget implements ImageTarget {
       throw otaError('storage-banks-invalid', 'A Storage target needs two different bank files, e.g. ["app.a.js", "app.b.js"].', false);
     }
     this.softwareType = options.softwareType;
-    this.runtime = options.runtime !== undefined ? options.runtime : deviceRuntime();
+    this.runtime = options.runtime || deviceRuntime();
     this.storage = this.runtime.require('Storage') as EspruinoStorage;
-    this.pointer = new BootPointer(this.storage, options.pointerPrefix !== undefined ? options.pointerPrefix : 'ota');
+    this.pointer = new BootPointer(this.storage, options.pointerPrefix || 'ota');
     this.banks = [options.banks[0], options.banks[1]];
     this.size = options.capacity;
     this.maxAttempts = options.maxAttempts !== undefined ? options.maxAttempts : 3;
-    this.verifyMode = options.verify !== undefined ? options.verify : 'sha256';
+    this.verifyMode = options.verify || 'sha256';
     this.initial = options.initialVersion || null;
   }
 

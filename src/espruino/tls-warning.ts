@@ -12,7 +12,6 @@ export interface EspruinoEvent {
 export const TLS_UNAUTHENTICATED_WARNING: EspruinoEvent = {
   type: 'warning',
   code: 'espruino-tls-unauthenticated',
-  message: 'Espruino TLS neither verifies the server certificate nor sends SNI (mbedTLS 2.1.1, MBEDTLS_SSL_VERIFY_NONE): ' +
-    'anyone on the path can impersonate the server. Payloads are trusted only through signed bundles (HMAC-SHA256 ' +
-    'over the manifest): keep hmacKey set and allowUnsigned off.',
+  message: 'Espruino TLS checks no certificate and sends no SNI: anyone on the path can pose as the server. Only signed ' +
+    'bundles (HMAC-SHA256 manifests) are trusted: keep hmacKey set, allowUnsigned off.',
 };

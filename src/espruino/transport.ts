@@ -32,20 +32,46 @@ interface Waiter {
   reject: (error: OtaError) => void;
 }
 
-/** One open socket as a pull-based Connection. */
+/** How a connection attempt settles; dropped once it has, so nothing the socket holds reaches the caller's promise. */
+interface Opening {
+  resolve: (connection: Connection) => void;
+  reject: (error: OtaError) => void;
+  timer: unknown;
+}
+
+/** One socket as a pull-based Connection, from the connection attempt to the end of the stream. */
 class SocketConnection implements Connection {
   info: ConnectionInfo;
+  socket: EspruinoSocket | null = null;
+  /** Set while the socket is connecting. */
+  opening: Opening | null = null;
   private queue: Uint8Array[] = [];
   private queued = 0;
-  /** Most bytes ever queued on this connection, for diagnostics. */
-  peakQueued = 0;
   private ended = false;
   private failure: OtaError | null = null;
   private waiter: Waiter | null = null;
 
-  constructor(private socket: EspruinoSocket, private runtime: EspruinoRuntime, tls: boolean, private limit: number) {
+  constructor(private runtime: EspruinoRuntime, tls: boolean, private limit: number, private host: string, private port: number) {
     // No servername: Espruino sends no SNI, and saying otherwise would mislead whoever reads the logs.
     this.info = { protocol: tls ? 'espruino-tls' : 'tcp' };
+  }
+
+  /** Settles the connection attempt: with this connection when `failure` is null. False when it had settled already. */
+  settle(failure: OtaError | null): boolean {
+    const opening = this.opening;
+    if (opening === null) return false;
+    this.opening = null;
+    this.runtime.clearTimeout(opening.timer);
+    if (failure === null) {
+      opening.resolve(this);
+      return true;
+    }
+    this.ended = true;
+    this.failure = failure;
+    if (this.socket !== null) this.socket.end();
+    this.socket = null;
+    opening.reject(failure);
+    return true;
   }
 
   /** Called for each `data` string. */
@@ -60,14 +86,26 @@ class SocketConnection implements Connection {
     if (this.queued + data.length > this.limit) {
       this.queue = [];
       this.queued = 0;
-      this.socket.end();
+      if (this.socket !== null) this.socket.end();
+      this.socket = null;
       this.finish(otaError('receive-overflow', 'More than ' + this.limit + ' received bytes waited for the reader (Espruino sockets ' +
         'cannot pause the sender); the connection was closed to protect memory: resume from the bytes kept.', true, { limit: this.limit }));
       return;
     }
     this.queue.push(this.runtime.E.toUint8Array(data));
     this.queued += data.length;
-    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
+  }
+
+  /**
+   * The socket's `error` (with its detail) or `close` (without): fails a connection attempt, else ends the stream,
+   * with the error unless it is the normal close-notify.
+   */
+  onEnd(detail?: { code?: number; message?: string }): void {
+    const failure = detail === undefined ? null
+      : socketError(typeof detail.code === 'number' ? detail.code : 0, typeof detail.message === 'string' ? detail.message : '', this.host);
+    if (detail === undefined) this.socket = null;
+    if (!this.settle(failure !== null ? failure : otaError('connection-closed', 'Connection to ' + this.host + ':' + this.port +
+      ' closed before it opened.', true))) this.finish(failure);
   }
 
   /** Called at `close`, or with an error; a later failure never replaces the first outcome. */
@@ -88,7 +126,7 @@ class SocketConnection implements Connection {
       return Promise.reject(this.failure !== null ? this.failure
         : otaError('connection-closed', 'Cannot write ' + data.length + ' bytes: the connection is already closed; open a new one.', true));
     }
-    this.socket.write(this.runtime.E.toString(data));
+    (this.socket as EspruinoSocket).write(this.runtime.E.toString(data));
     return Promise.resolve();
   }
 
@@ -108,9 +146,33 @@ class SocketConnection implements Connection {
     });
   }
 
+  /**
+   * Opens the socket with listeners that reach nothing but this connection: Espruino closures keep every enclosing
+   * scope whole, and a socket lives until its close event, so listeners made next to the caller's promise would keep
+   * that promise's reactions (the request and everything its callers hold) alive as long. A method, so the minifier
+   * cannot inline it into connect().
+   */
+  open(net: EspruinoNet): void {
+    const socket = net.connect({ host: this.host, port: this.port }, () => {
+      this.settle(null);
+    });
+    this.socket = socket;
+    socket.on('data', (data) => {
+      this.push(data as string);
+    });
+    socket.on('error', (error) => {
+      this.onEnd((error || {}) as { code?: number; message?: string });
+    });
+    socket.on('close', () => {
+      this.onEnd();
+    });
+  }
+
   /** Ends the socket; pending and later reads see the end of the stream. */
   close(): void {
-    if (!this.ended) this.socket.end();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket !== null && !this.ended) socket.end();
     this.finish(null);
   }
 }
@@ -121,75 +183,36 @@ export class EspruinoTransport implements Transport {
   private limit: number;
 
   constructor(options?: EspruinoTransportOptions) {
-    const given = options === undefined ? undefined : options;
-    this.runtime = given !== undefined && given.runtime !== undefined ? given.runtime : deviceRuntime();
-    this.limit = given !== undefined && given.maxQueuedBytes !== undefined ? given.maxQueuedBytes : DEFAULT_MAX_QUEUED_BYTES;
-    if (given !== undefined && given.onEvent !== undefined) given.onEvent(TLS_UNAUTHENTICATED_WARNING);
+    const given = options || {};
+    this.runtime = given.runtime || deviceRuntime();
+    this.limit = given.maxQueuedBytes || DEFAULT_MAX_QUEUED_BYTES;
+    if (given.onEvent) given.onEvent(TLS_UNAUTHENTICATED_WARNING);
   }
 
   /** Opens a socket; `ca` and `servername` cannot be honoured on Espruino (see TLS_UNAUTHENTICATED_WARNING). */
   connect(options: ConnectOptions): Promise<Connection> {
     const runtime = this.runtime;
     const host = options.host;
-    const limit = this.limit;
-    return new Promise(function (resolve, reject) {
-      const net = runtime.require(options.tls ? 'tls' : 'net') as EspruinoNet | undefined;
-      if (net === undefined || net === null || typeof net.connect !== 'function') {
-        reject(otaError('transport-unavailable', 'This Espruino build has no "' + (options.tls ? 'tls' : 'net') +
-          '" module; use a board with ' + (options.tls ? 'TLS (Espruino WiFi, ESP32)' : 'networking') + ' or plain http.', false));
-        return;
-      }
-      let connection: SocketConnection | null = null;
-      let settled = false;
-      let socket: EspruinoSocket | null = null;
-      const timer = runtime.setTimeout(function () {
-        if (settled) return;
-        settled = true;
-        if (socket !== null) socket.end();
-        reject(otaError('connect-timeout', 'No connection to ' + host + ':' + options.port + ' within ' + options.timeoutMs +
-          ' ms; check the network and the host.', true, { host: host, port: options.port }));
-      }, options.timeoutMs);
-      try {
-        socket = net.connect({ host: host, port: options.port }, function () {
-          if (settled) return;
-          settled = true;
-          runtime.clearTimeout(timer);
-          resolve(connection as SocketConnection);
-        });
-      } catch (error) {
-        // Espruino throws at once when it cannot even create the socket (no network interface, refused on Linux).
-        settled = true;
-        runtime.clearTimeout(timer);
-        reject(otaError('connect-failed', 'Could not open a socket to ' + host + ':' + options.port + ' (' + String(error) + '); ' +
-          'check the network connection.', true, { host: host, port: options.port }));
-        return;
-      }
-      connection = new SocketConnection(socket, runtime, options.tls, limit);
-      const opened = connection;
-      socket.on('data', function (data) {
-        opened.push(data as string);
-      });
-      socket.on('error', function (error) {
-        const detail = error as { code?: number; message?: string } | undefined;
-        const code = detail !== undefined && typeof detail.code === 'number' ? detail.code : 0;
-        const failure = socketError(code, detail !== undefined && typeof detail.message === 'string' ? detail.message : '', host);
-        if (!settled) {
-          settled = true;
-          runtime.clearTimeout(timer);
-          reject(failure !== null ? failure : otaError('connection-closed', 'Connection to ' + host + ' closed during the handshake.', true));
-          return;
-        }
-        opened.finish(failure);
-      });
-      socket.on('close', function () {
-        if (!settled) {
-          settled = true;
-          runtime.clearTimeout(timer);
-          reject(otaError('connection-closed', 'Connection to ' + host + ':' + options.port + ' closed before it opened.', true));
-          return;
-        }
-        opened.finish(null);
-      });
+    const port = options.port;
+    const net = runtime.require(options.tls ? 'tls' : 'net') as EspruinoNet | undefined;
+    if (net === undefined || net === null || typeof net.connect !== 'function') {
+      return Promise.reject(otaError('transport-unavailable', 'This Espruino build has no "' + (options.tls ? 'tls' : 'net') +
+        '" module; use a board with ' + (options.tls ? 'TLS (Espruino WiFi, ESP32)' : 'networking') + ' or plain http.', false));
+    }
+    const connection = new SocketConnection(runtime, options.tls, this.limit, host, port);
+    const opened = new Promise<Connection>(function (resolve, reject) {
+      connection.opening = { resolve: resolve, reject: reject, timer: runtime.setTimeout(function () {
+        connection.settle(otaError('connect-timeout', 'No connection to ' + host + ':' + port + ' within ' + options.timeoutMs +
+          ' ms; check the network and the host.', true, { host: host, port: port }));
+      }, options.timeoutMs) };
     });
+    try {
+      connection.open(net);
+    } catch (error) {
+      // Espruino throws at once when it cannot even create the socket (no network interface, refused on Linux).
+      connection.settle(otaError('connect-failed', 'Could not open a socket to ' + host + ':' + port + ' (' + String(error) + '); ' +
+        'check the network connection.', true, { host: host, port: port }));
+    }
+    return opened;
   }
 }

@@ -38,5 +38,5 @@ export function espruinoTrust(options: EspruinoTrustOptions): TrustPolicy {
     throw otaError('hmac-key-too-short', 'The HMAC key has ' + key.length + ' bytes; use at least 16 (32 recommended).', false);
   }
   const hashes = nativeHashes({ runtime: options.runtime });
-  return { verifiers: [hmacVerifier(hashes, key, options.keyId !== undefined ? options.keyId : null)], allowUnsigned: false };
+  return { verifiers: [hmacVerifier(hashes, key, options.keyId || null)], allowUnsigned: false };
 }

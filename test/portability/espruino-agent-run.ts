@@ -14,6 +14,17 @@ export interface EspruinoAgentRun {
   boot1: string[];
   boot2: string[];
   appImage: Uint8Array;
+  /**
+   * Free variable blocks per boot: after loading the agent, the lowest seen at an agent event (after a GC), and that
+   * lowest per phase (the phase a `state` event entered; events only, so a peak inside a step can be lower still).
+   */
+  free: { afterLoad: number; lowest: number; byPhase: { [phase: string]: number } }[];
+}
+
+function freeOf(out: string): { afterLoad: number; lowest: number; byPhase: { [phase: string]: number } } {
+  const match = /FREE (\d+) (\d+)( \{.*\})?/.exec(out);
+  return match === null ? { afterLoad: -1, lowest: -1, byPhase: {} }
+    : { afterLoad: Number(match[1]), lowest: Number(match[2]), byPhase: match[3] ? JSON.parse(match[3]) : {} };
 }
 
 function run(bin: string, dir: string, file: string, timeoutMs: number): Promise<string> {
@@ -32,6 +43,10 @@ function run(bin: string, dir: string, file: string, timeoutMs: number): Promise
 function agentScript(baseUrl: string, projectKey: string, key: Uint8Array, selfTest: string): string {
   return `
 var ota = require("ota-agent");
+// Free blocks after a garbage collection at each event: what the update leaves at the points it reports.
+var loadFree = process.memory().free, lowFree = loadFree, phase = "start", phases = {};
+function low(e) { var f = process.memory().free; if (f < lowFree) lowFree = f; if (e.type === "state") phase = e.phase;
+  if (!(phases[phase] <= f)) phases[phase] = f; }
 var target = new ota.StorageFileTarget({ softwareType: "app", banks: ["app.a.js", "app.b.js"], capacity: 16384 });
 var journal = new ota.Journal(new ota.StorageFlash({ prefix: "otaj", sectorSize: 8192, sectors: 2 }));
 var agent = ota.createEspruinoAgent({
@@ -40,12 +55,13 @@ var agent = ota.createEspruinoAgent({
   hmacKey: ota.fromHex("${Buffer.from(key).toString('hex')}"),
   policy: { backoffBaseMs: 10, backoffMaxMs: 50, progressIntervalMs: 0 },
   selfTest: function () { return ${selfTest}; },
-  onEvent: function (e) { if (e.type !== "state" && e.type !== "download-progress") print("EVENT " + e.type + (e.code ? " " + e.code : "")); },
+  onEvent: function (e) { low(e); if (e.type !== "state" && e.type !== "download-progress") print("EVENT " + e.type + (e.code ? " " + e.code : "")); },
   reboot: function () { print("EVENT reboot-requested"); return Promise.resolve(); }
 });
 agent.state().then(function (s) { print("JOURNAL " + s.phase); return agent.runOnce(); })
   .then(function (r) { print("CYCLE " + r.outcome + (r.error ? " " + r.error.code : "")); return target.status(); })
-  .then(function (s) { print("STATUS " + JSON.stringify(s)); print("DONE"); }, function (e) { print("FAIL " + (e && e.code)); print("DONE"); });
+  .then(function (s) { print("STATUS " + JSON.stringify(s)); print("FREE " + loadFree + " " + lowFree + " " + JSON.stringify(phases)); print("DONE"); },
+    function (e) { print("FAIL " + (e && e.code)); print("FREE " + loadFree + " " + lowFree); print("DONE"); });
 `;
 }
 
@@ -93,7 +109,7 @@ export async function runRevertOnEspruino(bin: string, bundlePath: string): Prom
   }
 }
 
-/** Runs the two boots with `bundlePath` as Storage file "ota-agent"; needs an Espruino with >= ~12,000 variables. */
+/** Runs the two boots with `bundlePath` as Storage file "ota-agent"; fits an Espruino with 8,190 variables (Espruino WiFi). */
 export async function runAgentOnEspruino(bin: string, bundlePath: string): Promise<EspruinoAgentRun> {
   const key = new Uint8Array(32).fill(0x3c);
   const app = new Uint8Array(Buffer.from('print("APP 1.0.0 running");\n' + '// padding '.repeat(300)));
@@ -115,10 +131,12 @@ export async function runAgentOnEspruino(bin: string, bundlePath: string): Promi
     writeFileSync(join(dir, 'boot2.js'), loader + '\n' + agentScript(backend.baseUrl, backend.projectKey, key, 'true'));
     const boot2 = await run(bin, dir, 'boot2.js', 120000);
     const readBack = join(dir, 'read.js');
-    writeFileSync(readBack, 'print("HEX " + require("Storage").read("app.b.js").split("").map(function(c){return (256+c.charCodeAt(0)).toString(16).substr(1);}).join(""));print("DONE");');
-    const hexLine = (await run(bin, dir, 'read.js', 60000)).split('\n').find((l) => l.includes('HEX ')) ?? '';
-    const appImage = new Uint8Array(Buffer.from(hexLine.slice(hexLine.indexOf('HEX ') + 4).trim(), 'hex'));
-    return { boot1: keep(boot1), boot2: keep(boot2), appImage };
+    // In 64-byte pieces: the whole file as one hex string (or an array of its characters) does not fit 8,190 variables.
+    writeFileSync(readBack, 'var S=require("Storage"),n=S.read("app.b.js").length;for(var at=0;at<n;at+=64){var c=S.read("app.b.js",at,64),h="";' +
+      'for(var i=0;i<c.length;i++)h+=(256+c.charCodeAt(i)).toString(16).substr(1);print("HEX "+h);}print("DONE");');
+    const hex = (await run(bin, dir, 'read.js', 60000)).split('\n').filter((l) => l.includes('HEX ')).map((l) => l.slice(l.indexOf('HEX ') + 4).trim()).join('');
+    const appImage = new Uint8Array(Buffer.from(hex, 'hex'));
+    return { boot1: keep(boot1), boot2: keep(boot2), appImage, free: [freeOf(boot1), freeOf(boot2)] };
   } finally {
     await backend.close();
     rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,7 @@ describe('EspruinoTransport', () => {
     const { events } = setup(() => {});
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'warning', code: 'espruino-tls-unauthenticated' });
-    expect((events[0] as unknown as { message: string }).message).toMatch(/neither verifies .* nor sends SNI/);
+    expect((events[0] as unknown as { message: string }).message).toMatch(/checks no certificate and sends no SNI.*signed/);
   });
 
   it('reads 5,000 bytes sent as 536-byte strings in order, and treats -30848 then close as the end of stream', async () => {
