@@ -26,16 +26,16 @@ export function runner(cwd: string, env: () => { [name: string]: string | undefi
 export interface ServedCli { dir: string; dataDir: string; ota: (...argv: string[]) => Promise<Run>; backend: Backend }
 
 /**
- * An `ota serve --http` on a fresh data directory for the enclosing describe block (started before its tests, stopped
- * and removed after them), with a runner whose OTA_DATA points at it.
+ * An `ota serve --http` (plus `flags`) on a fresh data directory for the enclosing describe block (started before its
+ * tests, stopped and removed after them), with a runner whose OTA_DATA points at it.
  */
-export function servedCli(prefix: string): ServedCli {
+export function servedCli(prefix: string, flags: string[] = []): ServedCli {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const dataDir = join(dir, 'data');
   const served: ServedCli = { dir, dataDir, ota: runner(dir, () => ({ OTA_DATA: dataDir })), backend: null as unknown as Backend };
   const quiet: CliIo = { out: () => {}, err: () => {}, env: {}, cwd: dir, isTty: false };
   beforeAll(async () => {
-    served.backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--http', '--data', dataDir], {}), quiet);
+    served.backend = await serveBackend(parseArgs(serveCommand, ['--port', '0', '--http', '--data', dataDir, ...flags], {}), quiet);
   });
   afterAll(async () => {
     await served.backend?.close();

@@ -35,6 +35,7 @@ export async function serveBackend(args: ParsedArgs, io: CliIo): Promise<Backend
     urlLifetimeSeconds: intOption(args, 'url-lifetime', 1, 7 * 24 * 3600),
     dailyRequestLimit: intOption(args, 'daily-limit', 1, 1_000_000_000),
     expiredLinkStatus: intOption(args, 'expired-link-status', 400, 599),
+    cdnValidators: args.options['no-cdn-validators'] ? false : undefined,
     // The backend logs only what needs a look (a 500 and its stack; never a secret or a query string); the
     // "listening" line repeats the banner.
     log: (line) => { if (!line.startsWith('backend listening:')) io.err(`ota serve: ${line}\n`); },
@@ -87,7 +88,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'Run the mock backend (device API, CDN, admin API); prints its URLs and CA path, keeps its secrets in <data>/server.json',
   usage: '[--port P] [--cdn-port Q] [--host 127.0.0.1] [--data DIR] [--http] [--project-key K] [--org-token T] [--org SLUG] ' +
-    '[--project SLUG] [--require-sni] [--url-lifetime S] [--daily-limit N] [--expired-link-status S] [--json]',
+    '[--project SLUG] [--require-sni] [--url-lifetime S] [--daily-limit N] [--expired-link-status S] [--no-cdn-validators] [--json]',
   options: {
     port: { kind: 'string', description: 'port of the device/admin API (default 8443, or 8080 with --http; 0 = any)', valueName: 'P' },
     'cdn-port': { kind: 'string', description: 'port of the payload CDN (default port + 1)', valueName: 'P' },
@@ -101,6 +102,7 @@ export const serveCommand: Command = {
     'require-sni': { kind: 'boolean', description: 'refuse TLS clients that send no SNI, as the real CDN does' },
     'url-lifetime': { kind: 'string', description: 'lifetime of signed payload links, seconds (default 21600)', valueName: 'S' },
     'expired-link-status': { kind: 'string', description: 'status for an expired payload link (default 403; the real one is unverified)', valueName: 'S' },
+    'no-cdn-validators': { kind: 'boolean', description: 'the CDN sends no ETag or Last-Modified, so If-Range never matches (whether the real one sends them is unverified)' },
     'daily-limit': { kind: 'string', description: 'device API requests per device per day before 204 rate-limited (default 100)', valueName: 'N' },
     json: { kind: 'boolean', description: 'print the connection details, secrets included, as one JSON line (for scripts)' },
   },
