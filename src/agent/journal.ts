@@ -103,8 +103,8 @@ export class Journal {
   /** The payload of the newest valid record, or null when the journal holds none. */
   load(): Promise<Uint8Array | null> {
     this.erasedFrom = [this.banks[0].size, this.banks[1].size];
-    return this.scanBank(0).then((first) => {
-      return this.scanBank(1).then((second) => {
+    return this.scanBank(0, true).then((first) => {
+      return this.scanBank(1, true).then((second) => {
         let best: JournalRecord | null = null;
         let bestEnd = 0;
         const scans = [first, second];
@@ -228,28 +228,41 @@ export class Journal {
     return out;
   }
 
-  private scanBank(bankIndex: number): Promise<BankScan> {
+  /**
+   * The valid records of a bank, in order, and where they end; with `newestOnly`, only the newest of them (a load needs
+   * no other). One read in flight, the next from its callback: no promise chain grows with the bank's records, which a
+   * small board would hold all at once (Espruino: about 950 variable blocks for a full bank).
+   */
+  private scanBank(bankIndex: number, newestOnly?: boolean): Promise<BankScan> {
     const bank = this.banks[bankIndex];
     const align = this.area.geometry.writeAlign;
     const records: JournalRecord[] = [];
-    const step = (at: number): Promise<BankScan> => {
-      if (at + HEADER + TRAILER > bank.size) return Promise.resolve({ records: records, end: at });
-      return this.area.read(bank.offset + at, HEADER).then((head) => {
-        const view = new DataView(head.buffer, head.byteOffset, HEADER);
-        const length = view.getUint16(8, true);
-        if (view.getUint32(0, true) !== JOURNAL_MAGIC || head[10] !== FORMAT || at + HEADER + length + TRAILER > bank.size) {
-          return { records: records, end: at };
+    return new Promise((resolve, reject) => {
+      const step = (at: number): void => {
+        const done = { records: records, end: at };
+        if (at + HEADER + TRAILER > bank.size) {
+          resolve(done);
+          return;
         }
-        return this.area.read(bank.offset + at + HEADER, length + TRAILER).then((rest) => {
-          let crc = crc32Update(0, head, 0, HEADER);
-          crc = crc32Update(crc, rest, 0, length);
-          const stored = new DataView(rest.buffer, rest.byteOffset, rest.length).getUint32(length, true);
-          if (crc !== stored) return { records: records, end: at };
-          records.push({ bank: bankIndex, offset: at, seq: view.getUint32(4, true), payload: new Uint8Array(rest.subarray(0, length)) });
-          return step(at + padTo(HEADER + length + TRAILER, align));
-        });
-      });
-    };
-    return step(0);
+        this.area.read(bank.offset + at, HEADER).then((head) => {
+          const view = new DataView(head.buffer, head.byteOffset, HEADER);
+          const length = view.getUint16(8, true);
+          if (view.getUint32(0, true) !== JOURNAL_MAGIC || head[10] !== FORMAT || at + HEADER + length + TRAILER > bank.size) {
+            return resolve(done);
+          }
+          return this.area.read(bank.offset + at + HEADER, length + TRAILER).then((rest) => {
+            let crc = crc32Update(0, head, 0, HEADER);
+            crc = crc32Update(crc, rest, 0, length);
+            const stored = new DataView(rest.buffer, rest.byteOffset, rest.length).getUint32(length, true);
+            if (crc !== stored) return resolve(done);
+            const record = { bank: bankIndex, offset: at, seq: view.getUint32(4, true), payload: new Uint8Array(rest.subarray(0, length)) };
+            if (!newestOnly || records.length === 0) records.push(record);
+            else if (serialNewer(record.seq, records[0].seq)) records[0] = record;
+            return step(at + padTo(HEADER + length + TRAILER, align));
+          });
+        }).then(null, reject);
+      };
+      step(0);
+    });
   }
 }
