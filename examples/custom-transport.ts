@@ -251,7 +251,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     // closed), so the process ends on its own with this status.
     process.exitCode = result.outcomes[result.outcomes.length - 1] === 'confirmed' ? 0 : 1;
   }, (error: unknown) => {
-    console.error(error);
+    // A bad argument or a failed run: its message (and code) is the whole story; a stack trace would bury it.
+    const failure = error as { message?: string; code?: string };
+    console.error(`custom-transport: ${failure.message ?? String(error)}${failure.code ? ` [${failure.code}]` : ''}`);
     process.exit(1);
   });
 }

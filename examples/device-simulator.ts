@@ -147,7 +147,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     // the process ends on its own with this status.
     process.exitCode = result.outcome === 'confirmed' ? 0 : 1;
   }, (error: unknown) => {
-    console.error(error);
+    // A bad argument or a failed run: its message (and code) is the whole story; a stack trace would bury it.
+    const failure = error as { message?: string; code?: string };
+    console.error(`device-simulator: ${failure.message ?? String(error)}${failure.code ? ` [${failure.code}]` : ''}`);
     process.exit(1);
   });
 }

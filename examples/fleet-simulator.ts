@@ -186,7 +186,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     .then((result) => {
       process.exitCode = result.waves.some((w) => w.failed.length > 0) ? 1 : 0;
     }, (error: unknown) => {
-      console.error(error);
+      // A bad argument or a failed run: its message (and code) is the whole story; a stack trace would bury it.
+      const failure = error as { message?: string; code?: string };
+      console.error(`fleet-simulator: ${failure.message ?? String(error)}${failure.code ? ` [${failure.code}]` : ''}`);
       process.exit(1);
     });
 }
