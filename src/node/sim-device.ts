@@ -259,18 +259,19 @@ export class SimDevice {
     try {
       this.mainFlash = options.mainFlash ?? (dir !== undefined ? open('main.flash', mainGeometry) : new SimFlash(mainGeometry));
       this.wifiFlash = !withWifi ? null : options.wifiFlash ?? (dir !== undefined ? open('wifi.flash', wifiGeometry) : new SimFlash(wifiGeometry));
+      this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: this.hashes, layout: mainLayout(this.mainFlash.geometry),
+        readChunk: options.readChunk ?? 16384, equal: nativeBytesEqual });
+      const sectors = this.mainFlash.geometry.sectors;
+      this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
+      this.wifi = this.wifiFlash === null ? null
+        : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: this.hashes, softwareType: options.wifiType ?? 'wifi-fw' });
     } catch (error) {
-      // A flash file refused (another size, a wear record that is none): nothing stays open or locked.
+      // A flash file or geometry refused (another size, a wear record that is none, no room for the slots): nothing
+      // stays open or locked.
       for (const flash of opened) flash.close();
       this.releaseLock();
       throw withSlotHint(error);
     }
-    this.main = new SimMcu({ flash: this.mainFlash, softwareType: this.softwareType, hashes: this.hashes, layout: mainLayout(this.mainFlash.geometry),
-      readChunk: options.readChunk ?? 16384, equal: nativeBytesEqual });
-    const sectors = this.mainFlash.geometry.sectors;
-    this.journalArea = new FlashArea(this.mainFlash, sectors[2].offset, sectors[4].offset - sectors[2].offset, 'journal');
-    this.wifi = this.wifiFlash === null ? null
-      : new WifiCoprocessor({ flash: this.wifiFlash as unknown as SimFlash, hashes: this.hashes, softwareType: options.wifiType ?? 'wifi-fw' });
   }
 
   /**

@@ -6,7 +6,8 @@ import {
   DEFAULT_MAIN_SLOT_BYTES, DEFAULT_WIFI_SLOT_BYTES, MAIN_SECTOR_SIZE, SimDevice, mainGeometryFor, slotBytesOfFlashFile, wifiGeometryFor,
 } from '../../node/sim-device.js';
 import type { TrustPolicy } from '../../bundle/header.js';
-import { verifierFromKeyText } from '../../tools/keys.js';
+import { keyMaterialMessage, looksLikeKeyMaterial, verifierFromKeyText } from '../../tools/keys.js';
+import { readProblem } from '../../tools/file-checks.js';
 import { makeDirectories } from '../../tools/make-directories.js';
 import { isOtaError, otaError } from '../../util/errors.js';
 import { normalBaseUrl, serverRecordOf } from '../admin-client.js';
@@ -128,6 +129,8 @@ function planOf(args: ParsedArgs, io: CliIo): RunPlan {
   let trust: TrustPolicy = { verifiers: [], allowUnsigned: true };
   if (keyPath !== undefined) {
     const what = 'an Ed25519 public key PEM or an HMAC key file (make them with `ota keys generate`)';
+    // A key pasted where its path belongs (an HMAC key is a secret) is not repeated into the (CI) log.
+    if (readProblem(resolve(io.cwd, keyPath)) !== null && looksLikeKeyMaterial(keyPath)) throw new UsageError(keyMaterialMessage('--key'));
     const text = readOptionFile(resolve(io.cwd, keyPath), 'key', what);
     try {
       trust = { verifiers: [verifierFromKeyText(text)], allowUnsigned: false };
