@@ -107,7 +107,7 @@ export function connectionOf(args: ParsedArgs, io: CliIo): AdminConnection {
   // The server.json credentials belong to the URL `ota serve` printed, however it is spelled (trailing slash, case).
   const local = record !== null && typeof record.baseUrl === 'string' && sameBackend(record.baseUrl, url);
   const orgToken = stringOption(args, 'org-token') ?? (local ? record.orgToken : undefined);
-  if (!orgToken && record !== null && typeof record.baseUrl === 'string') {
+  if (!orgToken && !local && record !== null && typeof record.baseUrl === 'string') {
     // The stored token is never sent to another server; a wrong scheme or port in --url is the usual cause.
     throw new UsageError(`no organization token for ${url}: the data directory's server.json holds the token of ${normalBaseUrl(record.baseUrl)} ` +
       'only, and it is never sent to another URL; drop --url (or MEMFAULT_URL) to use that backend, or pass --org-token (or MEMFAULT_ORG_TOKEN)');
