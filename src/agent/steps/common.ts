@@ -92,11 +92,7 @@ export function eachTarget(ctx: AgentContext, act: (target: ImageTarget, status:
 
 /** Rejects every running trial on targets that have revert(); the bootloader reverts the rest. */
 export function revertTrials(ctx: AgentContext): Promise<void> {
-  // A revert that fails (a co-processor on an older protocol) must not block the reboot: its bootloader's attempt
-  // counter reverts that trial instead, as it did before targets could revert.
-  return eachTarget(ctx, function (target, status) {
-    return status.trial && target.revert ? target.revert().then(null, function () { return undefined; }) : undefined;
-  });
+  return eachTarget(ctx, function (target, status) { return status.trial && target.revert !== undefined ? target.revert() : undefined; });
 }
 
 /**
