@@ -6,7 +6,7 @@ import type { Random } from '../../src/util/clock.js';
 import type { FaultConfig, PowerCut } from './faults.js';
 import { FaultPlan } from './faults.js';
 import { randomInt, seededRandom } from './random.js';
-import { WearCounter } from './wear.js';
+import { WearCounter, wornOutError } from './wear.js';
 
 // NOR flash as the good simulators model it (MCUboot sim, Zephyr flash simulator, littlefs emubd), plus what they
 // leave out: torn programs and erases, cells that read differently each time until erased, and a global counter
@@ -161,15 +161,8 @@ export class SimFlash implements Flash {
     if (bad !== null) return Promise.reject(bad);
     const sectors = sectorsCovering(this.geometry, offset, length);
     if (sectors === null) return Promise.reject(this.unalignedErase(offset, length));
-    for (const index of sectors) {
-      if (this.wear.count(index) >= this.faults.wearLimit) {
-        const s = this.geometry.sectors[index];
-        return Promise.reject(otaError('flash-worn-out', 'Sector ' + index + ' [' + s.offset + ', ' + (s.offset + s.size) +
-          ') has had ' + this.wear.count(index) + ' erases, its endurance limit is ' + this.faults.wearLimit +
-          '; it no longer erases reliably. Retire the sector (move the partition) or replace the part.', false,
-        { sector: index, erases: this.wear.count(index), wearLimit: this.faults.wearLimit }));
-      }
-    }
+    const worn = this.wear.firstWorn(sectors, this.faults.wearLimit);
+    if (worn >= 0) return Promise.reject(wornOutError(this.geometry, worn, this.wear.count(worn), this.faults.wearLimit));
     const op = this.opCount++;
     this.notify('erase', op, offset, length);
     const hit = this.faults.badRegionHit(offset, length);

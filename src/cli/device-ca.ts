@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { readProblem } from '../tools/file-checks.js';
@@ -37,18 +36,15 @@ export function loadCaFile(path: string, flag: string): Uint8Array[] {
     const other = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text);
     throw new UsageError(`--${flag} ${path} holds ${other !== null ? `a ${other[1]}, not a certificate` : 'no PEM certificate'}; pass ${what}`);
   }
-  ders.forEach((der, i) => {
-    try {
-      new X509Certificate(der);
-    } catch {
-      throw new UsageError(`--${flag} ${path}: certificate ${i + 1} of ${ders.length} is not a valid X.509 certificate (bad base64 or DER); pass ${what}`);
-    }
-  });
-  // A server's chain file (leaf + intermediates) passed by mistake: the transports would refuse it at every connect.
-  const notRoot = trustedRootsProblem(ders);
-  if (notRoot !== null) {
-    const index = (notRoot.details as { index: number }).index;
-    throw new UsageError(`--${flag} ${path}: certificate ${index + 1} of ${ders.length} ${notRoot.message.replace(/^Trusted root #\d+ /, '')}`);
+  // The transports' own check, up front: an unparsable block, or a server's chain file (leaf + intermediates) passed
+  // by mistake, would otherwise fail at every connect.
+  const problem = trustedRootsProblem(ders);
+  if (problem !== null) {
+    const details = problem.details as { index: number; bytes?: number };
+    const which = `certificate ${details.index + 1} of ${ders.length}`;
+    throw new UsageError(details.bytes !== undefined
+      ? `--${flag} ${path}: ${which} is not a valid X.509 certificate (bad base64 or DER); pass ${what}`
+      : `--${flag} ${path}: ${which} ${problem.message.replace(/^Trusted root #\d+ /, '')}`);
   }
   return ders;
 }
