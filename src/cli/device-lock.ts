@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DEVICE_LOCK_HOLDER } from '../node/sim-device.js';
-import { lockDirectory, processAlive, processStartTime } from '../tools/dir-lock.js';
+import { lockDirectory, lockHolder } from '../tools/dir-lock.js';
 import { isOtaError } from '../util/errors.js';
 import { UsageError } from './args.js';
 
@@ -31,17 +29,5 @@ export interface DeviceLockHolder {
  * a crash, a power cut of the host): the device was cut off mid-cycle, and its journal says where it resumes.
  */
 export function deviceLockHolder(dir: string): DeviceLockHolder | null {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, 'lock'), 'utf8').trim();
-  } catch {
-    return null;
-  }
-  const match = /^([0-9]{1,10})(?: ([0-9]{1,20}))?$/.exec(text);
-  if (match === null) return { pid: 0, running: false };
-  const pid = Number(match[1]);
-  // The same test as the lock's own: a pid that now belongs to a process started later is not the holder.
-  const start = match[2] === undefined ? null : processStartTime(pid);
-  const running = processAlive(pid) && (start === null || start === match[2]);
-  return { pid, running };
+  return lockHolder(dir);
 }

@@ -71,6 +71,19 @@ function holderAlive(holder: Holder): boolean {
 
 const sameHolder = (a: Holder | null, b: Holder): boolean => a !== null && a.pid === b.pid && a.start === b.start;
 
+/**
+ * Who `<dir>/<name>` names, read without taking it: its pid (0 for a garbled file) and whether that process still
+ * runs, by the same rules `lockDirectory` applies; null when there is no lock file.
+ */
+export function lockHolder(dir: string, name = 'lock'): { pid: number; running: boolean } | null {
+  const path = join(dir, name);
+  const holder = holderOf(path);
+  if (holder === null) return null;
+  // Our own pid counts only in a lock this process holds (see `held`); otherwise an earlier process with our pid left it.
+  const running = holder.pid === process.pid ? held.has(path) : holder.pid !== 0 && holderAlive(holder);
+  return { pid: holder.pid, running };
+}
+
 /** Creates `path` holding our pid, atomically (written aside, then hard-linked: never seen empty). False when it exists. */
 function create(path: string): boolean {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
