@@ -55,8 +55,14 @@ export class SimFlash implements Flash {
   private readonly seed: number;
   private random: Random;
   private data: Uint8Array;
-  /** 1 where the byte was programmed (or left uncertain by a torn erase) since its last clean erase. */
+  /**
+   * Per program unit (`writeAlign` bytes, the granularity at which NOR is programmed and ECC is kept): 1 where the
+   * unit was programmed (or left uncertain by a torn erase) since its last clean erase. A byte per unit rather than
+   * per cell: an eighth of the memory with 8-byte units, which is what a fleet of in-memory devices pays for.
+   */
   private programmed: Uint8Array;
+  /** log2(writeAlign): byte offset >> unitShift is the unit index. */
+  private readonly unitShift: number;
   /** Bits that read randomly until the next erase; null while there are none. */
   private marginal: Uint8Array | null = null;
   /**
@@ -82,7 +88,8 @@ export class SimFlash implements Flash {
     this.data = new Uint8Array(this.size).fill(geometry.eraseValue);
     // Touched now, like `data`: left lazily zeroed, its pages would fault in during the first update and charge the
     // simulation's bookkeeping to the code under test.
-    this.programmed = new Uint8Array(this.size).fill(0);
+    this.unitShift = Math.round(Math.log2(geometry.writeAlign));
+    this.programmed = new Uint8Array(this.size >> this.unitShift).fill(0);
     this.programmedEnd = this.geometry.sectors.map((s) => s.offset);
     this.wear = new WearCounter(geometry.sectors.length);
   }
@@ -191,9 +198,9 @@ export class SimFlash implements Flash {
     return n;
   }
 
-  /** True when the byte was programmed (or torn) since its last clean erase. */
+  /** True when the program unit holding the byte was programmed (or torn) since its last clean erase. */
   isProgrammed(offset: number): boolean {
-    return this.programmed[offset] !== 0;
+    return this.programmed[offset >> this.unitShift] !== 0;
   }
 
   /** A copy of the whole state. */
@@ -250,7 +257,7 @@ export class SimFlash implements Flash {
   private rewriteAt(offset: number, data: Uint8Array): number {
     if (!this.strict) return -1;
     for (let i = 0; i < data.length; i++) {
-      if (this.programmed[offset + i] === 0) continue;
+      if (this.programmed[(offset + i) >> this.unitShift] === 0) continue;
       if (this.allowReplay && this.data[offset + i] === data[i]) continue;
       return offset + i;
     }
@@ -263,18 +270,16 @@ export class SimFlash implements Flash {
       // Cells not programmed since a clean erase hold the erase value (every path that leaves a cell otherwise
       // marks it programmed), so AND (or OR) with them gives the data itself: the same result as the loop below.
       this.data.set(data.subarray(from, to), offset + from);
-      this.programmed.fill(1, offset + from, offset + to);
-      this.markProgrammed(offset + from, offset + to);
+      this.programUnits(offset + from, offset + to);
       return;
     }
-    this.markProgrammed(offset + from, offset + to);
+    this.programUnits(offset + from, offset + to);
     const ones = this.geometry.eraseValue !== 0;
     const marginal = this.marginal;
     for (let i = from; i < to; i++) {
       const at = offset + i;
       const d = data[i];
       this.data[at] = ones ? this.data[at] & d : this.data[at] | d;
-      this.programmed[at] = 1;
       if (marginal !== null && marginal[at] !== 0) marginal[at] &= ones ? d : ~d & 0xff;
     }
   }
@@ -282,7 +287,7 @@ export class SimFlash implements Flash {
   /** True when no cell of [at, at + length) was programmed since its last clean erase or holds unstable bits. */
   private blank(at: number, length: number): boolean {
     if (this.marginal === null && this.aboveProgrammed(at, at + length)) return true;
-    if (!zeroBytes(this.programmed, at, length)) return false;
+    if (!zeroBytes(this.programmed, at >> this.unitShift, length >> this.unitShift)) return false;
     return this.marginal === null || zeroBytes(this.marginal, at, length);
   }
 
@@ -304,11 +309,10 @@ export class SimFlash implements Flash {
     this.program(offset, data, 0, tornAt * align);
     if (cut.mode === 'torn-prefix') return this.die(cut);
     const ones = this.geometry.eraseValue !== 0;
-    this.markProgrammed(offset + tornAt * align, offset + (tornAt + 1) * align);
+    this.programUnits(offset + tornAt * align, offset + (tornAt + 1) * align);
     for (let i = tornAt * align; i < (tornAt + 1) * align; i++) {
       const at = offset + i;
       const pending = this.pendingBits(at, data[i]);
-      this.programmed[at] = 1;
       if (cut.mode === 'torn-bits') {
         const landed = pending & randomInt(random, 256);
         this.data[at] = ones ? this.data[at] & ~landed : this.data[at] | landed;
@@ -336,8 +340,8 @@ export class SimFlash implements Flash {
     for (let at = sector.offset; at < sector.offset + sector.size; at++) {
       const pending = (this.data[at] ^ erased) | (this.marginal === null ? 0 : this.marginal[at]);
       if (pending === 0) continue;
-      // A weak erase: the cell is neither programmed nor erased, so a strict part refuses to program it.
-      this.programmed[at] = 1;
+      // A weak erase: the cell is neither programmed nor erased, so a strict part refuses to program its unit.
+      this.programmed[at >> this.unitShift] = 1;
       if (cut.mode === 'torn-bits') {
         const landed = pending & randomInt(random, 256);
         this.data[at] = (this.data[at] & ~landed) | (erased & landed);
@@ -394,7 +398,7 @@ export class SimFlash implements Flash {
     // otherwise marks it), so only its wear changes.
     if (this.programmedEnd[index] > s.offset) {
       this.data.fill(this.geometry.eraseValue, s.offset, s.offset + s.size);
-      this.programmed.fill(0, s.offset, s.offset + s.size);
+      this.programmed.fill(0, s.offset >> this.unitShift, (s.offset + s.size) >> this.unitShift);
     }
     this.programmedEnd[index] = s.offset;
     if (this.marginal !== null) this.marginal.fill(0, s.offset, s.offset + s.size);
@@ -405,6 +409,13 @@ export class SimFlash implements Flash {
     this.dead = otaError('power-cut', 'Simulated power cut (' + cut.mode + ' operation ' + cut.op +
       '); reboot with fresh objects over the same flash.', false, { op: cut.op, mode: cut.mode });
     return Promise.reject(this.dead);
+  }
+
+  /** Marks the program units of [start, end) programmed (their sectors' bounds too). */
+  private programUnits(start: number, end: number): void {
+    if (end <= start) return;
+    this.programmed.fill(1, start >> this.unitShift, ((end - 1) >> this.unitShift) + 1);
+    this.markProgrammed(start, end);
   }
 
   /** Raises the programmed bound of every sector [start, end) touches. */

@@ -204,6 +204,26 @@ describe('SimFlash power cuts', () => {
     expect(await code(flash.write(64, bytes(4, 0x12)))).toBe('flash-rewrite');
   });
 
+  it('programmed marks are kept per program unit: a torn erase bars exactly the units written since the last erase', async () => {
+    // Program units of 8 bytes; only the unit [8, 16) was written, with one cell (byte 13) holding a 0.
+    const flash = new SimFlash(uniformGeometry(64, 2, 8, 0xff), { seed: 3 });
+    const unit = bytes(8, 0xff);
+    unit[5] = 0x00;
+    await flash.write(8, unit);
+    flash.armCut({ op: 1, mode: 'torn-unstable', tornAt: 0 });
+    await code(flash.erase(0, 64));
+    flash.powerCycle();
+    expect(flash.unstableBytes(0, 64)).toBe(1);
+    expect([flash.isProgrammed(7), flash.isProgrammed(8), flash.isProgrammed(15), flash.isProgrammed(16)]).toEqual([false, true, true, false]);
+    // Byte 8 reads erased, but its unit is torn: strict mode refuses it; the neighbouring units program.
+    expect(await code(flash.write(8, bytes(8, 0x5a)))).toBe('flash-rewrite');
+    expect(await code(flash.write(0, bytes(8, 0x5a)))).toBe('ok');
+    expect(await code(flash.write(16, bytes(8, 0x5a)))).toBe('ok');
+    await flash.erase(0, 64);
+    expect([flash.isProgrammed(0), flash.isProgrammed(8), flash.isProgrammed(16)]).toEqual([false, false, false]);
+    expect(await code(flash.write(8, bytes(8, 0x5a)))).toBe('ok');
+  });
+
   it('torn-unstable erase: the sector reads unstable bits until erased again', async () => {
     const flash = new SimFlash(geometry, { seed: 3 });
     await flash.write(64, bytes(64, 0));
