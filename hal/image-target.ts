@@ -12,7 +12,10 @@ export interface ImagePart {
 
 /** Streams one image into the target's staging area. */
 export interface ImageWriter {
-  /** Appends bytes in order. Resolves once they are accepted (buffered or programmed). */
+  /**
+   * Appends bytes in order. Resolves once they are accepted (buffered or programmed). A rejection is taken as the
+   * device's failure: the agent later resumes from the durable offset it journaled, through a new begin().
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes known to be programmed and read back: a resume restarts here after a power cut. */
   durableOffset(): number;

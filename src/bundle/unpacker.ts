@@ -8,7 +8,7 @@ import type { ImagePart, ImageTarget, ImageWriter } from '../../hal/image-target
 import { crc32Update } from '../integrity/crc32.js';
 import type { HashFactory } from '../integrity/hash.js';
 import { toHex } from '../util/bytes.js';
-import { isOtaError, otaError, toOtaError } from '../util/errors.js';
+import { deviceFailure, isOtaError, otaError, toOtaError } from '../util/errors.js';
 import type { OtaError } from '../util/errors.js';
 
 // The streaming unpacker: a sink fed chunks of any size (docs/bundle-format.md, "Streaming and resume").
@@ -371,7 +371,7 @@ export class BundleUnpacker {
     this.advanceCrc(chunk, at, next);
     this.partFed += n;
     this.position += n;
-    return (this.writer as ImageWriter).write(chunk.subarray(at, next)).then(() => {
+    return (this.writer as ImageWriter).write(chunk.subarray(at, next)).then(undefined, deviceFailure).then(() => {
       this.pruneCheckpoints();
       if (this.partFed < part.size) return this.consume(chunk, next);
       return this.finishPart().then(() => {

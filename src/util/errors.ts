@@ -38,3 +38,18 @@ export function toOtaError(value: unknown, fallbackCode: string, retryable: bool
     : String(value);
   return otaError(fallbackCode, text, retryable, undefined, value);
 }
+
+/**
+ * Rethrows `error` marked as the device's failure (flash, a co-processor) rather than the payload's: what the journal
+ * holds as durable is still good, so the download resumes from there instead of from byte 0.
+ */
+export function deviceFailure(error: unknown): never {
+  const failure = toOtaError(error, 'device-write-failed', true);
+  // A copy: a part that lost power hands the same error object to every later operation.
+  const details: { [key: string]: unknown } = {};
+  const given = failure.details;
+  const keys = given !== undefined ? Object.keys(given) : [];
+  for (let i = 0; i < keys.length; i++) details[keys[i]] = (given as { [key: string]: unknown })[keys[i]];
+  details.device = true;
+  throw otaError(failure.code, failure.message, failure.retryable, details, failure.cause);
+}

@@ -84,6 +84,21 @@ export async function runningImage(device: SimDevice): Promise<Uint8Array> {
   return device.main.layout.slots[slot.slot].read(0, slot.size);
 }
 
+/**
+ * Runs cycles (at most four) until the update is confirmed and returns the offset the first download-resumed reported
+ * among the events they add, or -1 when the payload was started over (a download-started) or never resumed.
+ */
+export async function confirmedResumeOffset(device: SimDevice, events: AgentEvent[]): Promise<number> {
+  const from = events.length;
+  let outcome = (await device.runOnce()).outcome;
+  for (let i = 0; i < 3 && outcome !== 'confirmed'; i++) outcome = (await device.runOnce()).outcome;
+  if (outcome !== 'confirmed') throw new Error(`the update ended "${outcome}", not confirmed`);
+  const after = events.slice(from);
+  const resumed = after.find((e) => e.type === 'download-resumed');
+  if (after.some((e) => e.type === 'download-started') || resumed?.type !== 'download-resumed') return -1;
+  return resumed.offset;
+}
+
 /** Event types without the noise. */
 export function kinds(events: AgentEvent[]): string[] {
   return events.filter((e) => e.type !== 'state' && e.type !== 'download-progress').map((e) => e.type);

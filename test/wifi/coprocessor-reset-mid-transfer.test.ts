@@ -4,12 +4,13 @@ import { SimFlash } from '../../hal/sim/sim-flash.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { SimDevice } from '../../src/node/sim-device.js';
 import { createBundle } from '../../src/tools/bundle.js';
-import { backendWith, closeAfterEach, fw } from '../e2e/helpers.js';
+import { backendWith, closeAfterEach, confirmedResumeOffset, fw } from '../e2e/helpers.js';
 
 // The WiFi co-processor resets on its own (brown-out, watchdog) while its part streams over the link; the main MCU
 // keeps running. Its next WRITE finds no image open. Before, the agent reported "The WiFi co-processor refused WRITE
 // (wifi-no-image-open)." as a non-retryable failure: nothing said that the co-processor had restarted, nor what
-// happens next. Now the error says so, is retryable, and the next cycle installs the release.
+// happens next. Now the error says so, is retryable, and the next cycle resumes from the last checkpoint (it used to
+// start the whole payload over) and installs the release.
 
 const OLD = '0.0.1';
 const NEW = '2.0.0';
@@ -29,7 +30,7 @@ describe('the WiFi co-processor resets alone in the middle of its transfer', () 
     const d: SimDevice = new SimDevice({
       serial: 'SN-WIFI-RESET', hardwareVersion: 'evt', api: { baseUrl: backend.baseUrl, projectKey: backend.projectKey },
       mainFlash: new SimFlash(uniformGeometry(4096, 4 + 2 * 8, 8, 0xff)), wifiFlash: new SimFlash(uniformGeometry(4096, 2 + 2 * 16, 4, 0xff)),
-      policy: { healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 0 },
+      policy: { healthDeadlineMs: 5000, backoffBaseMs: 1, backoffMaxMs: 2, progressIntervalMs: 0, checkpointBytes: 8192 },
       onEvent: (e) => {
         events.push(e);
         // Half way through the WiFi part (it comes first), the co-processor alone loses power and boots again.
@@ -50,9 +51,8 @@ describe('the WiFi co-processor resets alone in the middle of its transfer', () 
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/WiFi co-processor.*restarted/);
     expect(error.message).toMatch(/nothing was activated/);
-    let outcome = (await d.runOnce()).outcome;
-    for (let i = 0; i < 3 && outcome !== 'confirmed'; i++) outcome = (await d.runOnce()).outcome;
-    expect(outcome).toBe('confirmed');
+    // The bytes already durable survive the co-processor's reset: the next cycle resumes instead of starting over.
+    expect(await confirmedResumeOffset(d, events)).toBeGreaterThanOrEqual(8192);
     const status = await d.status();
     expect([status.main.running, status.wifi?.running, status.main.trial, status.wifi?.trial]).toEqual([NEW, NEW, false, false]);
   });

@@ -2,7 +2,7 @@ import type { ImageWriter } from '../../../hal/image-target.js';
 import type { PayloadSink, SinkFormat, SinkOpen } from './sink.js';
 import type { ReleasePlan } from '../state.js';
 import { targetFor } from '../../bundle/device-check.js';
-import { otaError } from '../../util/errors.js';
+import { deviceFailure, otaError } from '../../util/errors.js';
 
 // A payload that is one image (no bundle magic): it goes to the target of the software type the device
 // queried, as the Memfault SDK does with its single binary.
@@ -13,7 +13,7 @@ class RawImageSink implements PayloadSink {
 
   /** Appends image bytes. */
   write(chunk: Uint8Array): Promise<void> {
-    return this.writer.write(chunk);
+    return this.writer.write(chunk).then(undefined, deviceFailure);
   }
 
   /** The writer's durable offset (payload offset = image offset). */

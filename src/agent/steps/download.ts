@@ -197,10 +197,11 @@ function transfer(ctx: AgentContext, state: AgentState, live: LiveDownload): Pro
     // interval. Once the sink accepted it, the running MD5 (when the release lists one) advances with a snapshot at
     // each boundary. The image digests are the sink's, taken over what flash reads back.
     return live.sink.write(i === 0 ? chunk : chunk.subarray(i)).then(undefined, function (error: unknown) {
-      // The sink's state is unknown after a refusal (a part's transit CRC, a flash read-back): start it over.
-      // Its details keep saying whether the payload itself was refused (`refused`).
+      // After a refusal of the payload (a part's transit CRC, a bad manifest) what was staged is suspect: start it over.
+      // Its details keep saying whether the payload itself was refused (`refused`). A device failure (`device`: a
+      // flash write, a co-processor that reset) leaves the journaled durable bytes good: the download resumes there.
       const failure = toOtaError(error, 'sink-write-failed', true);
-      if (failure.code !== 'power-cut') {
+      if (failure.code !== 'power-cut' && !(failure.details !== undefined && failure.details.device === true)) {
         if (failure.details === undefined) failure.details = {};
         failure.details.discard = true;
       }
@@ -474,11 +475,16 @@ export function downloading(ctx: AgentContext, input: AgentState): Promise<Agent
           ctx.live = null;
           if (!failure.retryable && failure.details.refused === true) {
             // The payload itself is refused (unsigned, rolled back, for other hardware, empty): fetching the same
-            // artifact again cannot change that, so it is not offered to the device again; a new artifact is. A device
-            // failure (flash, a co-processor that reset) is not a refusal: the next cycle tries again from byte 0.
+            // artifact again cannot change that, so it is not offered to the device again; a new artifact is.
             giveUp(state, release.id);
             state.release = null;
           }
+          return fail(ctx, state, failure);
+        }
+        if (failure.details !== undefined && failure.details.device === true) {
+          // The device failed under the sink, whose RAM state is now unknown: the next cycle (after the backoff a
+          // co-processor needs to come back) reopens it from the journal, as after a reboot, and resumes with Range.
+          ctx.live = null;
           return fail(ctx, state, failure);
         }
         const progressed = ctx.live !== null && ctx.live.pos > before;
